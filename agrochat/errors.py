@@ -1,0 +1,98 @@
+"""The error hierarchy. Handlers raise these; the HTTP layer renders them as JSON in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AgrochatError(Exception):
+    """Base of every error agrochat raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class ConfigError(AgrochatError):
+    code = "bad_config"
+
+
+class BadRequest(AgrochatError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(AgrochatError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AgrochatError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AgrochatError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(AgrochatError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class Conflict(AgrochatError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AgrochatError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AgrochatError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unprocessable(AgrochatError):
+    """Well-formed input whose fields are invalid; ``details`` maps each field to what is wrong."""
+
+    status = 422
+    code = "invalid_fields"
+
+
+class Overloaded(AgrochatError):
+    """A bounded queue is full; the work was not started and the caller should retry later."""
+
+    status = 503
+    code = "overloaded"
+
+
+class NotReady(AgrochatError):
+    """A part the request needs is still starting or has failed."""
+
+    status = 503
+    code = "not_ready"
+
+
+class DeadlineExceeded(AgrochatError):
+    status = 504
+    code = "deadline_exceeded"
+
+
+class ModelUnavailable(AgrochatError):
+    status = 503
+    code = "model_unavailable"

@@ -1,0 +1,24 @@
+"""What the routes are given: the running parts of agrochat, never the actors' live objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agrochat.config import Config
+
+if TYPE_CHECKING:
+    from agrochat.supervisor import Supervisor
+
+    from agrochat.persistence import Database
+
+
+@dataclass
+class AppContext:
+    config: Config
+    supervisor: Supervisor
+    # None until the database is open; routes that need it answer 503 meanwhile.
+    database: Database | None = None
+    # Extra /health components: name -> callable returning (ok, detail).
+    health_checks: dict[str, Callable[[], tuple[bool, Any]]] = field(default_factory=dict)

@@ -1,0 +1,159 @@
+"""The protocol between actors: every message is a frozen dataclass defined here.
+
+Rules (DESIGN.md): asks flow down (HTTP -> session -> inference), everything flowing back is a
+tell. A message that expects a reply carries a ``deadline`` (``time.monotonic()`` seconds)
+because a timed-out Pykka ask is not cancelled: the receiver drops work whose deadline passed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def deadline_in(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def expired(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+# --- supervision -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildSnapshot:
+    """What /debug/actors shows of one supervised actor; plain data, safe across threads."""
+
+    id: str
+    actor_class: str
+    urn: str | None
+    alive: bool
+    inbox_size: int
+    restarts: int
+    last_failure: str | None
+    last_failure_at: float | None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+# --- inference ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    """Ask the InferenceActor for one completion.
+
+    ``messages`` are chat messages (``{"role", "content"}``); ``cache_key`` names whose KV
+    state may be reused (a producer's phone), ``schema`` the JSON schema that constrains the
+    output (None: free text).
+    """
+
+    messages: tuple[dict[str, str], ...]
+    deadline: float
+    max_tokens: int = 300
+    temperature: float = 0.0
+    schema: dict[str, Any] | None = None
+    cache_key: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InferenceMetrics:
+    queue_wait_s: float
+    prompt_tokens: int
+    prompt_tokens_reused: int
+    generated_tokens: int
+    time_to_first_token_s: float
+    total_s: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        gen_time = self.total_s - self.time_to_first_token_s
+        return self.generated_tokens / gen_time if gen_time > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    content: str
+    finish_reason: str
+    metrics: InferenceMetrics
+
+
+# --- conversations -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A producer's message, from the HTTP API, a gateway or the terminal.
+
+    ``message_id`` is the gateway's id when there is one; it makes delivery idempotent.
+    """
+
+    phone: str
+    text: str
+    received_at: float
+    deadline: float
+    source: str = "api"
+    message_id: str | None = None
+    role: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a session answers for one Incoming: the seed's ``model_output``."""
+
+    phone: str
+    model_output: dict[str, Any]
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PushAlert:
+    """Tell a producer's session to deliver an alert, so it never interleaves with a reply."""
+
+    alert_id: int
+    phone: str
+    text: str
+
+
+# --- alerts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Sent by the scheduler's timer thread every AGROCHAT_ALERT_TICK_S seconds."""
+
+    at: float
+
+
+# --- whatsapp ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Deliver one outbox row; the row is persisted before this is told."""
+
+    outbox_id: int
+    phone: str
+    text: str
+    alert_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Told back to whoever sent a Send that carried an alert id, once the gateway accepted it."""
+
+    outbox_id: int
+    gateway_message_id: str | None
+    alert_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryFailed:
+    outbox_id: int
+    error: str
+    alert_id: int | None = None
+    retryable: bool = True

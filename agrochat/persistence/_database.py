@@ -1,0 +1,125 @@
+"""Connecting, migrating and transactions.
+
+``dataset`` keeps one SQLAlchemy connection per thread and, under SQLAlchemy 2's autobegin,
+leaves a transaction open after a read. On SQLite that open transaction pins a stale snapshot
+for the thread (it would not see other threads' commits), so every store method runs inside
+``Database.tx()``, which commits and hands the connection back to the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dataset
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from agrochat.logs import get_logger
+from agrochat.persistence import _schema
+
+log = get_logger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: the convention of every time column (see _schema)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Database:
+    """One database: a ``dataset.Database`` plus the schema, migrations and transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        statements: list[str] = []
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine_kwargs["connect_args"] = {
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+            }
+            statements = [
+                f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA synchronous=NORMAL",
+            ]
+        elif self.dialect == "postgresql":
+            engine_kwargs.update(pool_size=10, max_overflow=20)
+        self.dataset = dataset.connect(
+            url,
+            engine_kwargs=engine_kwargs,
+            ensure_schema=False,
+            sqlite_wal_mode=True,
+            on_connect_statements=statements,
+        )
+        self.engine: sa.Engine = self.dataset.engine  # type: ignore[assignment]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        """A transaction on this thread's connection: committed on success, rolled back on error.
+
+        Nested use joins the outer transaction.
+        """
+        with self.dataset:
+            yield self.dataset.executable
+
+    def table(self, name: str) -> dataset.Table:
+        return self.dataset.load_table(name)
+
+    # -- schema --------------------------------------------------------------------------
+
+    def current_version(self) -> int:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return 0
+            version = conn.execute(sa.select(sa.func.max(_schema.schema_version.c.version)))
+            return version.scalar() or 0
+
+    def migrate(self) -> int:
+        """Apply every migration newer than the database; returns the resulting version."""
+        with self.engine.begin() as conn:
+            if self.is_postgres:
+                # Two processes starting at once must not both migrate.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(74657)"))
+            _schema.schema_version.create(conn, checkfirst=True)
+            current = (
+                conn.execute(sa.select(sa.func.max(_schema.schema_version.c.version))).scalar() or 0
+            )
+            for version, migration in _schema.MIGRATIONS:
+                if version <= current:
+                    continue
+                log.info("migrating database", to_version=version)
+                migration(conn)
+                conn.execute(
+                    _schema.schema_version.insert().values(version=version, applied_at=utcnow())
+                )
+                current = version
+        return current
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.dataset.close()
+
+
+def open_database(url: str) -> Database:
+    """Connect and bring the schema up to date."""
+    db = Database(url)
+    db.migrate()
+    return db

@@ -1,0 +1,97 @@
+"""Fixtures every test area shares: databases (SQLite and a real PostgreSQL) and actor cleanup.
+
+PostgreSQL comes from AGROCHAT_TEST_DATABASE_URL (default: the server on this machine). Each test
+gets a schema of its own on it, so runs in parallel never see each other's rows. Where no server
+answers, those tests are skipped, except in CI (CI=true), where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pykka
+import pytest
+import sqlalchemy as sa
+
+from agrochat.persistence import Database, open_database
+
+PG_URL = os.environ.get("AGROCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+_pg_reachable: bool | None = None
+
+
+def _postgres_reachable() -> bool:
+    global _pg_reachable
+    if _pg_reachable is None:
+        try:
+            engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            engine.dispose()
+            _pg_reachable = True
+        except Exception:
+            _pg_reachable = False
+    return _pg_reachable
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped after the test."""
+    if not _postgres_reachable():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_URL} is required in CI and is not reachable")
+        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'agrochat.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request) -> str:
+    """Runs the test once against SQLite and once against PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def database(database_url) -> Iterator[Database]:
+    db = open_database(database_url)
+    try:
+        yield db
+    finally:
+        db.close()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_url) -> Iterator[Database]:
+    db = open_database(sqlite_url)
+    try:
+        yield db
+    finally:
+        db.close()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _stop_all_actors() -> Iterator[None]:
+    yield
+    pykka.ActorRegistry.stop_all()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from agrochat.persistence import Database, open_database
+from agrochat.persistence._schema import LATEST_VERSION, metadata
+
+
+def test_fresh_database_is_migrated_to_latest_version(database: Database) -> None:
+    assert database.current_version() == LATEST_VERSION
+    tables = set(sa.inspect(database.engine).get_table_names())
+    assert {t.name for t in metadata.sorted_tables} <= tables
+
+
+def test_migrating_twice_changes_nothing(database_url: str) -> None:
+    first = open_database(database_url)
+    first.close()
+    second = open_database(database_url)
+    try:
+        with second.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT version FROM schema_version")).all()
+        assert [r[0] for r in rows] == list(range(1, LATEST_VERSION + 1))
+    finally:
+        second.close()
+
+
+def test_indexes_are_created(database: Database) -> None:
+    indexes = {i["name"] for i in sa.inspect(database.engine).get_indexes("alerts")}
+    assert "ix_alerts_status_scheduled" in indexes
