@@ -84,7 +84,7 @@ def check_bearer(request: bottle.BaseRequest, expected: str, *, what: str) -> No
 
 def json_response(data: Any, status: int = 200) -> bottle.HTTPResponse:
     return bottle.HTTPResponse(
-        body=json.dumps(data, ensure_ascii=False),
+        body=json.dumps(data, ensure_ascii=False, default=str),
         status=status,
         headers={"Content-Type": "application/json; charset=utf-8"},
     )
