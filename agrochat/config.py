@@ -86,6 +86,12 @@ def _whatsapp(value: str) -> str:
     return value
 
 
+def _inference_api(value: str) -> str:
+    if value not in ("openai", "seed"):
+        raise ValueError(f"expected openai or seed, got {value!r}")
+    return value
+
+
 def _log_format(value: str) -> str:
     if value not in ("auto", "json", "console"):
         raise ValueError(f"expected auto, json or console, got {value!r}")
@@ -125,7 +131,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("model_ctx", "4096", _positive_int, "model context size in tokens"),
     Setting("model_threads", "2", _positive_int, "threads llama.cpp uses"),
+    Setting(
+        "model_chat_format", "", _text, "llama-cpp-python chat format; empty: the GGUF's template"
+    ),
+    Setting("model_kv_cache_mb", "256", _non_negative_int, "RAM for producers' saved KV state"),
     Setting("inference_queue", "8", _positive_int, "requests that may wait for the model"),
+    Setting("inference_api", "openai", _inference_api, "remote API: openai | seed (POST /chat)"),
+    Setting("inference_api_key", "", _text, "bearer key sent to the remote inference server", True),
+    Setting("inference_timeout_s", "120", _positive_float, "seconds to wait for one model reply"),
     Setting("api_key", "", _text, "bearer key for machine endpoints; generated if unset", True),
     Setting("operator_token", "", _text, "bearer token for /debug; generated if unset", True),
     Setting("whatsapp", "none", _whatsapp, "gateway: none | console | waha | cloud"),
@@ -156,7 +169,12 @@ class Config:
     inference_url: str = ""
     model_ctx: int = 4096
     model_threads: int = 2
+    model_chat_format: str = ""
+    model_kv_cache_mb: int = 256
     inference_queue: int = 8
+    inference_api: str = "openai"
+    inference_api_key: str = dataclasses.field(default="", repr=False)
+    inference_timeout_s: float = 120.0
     api_key: str = dataclasses.field(default="", repr=False)
     operator_token: str = dataclasses.field(default="", repr=False)
     whatsapp: str = "none"

@@ -57,6 +57,8 @@ class InferenceRequest:
     schema: dict[str, Any] | None = None
     cache_key: str | None = None
     request_id: str | None = None
+    # Set by InferenceClient when it queues the request, so the actor can report queue wait.
+    submitted_at: float | None = None
 
 
 @dataclass(frozen=True)
