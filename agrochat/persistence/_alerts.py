@@ -1,0 +1,548 @@
+"""Alerts: rows with a lifecycle, never timers, so they survive a restart.
+
+Lifecycle: ``pending`` (waiting for ``scheduled_at``, a retry backoff or the 24-hour window) ->
+``sending`` (claimed by one scheduler, with a lease) -> ``sent`` | ``failed`` | ``cancelled`` |
+``expired``. A scheduler that dies after claiming leaves the row ``sending``; once its lease runs
+out any scheduler may claim it again.
+
+As in the outbox, ``lease_until`` means "nobody may claim this row before then": the lease of a
+``sending`` row, the retry backoff of a ``pending`` one.
+
+Claims are atomic: on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` then an ``UPDATE`` in one
+transaction, so two agrochat processes on one database never claim the same alert; on SQLite (one
+process) a single guarded ``UPDATE ... RETURNING``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._schema import alerts, form_fields, outbox, producers
+from agrochat.phones import normalize_phone
+
+LEVELS = ("baja", "media", "alta")
+SOURCES = ("admin", "api", "model", "rule")
+STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "expired")
+# Alerts are about the weather, pests and this week's irrigation: two days late, they mislead.
+DEFAULT_TTL = dt.timedelta(hours=48)
+MAX_MESSAGE_CHARS = 1000
+# Segment fields POST /alert may select producers by (their 'perfil' form values).
+SEGMENT_FIELDS = ("cultivo", "distrito")
+WINDOW = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    producer_id: int | None
+    phone: str | None
+    message: str
+    level: str
+    source: str
+    status: str
+    scheduled_at: dt.datetime
+    expires_at: dt.datetime | None
+    attempts: int
+    last_error: str | None
+    lease_until: dt.datetime | None
+    claimed_by: str | None
+    delivery: str | None
+    rule_key: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Alert:
+        m = row._mapping
+        return cls(**{f: m[f] for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """One alert to create (used for batches: segments and rules)."""
+
+    phone: str
+    message: str
+    level: str
+    source: str
+    producer_id: int | None = None
+    scheduled_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    rule_key: str | None = None
+
+
+def _validate(level: str, source: str, message: str) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if not message.strip():
+        raise ValueError("message must not be empty")
+
+
+def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
+    c = alerts.c
+    not_expired = sa.or_(c.expires_at.is_(None), c.expires_at > now)
+    return sa.and_(
+        not_expired,
+        sa.or_(
+            sa.and_(
+                c.status == "pending",
+                c.scheduled_at <= now,
+                sa.or_(c.lease_until.is_(None), c.lease_until <= now),
+            ),
+            sa.and_(c.status == "sending", c.lease_until <= now),
+        ),
+    )
+
+
+def _within_window(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """The alert's producer wrote to us within the last 24 hours (WhatsApp's service window)."""
+    recent = sa.select(producers.c.id).where(producers.c.last_inbound_at >= now - WINDOW)
+    return alerts.c.producer_id.in_(recent.scalar_subquery())
+
+
+class AlertStore:
+    def __init__(self, db: Database, *, default_ttl: dt.timedelta = DEFAULT_TTL) -> None:
+        self.db = db
+        self.default_ttl = default_ttl
+
+    # -- creating ------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        phone: str,
+        message: str,
+        level: str,
+        source: str,
+        producer_id: int | None = None,
+        scheduled_at: dt.datetime | None = None,
+        expires_at: dt.datetime | None = None,
+        rule_key: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> int:
+        """Create one alert; returns its id. ``phone`` in any form normalize_phone accepts.
+
+        ``producer_id`` is looked up from the phone when not given (None if nobody has that
+        phone yet). ValueError on a bad level, source, message or phone.
+        """
+        ids = self.create_many(
+            [
+                NewAlert(
+                    phone=phone,
+                    message=message,
+                    level=level,
+                    source=source,
+                    producer_id=producer_id,
+                    scheduled_at=scheduled_at,
+                    expires_at=expires_at,
+                    rule_key=rule_key,
+                )
+            ],
+            now=now,
+        )
+        if not ids:
+            # Only a rule_key that already exists creates nothing; return the existing alert.
+            existing = self.by_rule_key(rule_key) if rule_key else None
+            if existing is None:
+                raise RuntimeError("alert was not created")
+            return existing.id
+        return ids[0]
+
+    def create_many(self, new: Iterable[NewAlert], *, now: dt.datetime | None = None) -> list[int]:
+        """Create alerts in one transaction; returns the ids created, in order.
+
+        An alert whose ``rule_key`` already exists is skipped (rules are idempotent), also when
+        two processes create it at once.
+        """
+        now = now or utcnow()
+        items = list(new)
+        rows: list[dict[str, Any]] = []
+        for item in items:
+            _validate(item.level, item.source, item.message)
+            phone = normalize_phone(item.phone)
+            scheduled = item.scheduled_at or now
+            rows.append(
+                {
+                    "producer_id": item.producer_id,
+                    "phone": phone,
+                    "message": item.message,
+                    "level": item.level,
+                    "source": item.source,
+                    "status": "pending",
+                    "scheduled_at": scheduled,
+                    "expires_at": item.expires_at or scheduled + self.default_ttl,
+                    "attempts": 0,
+                    "rule_key": item.rule_key,
+                    "created_at": now,
+                }
+            )
+        ids: list[int] = []
+        with self.db.tx() as conn:
+            missing = {r["phone"] for r in rows if r["producer_id"] is None}
+            if missing:
+                found = dict(
+                    conn.execute(
+                        sa.select(producers.c.phone, producers.c.id).where(
+                            producers.c.phone.in_(missing)
+                        )
+                    ).all()
+                )
+                for r in rows:
+                    if r["producer_id"] is None:
+                        r["producer_id"] = found.get(r["phone"])
+            for r in rows:
+                if r["rule_key"] is None:
+                    result = conn.execute(alerts.insert().values(**r))
+                    ids.append(int(result.inserted_primary_key[0]))
+                    continue
+                insert = (postgresql if self.db.is_postgres else sqlite).insert(alerts)
+                stmt = (
+                    insert.values(**r)
+                    .on_conflict_do_nothing(index_elements=["rule_key"])
+                    .returning(alerts.c.id)
+                )
+                created = conn.execute(stmt).scalar()
+                if created is not None:
+                    ids.append(int(created))
+        return ids
+
+    def create_for_segment(
+        self,
+        segment: Mapping[str, str] | None,
+        *,
+        message: str,
+        level: str,
+        source: str,
+        scheduled_at: dt.datetime | None = None,
+        expires_at: dt.datetime | None = None,
+        now: dt.datetime | None = None,
+    ) -> list[int]:
+        """One alert per active producer whose profile matches every field of ``segment``
+        (case and surrounding spaces ignored); ``None`` means every active producer."""
+        targets = self.segment_producers(segment)
+        return self.create_many(
+            (
+                NewAlert(
+                    phone=phone,
+                    producer_id=pid,
+                    message=message,
+                    level=level,
+                    source=source,
+                    scheduled_at=scheduled_at,
+                    expires_at=expires_at,
+                )
+                for pid, phone in targets
+            ),
+            now=now,
+        )
+
+    def segment_producers(self, segment: Mapping[str, str] | None) -> list[tuple[int, str]]:
+        """(producer id, phone) of the active producers a segment selects, by id."""
+        query = sa.select(producers.c.id, producers.c.phone).where(producers.c.status != "inactivo")
+        for field, value in (segment or {}).items():
+            if field not in SEGMENT_FIELDS:
+                raise ValueError(f"cannot select producers by {field!r}")
+            matching = sa.select(form_fields.c.producer_id).where(
+                form_fields.c.form == "perfil",
+                form_fields.c.field == field,
+                sa.func.lower(sa.func.trim(form_fields.c.value)) == value.strip().lower(),
+            )
+            query = query.where(producers.c.id.in_(matching.scalar_subquery()))
+        with self.db.tx() as conn:
+            return [
+                (int(pid), phone) for pid, phone in conn.execute(query.order_by(producers.c.id))
+            ]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, alert_id: int) -> Alert | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).first()
+            return Alert.from_row(row) if row is not None else None
+
+    def by_rule_key(self, rule_key: str) -> Alert | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(alerts).where(alerts.c.rule_key == rule_key)).first()
+            return Alert.from_row(row) if row is not None else None
+
+    def recent(
+        self,
+        *,
+        status: str | None = None,
+        producer_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Alert]:
+        """Newest first; for the admin panel."""
+        query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit).offset(offset)
+        if status is not None:
+            query = query.where(alerts.c.status == status)
+        if producer_id is not None:
+            query = query.where(alerts.c.producer_id == producer_id)
+        with self.db.tx() as conn:
+            return [Alert.from_row(r) for r in conn.execute(query)]
+
+    def pending_due(self, *, limit: int = 200, now: dt.datetime | None = None) -> list[Alert]:
+        """What the seed's pollers are given: pending, due and not expired, oldest first."""
+        now = now or utcnow()
+        c = alerts.c
+        query = (
+            sa.select(alerts)
+            .where(
+                c.status == "pending",
+                c.scheduled_at <= now,
+                sa.or_(c.expires_at.is_(None), c.expires_at > now),
+            )
+            .order_by(c.scheduled_at, c.id)
+            .limit(limit)
+        )
+        with self.db.tx() as conn:
+            return [Alert.from_row(r) for r in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
+            ).all()
+            return {status: int(n) for status, n in rows}
+
+    # -- the lifecycle ---------------------------------------------------------------------
+
+    def mark_sent(self, alert_id: int, *, now: dt.datetime | None = None) -> bool | None:
+        """Mark one alert sent. True if it changed, False if it already was, None if unknown.
+
+        Delivery is a fact: an alert the gateway accepted is ``sent`` whatever state a
+        scheduler had moved it to meanwhile (expired, failed).
+        """
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id, alerts.c.status != "sent")
+                .values(status="sent", sent_at=now, lease_until=None)
+            )
+            if result.rowcount:
+                return True
+            exists = conn.execute(sa.select(alerts.c.id).where(alerts.c.id == alert_id)).first()
+            return False if exists is not None else None
+
+    def cancel(self, alert_id: int) -> bool:
+        """Cancel an alert that has not gone out; False if it is sent, finished or unknown."""
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id, alerts.c.status.in_(("pending", "sending")))
+                .values(status="cancelled", lease_until=None)
+            )
+            return result.rowcount > 0
+
+    def expire_due(self, *, now: dt.datetime | None = None) -> int:
+        """Expire pending alerts past ``expires_at`` and claimed ones whose lease also ran out."""
+        now = now or utcnow()
+        c = alerts.c
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(
+                    c.expires_at <= now,
+                    sa.or_(
+                        c.status == "pending",
+                        sa.and_(c.status == "sending", c.lease_until <= now),
+                    ),
+                )
+                .values(status="expired", lease_until=None)
+            )
+            return int(result.rowcount)
+
+    def mark_waiting(self, *, now: dt.datetime | None = None) -> int:
+        """Record ``delivery='waiting'`` on due alerts held back by the 24-hour window."""
+        now = now or utcnow()
+        c = alerts.c
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(
+                    _claimable(now),
+                    c.status == "pending",
+                    sa.or_(c.delivery.is_(None), c.delivery != "waiting"),
+                    sa.or_(c.producer_id.is_(None), sa.not_(_within_window(now))),
+                )
+                .values(delivery="waiting")
+            )
+            return int(result.rowcount)
+
+    def claim_due(
+        self,
+        *,
+        limit: int,
+        lease_s: float,
+        claimed_by: str,
+        now: dt.datetime | None = None,
+        window_only: bool = False,
+    ) -> list[Alert]:
+        """Claim up to ``limit`` due alerts (``sending`` with a lease), oldest schedule first.
+
+        ``window_only``: only alerts whose producer wrote within 24 hours (no template to reach
+        the others). A claim is not an attempt yet: ``record_push`` counts it.
+        """
+        now = now or utcnow()
+        where = _claimable(now)
+        if window_only:
+            where = sa.and_(where, _within_window(now))
+        lease_until = now + dt.timedelta(seconds=lease_s)
+        candidates = (
+            sa.select(alerts.c.id)
+            .where(where)
+            .order_by(alerts.c.scheduled_at, alerts.c.id)
+            .limit(limit)
+        )
+        with self.db.tx() as conn:
+            if self.db.is_postgres:
+                ids: Sequence[Any] = (
+                    conn.execute(candidates.with_for_update(skip_locked=True, of=alerts))
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    return []
+                target: Any = ids
+            else:
+                target = candidates.scalar_subquery()
+            rows = conn.execute(
+                alerts.update()
+                .where(alerts.c.id.in_(target), where)
+                .values(
+                    status="sending",
+                    lease_until=lease_until,
+                    claimed_by=claimed_by,
+                )
+                .returning(*alerts.c)
+            ).all()
+        alerts_ = [Alert.from_row(r) for r in rows]
+        return sorted(alerts_, key=lambda a: (a.scheduled_at, a.id))
+
+    def record_push(self, alert_id: int, delivery: str) -> None:
+        """A claimed alert is handed on for delivery as ``delivery`` (text | template)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id)
+                .values(delivery=delivery, attempts=alerts.c.attempts + 1)
+            )
+
+    def release(
+        self,
+        alert_id: int,
+        *,
+        claimed_by: str,
+        delivery: str | None = None,
+        hold_until: dt.datetime | None = None,
+    ) -> bool:
+        """Give a claimed alert back (``pending``), held until ``hold_until``."""
+        values: dict[str, Any] = {"status": "pending", "lease_until": hold_until}
+        if delivery is not None:
+            values["delivery"] = delivery
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(
+                    alerts.c.id == alert_id,
+                    alerts.c.status == "sending",
+                    alerts.c.claimed_by == claimed_by,
+                )
+                .values(**values)
+            )
+            return result.rowcount > 0
+
+    def extend_lease(self, alert_id: int, *, lease_until: dt.datetime) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                .values(lease_until=lease_until)
+            )
+
+    def mark_failed_attempt(
+        self,
+        alert_id: int,
+        error: str,
+        *,
+        retryable: bool,
+        max_attempts: int,
+        retry_at: dt.datetime,
+    ) -> str | None:
+        """After a failed delivery: back to ``pending`` until ``retry_at``, or ``failed`` when
+        not retryable or out of attempts. Returns the new status (None: not ``sending``)."""
+        with self.db.tx() as conn:
+            row = conn.execute(
+                sa.select(alerts.c.status, alerts.c.attempts).where(alerts.c.id == alert_id)
+            ).first()
+            if row is None or row.status != "sending":
+                return None
+            give_up = not retryable or row.attempts >= max_attempts
+            status = "failed" if give_up else "pending"
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                .values(
+                    status=status,
+                    last_error=error[:2000],
+                    lease_until=None if give_up else retry_at,
+                )
+            )
+            return status
+
+    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
+        ids = list(set(producer_ids))
+        if not ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(producers.c.id, producers.c.last_inbound_at).where(
+                    producers.c.id.in_(ids)
+                )
+            ).all()
+            return {int(pid): at for pid, at in rows}
+
+    def outbox_state(self, alert_id: int) -> str | None:
+        """The furthest state an alert's outbox rows reached: 'sent', 'in_flight' or None."""
+        with self.db.tx() as conn:
+            statuses = set(
+                conn.execute(
+                    sa.select(outbox.c.status).where(outbox.c.alert_id == alert_id)
+                ).scalars()
+            )
+        if "sent" in statuses:
+            return "sent"
+        if statuses & {"pending", "sending"}:
+            return "in_flight"
+        return None
+
+    def profiles(self, fields: Sequence[str]) -> dict[int, tuple[str, dict[str, str]]]:
+        """Active producers' 'perfil' values for ``fields``: id -> (phone, {field: value})."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(
+                    producers.c.id, producers.c.phone, form_fields.c.field, form_fields.c.value
+                )
+                .join(form_fields, form_fields.c.producer_id == producers.c.id)
+                .where(
+                    producers.c.status != "inactivo",
+                    form_fields.c.form == "perfil",
+                    form_fields.c.field.in_(list(fields)),
+                )
+                .order_by(producers.c.id)
+            ).all()
+        result: dict[int, tuple[str, dict[str, str]]] = {}
+        for pid, phone, field, value in rows:
+            result.setdefault(int(pid), (phone, {}))[1][field] = value
+        return result

@@ -1,0 +1,231 @@
+"""The outbox: every outgoing WhatsApp message is a row here before it is sent.
+
+A crash or a gateway outage delays a message, never loses it: rows wait as ``pending`` until a
+sender claims them. A claim sets ``sending`` with a lease (``lease_until``); a sender that dies
+mid-send leaves the row to be claimed again once the lease runs out. A row is marked ``sent``
+with the gateway's message id, so it is never claimed again.
+
+``lease_until`` means "nobody may claim this row before then" in both states: on a ``sending``
+row it is the claimer's lease, on a ``pending`` row it is the retry backoff after a failure.
+
+Claims are atomic on both databases: PostgreSQL locks the candidate rows with
+``FOR UPDATE SKIP LOCKED`` (two processes on one database never claim the same row and never
+wait on each other); SQLite, one process only, claims with a single guarded ``UPDATE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._schema import outbox
+
+# A retryable failure holds the row back for BASE * 2**(attempts-1), capped: a gateway outage
+# does not turn into a tight retry loop.
+RETRY_BASE = dt.timedelta(seconds=15)
+RETRY_CAP = dt.timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    phone: str
+    text: str
+    alert_id: int | None
+    reply_to_id: int | None
+    status: str
+    attempts: int
+    last_error: str | None
+    lease_until: dt.datetime | None
+    gateway_message_id: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> OutboxMessage:
+        m = row._mapping
+        return cls(**{f: m[f] for f in cls.__dataclass_fields__})
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Exponential backoff after the ``attempts``-th failed attempt."""
+    delay = RETRY_BASE * (2 ** max(0, attempts - 1))
+    return min(delay, RETRY_CAP)
+
+
+def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
+    t = outbox.c
+    return sa.or_(
+        sa.and_(t.status == "pending", sa.or_(t.lease_until.is_(None), t.lease_until <= now)),
+        sa.and_(t.status == "sending", t.lease_until <= now),
+    )
+
+
+class OutboxStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(
+        self,
+        phone: str,
+        text: str,
+        *,
+        alert_id: int | None = None,
+        reply_to_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> int:
+        """Persist one message to send; returns its id.
+
+        For an alert, a row that is already waiting, being sent or sent is returned instead of a
+        new one: an alert pushed twice (a scheduler lease that ran out while the producer's
+        session was busy) still reaches the producer once.
+        """
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            if alert_id is not None:
+                existing = conn.execute(
+                    sa.select(outbox.c.id)
+                    .where(
+                        outbox.c.alert_id == alert_id,
+                        outbox.c.status.in_(("pending", "sending", "sent")),
+                    )
+                    .order_by(outbox.c.id)
+                    .limit(1)
+                ).scalar()
+                if existing is not None:
+                    return int(existing)
+            result = conn.execute(
+                outbox.insert().values(
+                    phone=phone,
+                    text=text,
+                    alert_id=alert_id,
+                    reply_to_id=reply_to_id,
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def claim(
+        self, limit: int, lease_s: float, now: dt.datetime | None = None
+    ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` rows that are pending or whose lease ran out, oldest first."""
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            return self._claim(conn, _claimable(now), limit, lease_s, now)
+
+    def claim_one(
+        self, outbox_id: int, lease_s: float, now: dt.datetime | None = None
+    ) -> OutboxMessage | None:
+        """Claim one row by id; None when it is sent, failed, or leased by someone else."""
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            rows = self._claim(
+                conn, sa.and_(outbox.c.id == outbox_id, _claimable(now)), 1, lease_s, now
+            )
+        return rows[0] if rows else None
+
+    def _claim(
+        self,
+        conn: sa.Connection,
+        where: sa.ColumnElement[bool],
+        limit: int,
+        lease_s: float,
+        now: dt.datetime,
+    ) -> list[OutboxMessage]:
+        lease_until = now + dt.timedelta(seconds=lease_s)
+        candidates = sa.select(outbox.c.id).where(where).order_by(outbox.c.id).limit(limit)
+        if self.db.is_postgres:
+            ids: Sequence[Any] = (
+                conn.execute(candidates.with_for_update(skip_locked=True)).scalars().all()
+            )
+            if not ids:
+                return []
+            target: Any = ids
+        else:
+            target = candidates.scalar_subquery()
+        # The claim condition is repeated in the UPDATE so that a row changed since it was
+        # selected is not taken (on SQLite the statement is atomic anyway).
+        rows = conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(target), where)
+            .values(status="sending", lease_until=lease_until)
+            .returning(*outbox.c)
+        ).all()
+        return sorted((OutboxMessage.from_row(r) for r in rows), key=lambda m: m.id)
+
+    def mark_sent(
+        self, outbox_id: int, gateway_message_id: str | None, now: dt.datetime | None = None
+    ) -> bool:
+        """Record that the gateway accepted the row; False if it was already marked sent."""
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == outbox_id, outbox.c.status != "sent")
+                .values(
+                    status="sent",
+                    gateway_message_id=gateway_message_id,
+                    lease_until=None,
+                    sent_at=now,
+                    attempts=outbox.c.attempts + 1,
+                )
+            )
+            return result.rowcount > 0
+
+    def mark_failed(
+        self,
+        outbox_id: int,
+        error: str,
+        *,
+        retryable: bool,
+        now: dt.datetime | None = None,
+    ) -> OutboxMessage | None:
+        """Record a failed attempt.
+
+        Retryable: back to ``pending``, held back by an exponential backoff. Otherwise ``failed``
+        for good. A row already sent is left alone. Returns the row as it now is.
+        """
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
+            if row is None:
+                return None
+            if row.status == "sent":
+                return OutboxMessage.from_row(row)
+            attempts = row.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
+            if retryable:
+                values.update(status="pending", lease_until=now + retry_delay(attempts))
+            else:
+                values.update(status="failed", lease_until=None)
+            conn.execute(outbox.update().where(outbox.c.id == outbox_id).values(**values))
+            updated = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).one()
+            return OutboxMessage.from_row(updated)
+
+    def get(self, outbox_id: int) -> OutboxMessage | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
+            return OutboxMessage.from_row(row) if row is not None else None
+
+    def for_alert(self, alert_id: int) -> list[OutboxMessage]:
+        """Every row an alert produced, oldest first."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(outbox).where(outbox.c.alert_id == alert_id).order_by(outbox.c.id)
+            ).all()
+            return [OutboxMessage.from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status, for /health and snapshots."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+            ).all()
+            return {status: int(n) for status, n in rows}
