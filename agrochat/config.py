@@ -150,6 +150,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cloud_app_secret", "", _text, "Cloud API app secret (webhook signatures)", True),
     Setting("cloud_verify_token", "", _text, "Cloud API webhook verify token", True),
     Setting("alert_tick_s", "10", _positive_float, "seconds between alert scheduler ticks"),
+    Setting(
+        "alert_template",
+        "",
+        _text,
+        "approved WhatsApp template for alerts outside the 24 h window; empty: they wait",
+    ),
+    Setting("alert_max_attempts", "5", _positive_int, "delivery attempts before an alert fails"),
     Setting("session_idle_s", "600", _positive_float, "idle seconds before a session sleeps"),
     Setting("max_body_bytes", "65536", _positive_int, "largest request body accepted"),
     Setting("http_threads", "8", _positive_int, "HTTP worker threads"),
@@ -186,6 +193,8 @@ class Config:
     cloud_app_secret: str = dataclasses.field(default="", repr=False)
     cloud_verify_token: str = dataclasses.field(default="", repr=False)
     alert_tick_s: float = 10.0
+    alert_template: str = ""
+    alert_max_attempts: int = 5
     session_idle_s: float = 600.0
     max_body_bytes: int = 65536
     http_threads: int = 8

@@ -154,6 +154,13 @@ class Delivered:
 
 
 @dataclass(frozen=True)
+class DrainOutbox:
+    """The WhatsAppActor's own timer: send outbox rows left pending (a crash, a backoff)."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class DeliveryFailed:
     outbox_id: int
     error: str
