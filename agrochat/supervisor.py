@@ -1,0 +1,817 @@
+"""Supervision for Pykka actors: child specs, restart strategies, restart intensity with
+escalation, exponential backoff with jitter, start in dependency order and stop in reverse.
+
+Pykka has none of this, and a stopped Pykka actor cannot be restarted: a "restart" here calls the
+child's factory again and swaps the ref that everyone looks up through :meth:`Supervisor.ref` /
+:meth:`Supervisor.proxy` at call time.
+
+How deaths are noticed (Pykka 4.5, ``pykka/_actor.py``):
+
+- an exception in a ``tell`` logs "Unhandled exception in <actor>" (with ``exc_info``) on the
+  ``pykka`` logger, sets ``actor_stopped``, then calls ``on_failure``;
+- an exception in ``on_start`` does the same but never calls ``on_failure``, so an actor cannot
+  be trusted to report its own death;
+- an exception in an ``ask`` goes back to the caller and the actor lives on.
+
+So a watcher thread checks every child's ``ref.is_alive()`` (which catches all of the above) at
+least every ``poll_s``, and a logging handler on the ``pykka`` logger records *why* an actor died,
+keyed by its URN, and wakes the watcher. Pykka logs the failure before it sets ``actor_stopped``,
+so when the watcher sees a dead actor its failure, if it had one, is already recorded; a dead
+actor with no recorded failure stopped normally (it called ``self.stop()``).
+
+Semantics follow Erlang/OTP's ``supervisor``:
+
+- ``PERMANENT`` children are always restarted, ``TRANSIENT`` ones only after an abnormal exit
+  (an exception), ``TEMPORARY`` ones never (also not when a sibling's death stops them under
+  ``ONE_FOR_ALL``/``REST_FOR_ONE``).
+- More than ``intensity`` restarts within ``period_s`` (counted over all children) and the
+  supervisor gives up: it stops every child in reverse order, logs one error line, sets
+  :attr:`Supervisor.escalated` and calls ``on_escalate(reason)``. It never loops.
+- A factory that raises during a restart counts as one more failed restart (with backoff), so a
+  child that can never start again ends in escalation. A factory that raises during
+  :meth:`Supervisor.start` stops the children already started, in reverse, and raises
+  :class:`SupervisorEscalation` (OTP's ``start_link`` fails the same way); ``on_escalate`` is not
+  called then, the caller has the exception.
+- Unlike OTP, restarts are delayed by :class:`Backoff` so a child that keeps dying does not spin.
+- An operator's :meth:`Supervisor.restart_child` restarts that child only (whatever the strategy)
+  and counts in the snapshot's ``restarts`` but not toward the intensity limit: a deliberate act
+  should not make the supervisor give up.
+
+Known gap: a ``BaseException`` in any actor makes Pykka stop *every* actor without logging a
+failure; the supervisor sees its children exit normally and restarts the permanent ones.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import re
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import pykka
+from pykka.messages import ProxyCall
+
+from agrochat.errors import NotFound, NotReady
+from agrochat.logs import get_logger
+from agrochat.messages import ChildSnapshot
+
+__all__ = [
+    "Backoff",
+    "ChildSpec",
+    "Restart",
+    "Strategy",
+    "Supervisor",
+    "SupervisorEscalation",
+    "SupervisorEvent",
+]
+
+log = get_logger(__name__)
+
+_PYKKA_LOGGER = logging.getLogger("pykka")
+# Pykka's own wording (Actor._handle_failure): f"Unhandled exception in {actor}:", where
+# str(actor) is "ClassName (urn:uuid:...)".
+_UNHANDLED_PREFIX = "Unhandled exception in "
+_URN_IN_MESSAGE = re.compile(r"\((urn:uuid:[0-9a-fA-F-]+)\)")
+# Failures are recorded for every actor (the record may arrive before the supervisor has stored
+# the ref its factory returned); bounded so other actors' failures cannot grow it forever.
+_MAX_FAILURE_RECORDS = 1024
+
+
+class Restart(enum.Enum):
+    """When a child that stopped is started again (OTP's restart types)."""
+
+    PERMANENT = "permanent"  # always
+    TRANSIENT = "transient"  # only after an abnormal exit (an unhandled exception)
+    TEMPORARY = "temporary"  # never
+
+
+class Strategy(enum.Enum):
+    """Which children are restarted when one of them dies."""
+
+    ONE_FOR_ONE = "one_for_one"  # only the dead child
+    ONE_FOR_ALL = "one_for_all"  # every child: the others are stopped (in reverse) first
+    REST_FOR_ONE = "rest_for_one"  # the dead child and those started after it
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before the next start of a child that keeps dying.
+
+    ``delay(n) = min(max_s, base_s * 2**n) * uniform(1 - jitter, 1 + jitter)`` where ``n`` is
+    how many times that child was restarted within the supervisor's ``period_s``. The jitter
+    keeps children that died together from hammering a shared resource in lockstep.
+    """
+
+    base_s: float = 0.1
+    max_s: float = 5.0
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.base_s < 0 or self.max_s < self.base_s:
+            raise ValueError(f"need 0 <= base_s <= max_s, got {self.base_s} and {self.max_s}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
+
+    def delay(self, n: int, rng: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before restart number ``n`` (0-based); ``rng()`` is in [0, 1)."""
+        # 2.0**n overflows a float past n ~ 1023; long before that the cap applies anyway.
+        raw = self.max_s if n >= 64 else min(self.max_s, self.base_s * 2.0**n)
+        return raw * (1.0 - self.jitter + 2.0 * self.jitter * rng())
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """How to start one child and what to do when it stops.
+
+    ``start`` must return a *new* actor's ref every time it is called (usually
+    ``lambda: SomeActor.start(...)``); it runs on the thread that starts or restarts the child.
+    """
+
+    id: str
+    start: Callable[[], pykka.ActorRef[Any]]
+    restart: Restart = Restart.PERMANENT
+    stop_timeout_s: float = 10.0
+
+
+class SupervisorEscalation(Exception):
+    """The supervisor gave up (restart intensity exceeded, or a child failed to start)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SupervisorEvent:
+    """One line of the supervisor's recent history (for /debug and for tests).
+
+    ``kind`` is one of: started, start_failed, failed, exited, stopped, restart_scheduled,
+    not_restarted, escalated. ``at`` is the supervisor's clock.
+    """
+
+    at: float
+    child_id: str
+    kind: str
+    detail: str | None = None
+    delay_s: float | None = None
+
+
+class _Status(enum.Enum):
+    NEW = "new"  # supervisor not started yet
+    RUNNING = "running"  # has a ref; may have died since the watcher last looked
+    RESTART_PENDING = "restart_pending"  # waiting for restart_at
+    STOPPING = "stopping"  # being stopped by the supervisor (not a failure)
+    STOPPED = "stopped"  # stopped by the supervisor
+    EXITED = "exited"  # died or exited and its restart type says: not again
+
+
+@dataclass(eq=False)
+class _Child:
+    spec: ChildSpec
+    status: _Status = _Status.NEW
+    ref: pykka.ActorRef[Any] | None = None
+    actor_class: str = ""
+    started: bool = False
+    restarts: int = 0
+    restart_at: float | None = None
+    # Clock times of this child's restarts within period_s: the backoff exponent.
+    recent: deque[float] = field(default_factory=deque)
+    last_failure: str | None = None
+    last_failure_at: float | None = None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown failure"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _failing_actor_urn(record: logging.LogRecord) -> str | None:
+    message = record.getMessage()
+    if not message.startswith(_UNHANDLED_PREFIX):
+        return None
+    match = _URN_IN_MESSAGE.search(message)
+    if match:
+        return match.group(1)
+    # An actor class that overrides __str__ hides its URN from the message. Pykka logs from
+    # inside Actor._handle_failure on the failing actor's own thread: find the actor there.
+    frame = sys._getframe()
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if frame.f_code.co_name == "_handle_failure" and isinstance(candidate, pykka.Actor):
+            return candidate.actor_urn
+        frame = frame.f_back
+    return None
+
+
+class _PykkaFailureRecorder(logging.Handler):
+    """Hears Pykka's "Unhandled exception in <actor>" records: the only place a failure shows."""
+
+    def __init__(self, record_failure: Callable[[str, str], None]) -> None:
+        super().__init__(level=logging.ERROR)
+        self._record_failure = record_failure
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            urn = _failing_actor_urn(record)
+            if urn is None or not record.exc_info:
+                return
+            self._record_failure(urn, _describe(record.exc_info[1]))
+        except Exception:
+            self.handleError(record)
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """The actor's snapshot as plain JSON data: never a live object shared across threads."""
+    try:
+        data = json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError) as exc:
+        return {"error": f"snapshot() returned data that is not JSON: {_describe(exc)}"}
+    return data if isinstance(data, dict) else {"value": data}
+
+
+def _inbox_size(ref: pykka.ActorRef[Any] | None) -> int:
+    qsize = getattr(ref.actor_inbox, "qsize", None) if ref is not None else None
+    return int(qsize()) if callable(qsize) else 0
+
+
+class Supervisor:
+    """Starts children in spec order, watches them, restarts them, stops them in reverse.
+
+    ``snapshot``, ``ref``, ``proxy`` and ``restart_child`` may be called from any thread (HTTP
+    handlers) while the watcher runs. Two locks: ``_lock`` guards the fields those readers see
+    and is never held while waiting on an actor; ``_ops`` serializes everything that starts or
+    stops actors (the watcher's passes, operator restarts, stop) and is held while doing so.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[ChildSpec],
+        *,
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        intensity: int = 5,
+        period_s: float = 30.0,
+        backoff: Backoff = Backoff(),  # frozen, so one shared default is safe
+        on_escalate: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+        wall_clock: Callable[[], float] = time.time,
+        poll_s: float = 0.05,
+        state_timeout_s: float = 0.2,
+        name: str = "supervisor",
+    ) -> None:
+        ids = [spec.id for spec in specs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate child ids: {', '.join(duplicates)}")
+        if intensity < 0 or period_s <= 0:
+            raise ValueError("need intensity >= 0 and period_s > 0")
+        self.name = name
+        self.strategy = strategy
+        self.intensity = intensity
+        self.period_s = period_s
+        self.backoff = backoff
+        self._on_escalate = on_escalate
+        self._clock = clock
+        self._rng = rng
+        self._wall_clock = wall_clock
+        self._poll_s = poll_s
+        self._state_timeout_s = state_timeout_s
+
+        self._children = [_Child(spec) for spec in specs]
+        self._by_id = {child.spec.id: child for child in self._children}
+        self._lock = threading.Lock()
+        self._ops = threading.Lock()
+        self._phase = "new"  # new -> running -> stopped; changed under _ops
+        self._stop_requested = False
+        self._quit = threading.Event()
+        self._wake = threading.Event()
+        self._escalated: str | None = None
+        self._escalated_event = threading.Event()
+        self._notify_pending: str | None = None
+        self._restart_times: deque[float] = deque()  # all children's, within period_s
+        self._failures: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._failures_lock = threading.Lock()
+        self._state_asks: dict[str, pykka.Future[Any]] = {}
+        self._history: deque[SupervisorEvent] = deque(maxlen=500)
+        self._recorder = _PykkaFailureRecorder(self._record_failure)
+        self._watcher: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every child in spec order, then the watcher.
+
+        Pykka's ``start()`` returns once the actor's thread runs; ``on_start`` runs there, so a
+        child may still die in ``on_start`` afterwards: the watcher sees that and restarts it.
+        Raises :class:`SupervisorEscalation` if a factory raises (children already started are
+        stopped in reverse order first).
+        """
+        with self._ops:
+            if self._phase != "new" or self._stop_requested:
+                raise RuntimeError(f"{self.name} was already started; make a new Supervisor")
+            self._phase = "running"
+            _PYKKA_LOGGER.addHandler(self._recorder)
+            for child in self._children:
+                if not self._start_child(child):
+                    reason = (
+                        f"supervisor giving up: child {child.spec.id!r} failed to start: "
+                        f"{child.last_failure}"
+                    )
+                    self._give_up(child, reason)
+                    self._notify_pending = None  # the caller gets the exception instead
+                    raise SupervisorEscalation(reason)
+            self._watcher = threading.Thread(
+                target=self._watch, name=f"{self.name}-watcher", daemon=True
+            )
+            self._watcher.start()
+        log.info(
+            "supervisor started", supervisor=self.name, children=[c.spec.id for c in self._children]
+        )
+
+    def stop(self) -> None:
+        """Stop the watcher, then every child in reverse start order. Idempotent.
+
+        Each child gets ``ref.stop(block=True, timeout=spec.stop_timeout_s)``; one that does not
+        stop in time is logged, and so is any child's thread still alive afterwards (as Mopidy
+        does on shutdown: it is a bug worth seeing).
+        """
+        with self._lock:
+            if self._stop_requested:
+                return
+            self._stop_requested = True
+        self._quit.set()
+        self._wake.set()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join()
+        with self._ops:
+            self._phase = "stopped"
+            refs = [c.ref for c in self._children if c.ref is not None]
+            self._stop_all()
+            _PYKKA_LOGGER.removeHandler(self._recorder)
+        self._warn_about_live_threads(refs)
+        log.info("supervisor stopped", supervisor=self.name)
+
+    def __enter__(self) -> Supervisor:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def escalated(self) -> str | None:
+        """Why the supervisor gave up, once it has; None while it is fine."""
+        with self._lock:
+            return self._escalated
+
+    @property
+    def escalated_event(self) -> threading.Event:
+        """Set when the supervisor gives up (for an app that waits on several things)."""
+        return self._escalated_event
+
+    def wait_escalated(self, timeout: float | None = None) -> str | None:
+        """Block until the supervisor gives up (its reason) or ``timeout`` passes (None)."""
+        self._escalated_event.wait(timeout)
+        return self.escalated
+
+    # --- lookups (any thread) ----------------------------------------------------------------
+
+    def ref(self, id: str) -> pykka.ActorRef[Any]:
+        """The current actor for ``id``; NotReady while it is down or restarting."""
+        child = self._child(id)
+        with self._lock:
+            ref, status, escalated = child.ref, child.status, self._escalated
+        if status is _Status.RUNNING and ref is not None and ref.is_alive():
+            return ref
+        if escalated is not None:
+            raise NotReady(f"actor {id!r} is down: {escalated}")
+        if status in (_Status.RUNNING, _Status.RESTART_PENDING):
+            raise NotReady(f"actor {id!r} is restarting")
+        raise NotReady(f"actor {id!r} is not running")
+
+    def proxy(self, id: str) -> Any:
+        """A proxy of the current actor for ``id``: look it up per call, never cache it."""
+        return self.ref(id).proxy()
+
+    def ids(self) -> list[str]:
+        return [child.spec.id for child in self._children]
+
+    def history(self) -> list[SupervisorEvent]:
+        """Recent starts, deaths, scheduled restarts and escalation, oldest first."""
+        with self._lock:
+            return list(self._history)
+
+    def snapshot(self, *, state: bool = True) -> list[ChildSnapshot]:
+        """Every child, as plain data. Never blocks for long.
+
+        With ``state``, each live actor that defines ``snapshot()`` is asked for it, all at once,
+        with one shared ``state_timeout_s`` deadline; a busy actor shows ``{"busy": True}`` and
+        is not asked again until it has answered (asks would pile up in a stuck inbox).
+        """
+        with self._lock:
+            rows = [
+                (c.spec.id, c.ref, c.actor_class, c.restarts, c.last_failure, c.last_failure_at)
+                for c in self._children
+            ]
+        # Inbox sizes before our own state asks join the queues.
+        inboxes = {cid: _inbox_size(ref) for cid, ref, *_ in rows}
+        asks: dict[str, pykka.Future[Any]] = {}
+        if state:
+            self._forget_stale_asks({ref.actor_urn for _, ref, *_ in rows if ref is not None})
+            for cid, ref, *_ in rows:
+                if (
+                    ref is not None
+                    and ref.is_alive()
+                    and callable(getattr(ref.actor_class, "snapshot", None))
+                ):
+                    asks[cid] = self._ask_state(ref)
+        deadline = time.monotonic() + self._state_timeout_s
+        result = []
+        for cid, ref, actor_class, restarts, last_failure, last_failure_at in rows:
+            future = asks.get(cid)
+            result.append(
+                ChildSnapshot(
+                    id=cid,
+                    actor_class=actor_class,
+                    urn=ref.actor_urn if ref is not None else None,
+                    alive=ref is not None and ref.is_alive(),
+                    inbox_size=inboxes[cid],
+                    restarts=restarts,
+                    last_failure=last_failure,
+                    last_failure_at=last_failure_at,
+                    state=(
+                        self._collect_state(ref, future, deadline)
+                        if future is not None and ref is not None
+                        else {}
+                    ),
+                )
+            )
+        return result
+
+    # --- operator ----------------------------------------------------------------------------
+
+    def restart_child(self, id: str) -> None:
+        """Stop (if running) and start the child ``id`` now; only that child, any strategy.
+
+        Counts in the snapshot's ``restarts``, not toward the intensity limit. Raises NotFound
+        for an unknown id, NotReady when the supervisor is not running or the factory raised
+        (a retry is then scheduled as for any failed start).
+        """
+        child = self._child(id)
+        with self._ops:
+            if self._phase != "running" or self._quit.is_set() or self._escalated is not None:
+                raise NotReady(f"cannot restart {id!r}: the supervisor is not running")
+            log.info("operator restart", supervisor=self.name, child=id)
+            if child.status is _Status.RUNNING:
+                self._stop_child(child)
+            started = self._start_child(child, count_restart=True)
+            if not started:
+                self._start_failed(child, self._clock())
+            failure = child.last_failure
+        self._notify_escalation()
+        if not started:
+            raise NotReady(f"actor {id!r} failed to start: {failure}")
+
+    # --- the watcher -------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """One watcher pass: notice dead children, act on them, start restarts that are due.
+
+        The watcher thread calls this; tests with a fake clock call it too, to know a pass has
+        completed at a given time (passes are serialized).
+        """
+        with self._ops:
+            if self._phase != "running" or self._quit.is_set() or self._escalated is not None:
+                return
+            now = self._clock()
+            for child in self._children:
+                ref = child.ref
+                if child.status is _Status.RUNNING and ref is not None and not ref.is_alive():
+                    self._handle_death(child, now)
+                    if self._escalated is not None:
+                        break
+            if self._escalated is None:
+                self._start_due(now)
+        self._notify_escalation()
+
+    def _watch(self) -> None:
+        while not self._quit.is_set() and self._escalated is None:
+            self._wake.wait(self._next_wait())
+            # Clear before the pass: a failure reported during it wakes the next one.
+            self._wake.clear()
+            try:
+                self.check()
+            except Exception:
+                log.exception("supervisor watcher pass failed", supervisor=self.name)
+
+    def _next_wait(self) -> float:
+        with self._lock:
+            due = [c.restart_at for c in self._children if c.status is _Status.RESTART_PENDING]
+        times = [d for d in due if d is not None]
+        if not times:
+            return self._poll_s
+        return max(0.0, min(self._poll_s, min(times) - self._clock()))
+
+    def _record_failure(self, urn: str, text: str) -> None:
+        """Called by the pykka log handler, on the dying actor's thread."""
+        with self._failures_lock:
+            # Keep the first failure: on_failure raising afterwards logs a second one.
+            if urn not in self._failures:
+                self._failures[urn] = (text, self._wall_clock())
+                while len(self._failures) > _MAX_FAILURE_RECORDS:
+                    self._failures.popitem(last=False)
+        self._wake.set()
+
+    def _pop_failure(self, urn: str) -> tuple[str, float] | None:
+        with self._failures_lock:
+            return self._failures.pop(urn, None)
+
+    # --- decisions (all under _ops) ----------------------------------------------------------
+
+    def _handle_death(self, child: _Child, now: float) -> None:
+        assert child.ref is not None
+        failure = self._pop_failure(child.ref.actor_urn)
+        cid = child.spec.id
+        if failure is not None:
+            with self._lock:
+                child.last_failure, child.last_failure_at = failure
+            self._event(now, cid, "failed", failure[0])
+            log.warning("child failed", supervisor=self.name, child=cid, failure=failure[0])
+        else:
+            self._event(now, cid, "exited")
+            log.info("child exited", supervisor=self.name, child=cid)
+        restart = child.spec.restart
+        if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and failure is None):
+            with self._lock:
+                child.status = _Status.EXITED
+            self._event(now, cid, "not_restarted", restart.value)
+            return
+        self._restart_needed(child, now, failure[0] if failure else "exited normally")
+
+    def _restart_needed(self, child: _Child, now: float, why: str) -> None:
+        self._prune(self._restart_times, now)
+        self._restart_times.append(now)
+        if len(self._restart_times) > self.intensity:
+            reason = (
+                f"supervisor giving up: child {child.spec.id!r} failed after "
+                f"{len(self._restart_times) - 1} restarts in {self.period_s:g} s "
+                f"(limit {self.intensity}): {why}"
+            )
+            self._give_up(child, reason)
+            return
+        self._prune(child.recent, now)
+        delay = self.backoff.delay(len(child.recent), self._rng)
+        child.recent.append(now)
+        group = self._group(child)
+        # Siblings that depend on the dead child go down too, in reverse start order.
+        for sibling in reversed(group):
+            if sibling is not child and sibling.status is _Status.RUNNING:
+                self._stop_child(sibling)
+        with self._lock:
+            for member in group:
+                if member is not child and member.status not in (
+                    _Status.STOPPED,
+                    _Status.RESTART_PENDING,
+                ):
+                    continue  # exited for good (temporary, or transient that exited normally)
+                if member is not child and member.spec.restart is Restart.TEMPORARY:
+                    member.status = _Status.EXITED
+                    continue
+                member.status = _Status.RESTART_PENDING
+                member.restart_at = now + delay
+        self._event(now, child.spec.id, "restart_scheduled", why, delay_s=delay)
+        log.info(
+            "restart scheduled",
+            supervisor=self.name,
+            child=child.spec.id,
+            group=[m.spec.id for m in group if m.status is _Status.RESTART_PENDING],
+            in_s=round(delay, 3),
+        )
+
+    def _group(self, child: _Child) -> list[_Child]:
+        if self.strategy is Strategy.ONE_FOR_ALL:
+            return list(self._children)
+        if self.strategy is Strategy.REST_FOR_ONE:
+            return self._children[self._children.index(child) :]
+        return [child]
+
+    def _start_due(self, now: float) -> None:
+        # Under one_for_all/rest_for_one the pending children depend on each other: start them
+        # strictly in spec order and let later ones wait while an earlier one is not up.
+        ordered = self.strategy is not Strategy.ONE_FOR_ONE
+        for child in self._children:
+            if self._escalated is not None:
+                return
+            if child.status is not _Status.RESTART_PENDING:
+                continue
+            if child.restart_at is not None and child.restart_at > now:
+                if ordered:
+                    return
+                continue
+            if not self._start_child(child, count_restart=True):
+                self._start_failed(child, now)
+                if ordered:
+                    return
+
+    def _start_failed(self, child: _Child, now: float) -> None:
+        if child.spec.restart is Restart.TEMPORARY:
+            with self._lock:
+                child.status = _Status.EXITED
+            return
+        self._restart_needed(child, now, child.last_failure or "failed to start")
+
+    def _start_child(self, child: _Child, *, count_restart: bool = False) -> bool:
+        cid = child.spec.id
+        try:
+            ref = child.spec.start()
+            if not isinstance(ref, pykka.ActorRef):
+                raise TypeError(f"factory returned {type(ref).__name__}, not a pykka.ActorRef")
+        except Exception as exc:
+            text = _describe(exc)
+            with self._lock:
+                child.last_failure, child.last_failure_at = text, self._wall_clock()
+            self._event(self._clock(), cid, "start_failed", text)
+            log.error(
+                "child failed to start",
+                supervisor=self.name,
+                child=cid,
+                failure=text,
+                exc_info=True,
+            )
+            return False
+        with self._lock:
+            if child.started and count_restart:
+                child.restarts += 1
+            child.started = True
+            child.ref = ref
+            child.actor_class = ref.actor_class.__name__
+            child.status = _Status.RUNNING
+            child.restart_at = None
+        self._event(self._clock(), cid, "started", ref.actor_urn)
+        return True
+
+    def _stop_child(self, child: _Child) -> None:
+        """Stop one child ourselves (not a failure). Blocks up to its stop timeout."""
+        with self._lock:
+            ref = child.ref
+            child.status = _Status.STOPPING
+        if ref is not None and ref.is_alive():
+            try:
+                ref.stop(block=True, timeout=child.spec.stop_timeout_s)
+            except pykka.Timeout:
+                log.warning(
+                    "actor did not stop in time; its thread is still alive",
+                    supervisor=self.name,
+                    child=child.spec.id,
+                    timeout_s=child.spec.stop_timeout_s,
+                )
+        # on_stop may have raised, or the actor died on its own just before: keep the reason.
+        failure = self._pop_failure(ref.actor_urn) if ref is not None else None
+        with self._lock:
+            if failure is not None:
+                child.last_failure, child.last_failure_at = failure
+            child.status = _Status.STOPPED
+        self._event(self._clock(), child.spec.id, "stopped", failure[0] if failure else None)
+
+    def _stop_all(self) -> None:
+        for child in reversed(self._children):
+            if child.status is _Status.RUNNING:
+                self._stop_child(child)
+            elif child.status is _Status.RESTART_PENDING:
+                with self._lock:
+                    child.status = _Status.STOPPED
+                    child.restart_at = None
+
+    def _give_up(self, child: _Child, reason: str) -> None:
+        # One clear line first, so it shows even if stopping the children takes a while.
+        log.error(reason, supervisor=self.name, child=child.spec.id)
+        self._stop_all()
+        _PYKKA_LOGGER.removeHandler(self._recorder)
+        with self._lock:
+            self._escalated = reason
+        self._event(self._clock(), child.spec.id, "escalated", reason)
+        self._notify_pending = reason
+        self._escalated_event.set()
+        self._wake.set()
+
+    def _notify_escalation(self) -> None:
+        """Call on_escalate outside _ops, so it may call stop() or look at the snapshot."""
+        with self._lock:
+            reason, self._notify_pending = self._notify_pending, None
+        if reason is None or self._on_escalate is None:
+            return
+        try:
+            self._on_escalate(reason)
+        except Exception:
+            log.exception("on_escalate failed", supervisor=self.name)
+
+    def _prune(self, times: deque[float], now: float) -> None:
+        while times and times[0] <= now - self.period_s:
+            times.popleft()
+
+    def _event(
+        self,
+        at: float,
+        child_id: str,
+        kind: str,
+        detail: str | None = None,
+        *,
+        delay_s: float | None = None,
+    ) -> None:
+        with self._lock:
+            self._history.append(SupervisorEvent(at, child_id, kind, detail, delay_s))
+
+    def _child(self, id: str) -> _Child:
+        try:
+            return self._by_id[id]
+        except KeyError:
+            raise NotFound(f"no actor named {id!r}") from None
+
+    # --- actor state for snapshots -----------------------------------------------------------
+
+    def _ask_state(self, ref: pykka.ActorRef[Any]) -> pykka.Future[Any]:
+        with self._lock:
+            pending = self._state_asks.get(ref.actor_urn)
+            if pending is not None and not _is_done(pending):
+                return pending
+            # A ProxyCall ask skips building a proxy (which introspects the live actor object
+            # from this thread); putting into Pykka's unbounded inbox never blocks.
+            future = ref.ask(ProxyCall(attr_path=("snapshot",), args=(), kwargs={}), block=False)
+            self._state_asks[ref.actor_urn] = future
+            return future
+
+    def _collect_state(
+        self, ref: pykka.ActorRef[Any], future: pykka.Future[Any], deadline: float
+    ) -> dict[str, Any]:
+        try:
+            value = future.get(timeout=max(0.0, deadline - time.monotonic()))
+        except pykka.Timeout:
+            return {"busy": True}
+        except pykka.ActorDeadError:
+            result: dict[str, Any] = {}
+        except Exception as exc:
+            result = {"error": _describe(exc)}
+        else:
+            result = _plain(value)
+        with self._lock:
+            if self._state_asks.get(ref.actor_urn) is future:
+                del self._state_asks[ref.actor_urn]
+        return result
+
+    def _forget_stale_asks(self, current_urns: set[str]) -> None:
+        with self._lock:
+            for urn in [u for u in self._state_asks if u not in current_urns]:
+                del self._state_asks[urn]
+
+    # --- shutdown diagnostics ----------------------------------------------------------------
+
+    def _warn_about_live_threads(
+        self, refs: list[pykka.ActorRef[Any]], grace_s: float = 0.5
+    ) -> None:
+        """Log any of our children's threads still alive after stop: probably a bug.
+
+        Pykka names an actor's thread f"{ClassName}-{counter}" (pykka/_threading.py) and keeps
+        no link from ref to thread, so threads are matched by class name: an actor of the same
+        class started outside this supervisor and still running would be reported too.
+        """
+        classes = {ref.actor_class.__name__ for ref in refs}
+        deadline = time.monotonic() + grace_s
+        for thread in threading.enumerate():
+            prefix, _, number = thread.name.rpartition("-")
+            if prefix not in classes or not number.isdigit():
+                continue
+            # A stopped actor's thread still drains its inbox before it ends: give it a moment.
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning(
+                    "actor thread still alive after stop; this is probably a bug",
+                    supervisor=self.name,
+                    thread=thread.name,
+                )
+
+
+def _is_done(future: pykka.Future[Any]) -> bool:
+    try:
+        future.get(timeout=0)
+    except pykka.Timeout:
+        return False
+    except Exception:
+        return True
+    return True
