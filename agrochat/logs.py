@@ -95,6 +95,8 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # dataset drives alembic, which announces its plugins at INFO on every connect.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # Pykka reports actor crashes only through its own logger; keep it at INFO or lower.
     logging.getLogger("pykka").setLevel(min(logging.INFO, logging.getLevelName(level)))
     structlog.configure(

@@ -99,7 +99,15 @@ class RequestIdPlugin:
             started = time.perf_counter()
             with structlog.contextvars.bound_contextvars(request_id=request_id):
                 try:
-                    return callback(*args, **kwargs)
+                    result = callback(*args, **kwargs)
+                except bottle.HTTPResponse as response:
+                    response.set_header(REQUEST_ID_HEADER, request_id)
+                    raise
+                else:
+                    # A returned HTTPResponse replaces bottle.response and its headers.
+                    if isinstance(result, bottle.HTTPResponse):
+                        result.set_header(REQUEST_ID_HEADER, request_id)
+                    return result
                 finally:
                     log.debug(
                         "request",
@@ -128,7 +136,8 @@ def _routing_error(error: bottle.HTTPError) -> str:
 
 
 def make_app(ctx: AppContext) -> bottle.Bottle:
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
+    app.config["json.enable"] = False
     # Bottle applies the last installed plugin innermost: request ids wrap error rendering,
     # which wraps the credential check.
     app.install(RequestIdPlugin())

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 from agrochat.config import Config
 
 if TYPE_CHECKING:
-    from agrochat.supervisor import Supervisor
-
     from agrochat.persistence import Database
+    from agrochat.supervisor import Supervisor
 
 
 @dataclass
@@ -22,3 +21,5 @@ class AppContext:
     database: Database | None = None
     # Extra /health components: name -> callable returning (ok, detail).
     health_checks: dict[str, Callable[[], tuple[bool, Any]]] = field(default_factory=dict)
+    # Extra /metrics text (Prometheus exposition format) from the parts that keep metrics.
+    metrics: list[Callable[[], str]] = field(default_factory=list)

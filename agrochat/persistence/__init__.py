@@ -1,16 +1,29 @@
 """The database: schema, migrations and one small store per table family."""
 
+from agrochat.persistence._admins import AdminStore
 from agrochat.persistence._alerts import Alert, AlertStore, NewAlert
 from agrochat.persistence._database import Database, open_database, utcnow
+from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
+from agrochat.persistence._messages import DuplicateMessage, History, MessageStore, StoredMessage
 from agrochat.persistence._outbox import OutboxMessage, OutboxStore
+from agrochat.persistence._producers import Producer, ProducerStore
 
 __all__ = [
+    "AdminStore",
     "Alert",
     "AlertStore",
     "Database",
+    "DuplicateMessage",
+    "History",
+    "KnowledgeEntry",
+    "KnowledgeStore",
+    "MessageStore",
     "NewAlert",
     "OutboxMessage",
     "OutboxStore",
+    "Producer",
+    "ProducerStore",
+    "StoredMessage",
     "open_database",
     "utcnow",
 ]

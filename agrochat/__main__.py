@@ -1,0 +1,125 @@
+"""Command line: ``agrochat serve | chat | admin | bench``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agrochat import logs
+from agrochat.config import Config, settings_help
+from agrochat.errors import AgrochatError, ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agrochat", description="WhatsApp agricultural advisor for small producers."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "serve",
+        help="run agrochat: HTTP API, admin panel, actors",
+        description="Run agrochat until SIGTERM/SIGINT. SIGUSR1 logs every thread's traceback.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chat = sub.add_parser(
+        "chat",
+        help="talk to agrochat in this terminal as one producer",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chat.add_argument("--phone", required=True, help="the producer's phone, e.g. 51987654321")
+    admin = sub.add_parser("admin", help="manage admin panel users")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    add = admin_sub.add_parser("add", help="create an admin, or reset an admin's password")
+    add.add_argument("username")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    bench = sub.add_parser("bench", help="run a benchmark from bench/ and print its table")
+    bench.add_argument("name", help="benchmark name, e.g. inference or sessions")
+    bench.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _serve(config: Config) -> int:
+    from agrochat.app import Agrochat, dump_threads
+
+    app = Agrochat(config, announce=sys.stderr)
+    signal.signal(signal.SIGTERM, lambda *_: app.stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: app.stopped.set())
+    signal.signal(signal.SIGUSR1, lambda *_: dump_threads())
+    app.start()
+    app.stopped.wait()
+    app.stop()
+    if app.exit_reason:
+        logs.get_logger("agrochat").error("exiting: supervisor gave up", reason=app.exit_reason)
+        return 1
+    return 0
+
+
+def _chat(config: Config, phone: str) -> int:
+    from agrochat.actors.session import run_terminal_chat
+
+    return run_terminal_chat(config, phone, stdin=sys.stdin, stdout=sys.stdout)
+
+
+def _admin_add(config: Config, username: str, password_stdin: bool) -> int:
+    import getpass
+
+    from agrochat.persistence import AdminStore, open_database
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            print("passwords differ", file=sys.stderr)
+            return 2
+    db = open_database(config.effective_database_url)
+    try:
+        AdminStore(db).set_password(username, password)
+    finally:
+        db.close()
+    print(f"admin {username!r} saved")
+    return 0
+
+
+def _bench(name: str, args: Sequence[str]) -> int:
+    path = Path("bench") / f"{name}.py"
+    if not path.is_file():
+        print(f"no benchmark {path} (run from the repository root)", file=sys.stderr)
+        return 2
+    sys.argv = [str(path), *args]
+    runpy.run_path(str(path), run_name="__main__")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = Config.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"agrochat: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(level=config.log_level, fmt=config.log_format, secrets=config.secrets())
+    try:
+        if args.command == "serve":
+            return _serve(config)
+        if args.command == "chat":
+            return _chat(config, args.phone)
+        if args.command == "admin":
+            return _admin_add(config, args.username, args.password_stdin)
+        return _bench(args.name, args.args)
+    except AgrochatError as exc:
+        print(f"agrochat: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

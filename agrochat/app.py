@@ -1,0 +1,99 @@
+"""The running agrochat process: HTTP server, database and the supervised actor tree.
+
+Start-up order is chosen so that ``/health`` answers within a second of start: the HTTP server
+comes first (it reports ``"database": "starting"`` and the actors as down until they are up), then
+the database, then the actors, which start in dependency order; slow ones (the model) load in
+their own threads. Stop is the reverse, in one place.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from agrochat import logs
+from agrochat.config import Config
+from agrochat.credentials import ensure_credentials
+from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.logs import get_logger
+from agrochat.persistence import Database, open_database
+from agrochat.supervisor import ChildSpec, Supervisor
+
+log = get_logger(__name__)
+
+ChildrenFactory = Callable[["Agrochat"], Sequence[ChildSpec]]
+
+
+def default_children(app: Agrochat) -> list[ChildSpec]:
+    """The actor tree, in dependency order: what an actor talks to starts before it.
+
+    Factories read ``app.database`` when called, which is after the database is open.
+    """
+    from agrochat import wiring
+
+    return wiring.children(app)
+
+
+class Agrochat:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        children: ChildrenFactory = default_children,
+        announce: TextIO | None = None,
+    ) -> None:
+        self.config = ensure_credentials(config, announce=announce)
+        logs.masker.add(self.config.secrets())
+        self.stopped = threading.Event()
+        self.exit_reason: str | None = None
+        self.database: Database | None = None
+        # Child factories run only at supervisor.start(), after the database is open.
+        self.supervisor = Supervisor(
+            children(self),
+            intensity=self.config.restart_intensity,
+            period_s=self.config.restart_period_s,
+            on_escalate=self._on_escalate,
+        )
+        self.context = AppContext(config=self.config, supervisor=self.supervisor)
+        self.http = HttpServer(
+            make_app(self.context),
+            host=self.config.host,
+            port=self.config.port,
+            threads=self.config.http_threads,
+        )
+
+    def start(self) -> None:
+        self.http.start()
+        try:
+            self.database = open_database(self.config.effective_database_url)
+            self.context.database = self.database
+            self.supervisor.start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("agrochat started", url=self.http.url)
+
+    def _on_escalate(self, reason: str) -> None:
+        self.exit_reason = reason
+        self.stopped.set()
+
+    def stop(self) -> None:
+        """Stop accepting requests, let in-flight work finish, stop actors in reverse order."""
+        self.http.stop()
+        self.supervisor.stop()
+        if self.database is not None:
+            self.database.close()
+        self.stopped.set()
+        log.info("agrochat stopped")
+
+
+def dump_threads() -> None:
+    """Every thread's traceback to the log (SIGUSR1): what is each actor doing right now."""
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or -1)
+        stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
+        log.warning("thread dump", thread=thread.name, daemon=thread.daemon, stack=stack)

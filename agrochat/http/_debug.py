@@ -1,0 +1,30 @@
+"""Operator endpoints: the live actor tree, and restarting one actor."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import bottle
+
+from agrochat.http._api import json_response
+from agrochat.http._context import AppContext
+
+
+def install(app: bottle.Bottle, ctx: AppContext) -> None:
+    @app.get("/debug/actors", auth="operator")
+    def actors() -> bottle.HTTPResponse:
+        children = [dataclasses.asdict(c) for c in ctx.supervisor.snapshot()]
+        return json_response(
+            {
+                "actors": children,
+                "escalated": ctx.supervisor.escalated,
+                "at": time.time(),
+            }
+        )
+
+    @app.post("/debug/actors/<actor_id>/restart", auth="operator")
+    def restart(actor_id: str) -> bottle.HTTPResponse:
+        # NotFound for an unknown id comes from the supervisor and is rendered as JSON 404.
+        ctx.supervisor.restart_child(actor_id)
+        return json_response({"restarted": actor_id}, 202)

@@ -1,0 +1,94 @@
+"""GET /health (no credentials: load balancers and the bridge call it) and GET /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bottle
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from agrochat.http._api import json_response
+from agrochat.http._context import AppContext
+from agrochat.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
+    """Every component's state; healthy only when each is."""
+    components: dict[str, Any] = {}
+    reasons: list[str] = []
+
+    if ctx.database is None:
+        components["database"] = "starting"
+        reasons.append("database: starting")
+    else:
+        try:
+            ctx.database.ping()
+            components["database"] = "ok"
+        except Exception as exc:
+            components["database"] = "unreachable"
+            reasons.append(f"database: {type(exc).__name__}")
+
+    for name, check in ctx.health_checks.items():
+        try:
+            ok, detail = check()
+        except Exception as exc:
+            ok, detail = False, f"check failed: {type(exc).__name__}"
+        components[name] = detail
+        if not ok:
+            reasons.append(f"{name}: {detail}")
+
+    if ctx.supervisor.escalated:
+        reasons.append(f"supervisor: {ctx.supervisor.escalated}")
+    actors = {c.id: ("alive" if c.alive else "down") for c in ctx.supervisor.snapshot(state=False)}
+    components["actors"] = actors
+    reasons.extend(f"actor {name}: down" for name, state in actors.items() if state != "alive")
+
+    healthy = not reasons
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **components}
+    if reasons:
+        body["reasons"] = reasons
+    return healthy, body
+
+
+class SupervisorCollector(Collector):
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Any:
+        up = GaugeMetricFamily("agrochat_actor_up", "1 when the actor is alive", labels=["actor"])
+        restarts = GaugeMetricFamily(
+            "agrochat_actor_restarts", "restarts since start", labels=["actor"]
+        )
+        inbox = GaugeMetricFamily(
+            "agrochat_actor_inbox", "messages waiting in the inbox", labels=["actor"]
+        )
+        for child in self.ctx.supervisor.snapshot(state=False):
+            up.add_metric([child.id], 1.0 if child.alive else 0.0)
+            restarts.add_metric([child.id], float(child.restarts))
+            inbox.add_metric([child.id], float(child.inbox_size))
+        yield up
+        yield restarts
+        yield inbox
+
+
+def install(app: bottle.Bottle, ctx: AppContext) -> None:
+    registry = CollectorRegistry()
+    registry.register(SupervisorCollector(ctx))
+
+    @app.get("/health", auth="none")
+    def health() -> bottle.HTTPResponse:
+        healthy, body = health_report(ctx)
+        return json_response(body, 200 if healthy else 503)
+
+    @app.get("/metrics", auth="api")
+    def metrics() -> bottle.HTTPResponse:
+        text = generate_latest(registry).decode()
+        for extra in ctx.metrics:
+            text += extra()
+        return bottle.HTTPResponse(
+            body=text, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+        )

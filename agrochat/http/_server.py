@@ -1,0 +1,65 @@
+"""The WSGI app served in-process by waitress: a production, multi-threaded server."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import waitress
+from waitress import wasyncore
+
+from agrochat.logs import get_logger
+
+log = get_logger(__name__)
+
+# waitress answers an over-long body itself, in plain text. Its limit sits far above ours so that
+# every realistic oversize request reaches json_body and gets agrochat's JSON 413; this one only
+# protects memory and disk from absurd uploads.
+WAITRESS_BODY_LIMIT = 16 * 1024 * 1024
+
+
+class HttpServer:
+    """waitress on its own thread, with a stop that lets in-flight requests finish."""
+
+    def __init__(self, app: Any, *, host: str, port: int, threads: int = 8) -> None:
+        self._server = waitress.create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=WAITRESS_BODY_LIMIT,
+            ident="agrochat",
+            clear_untrusted_proxy_headers=True,
+        )
+        self._thread = threading.Thread(target=self._run, name="http-server", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def host(self) -> str:
+        return str(self._server.effective_host)  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        # close_all() from stop() can race the poll loop on a closed descriptor.
+        with contextlib.suppress(OSError):
+            self._server.run()
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("http server listening", url=self.url)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if not self._thread.is_alive():
+            return
+        # Finish requests already being handled, then close every socket so the loop ends.
+        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=timeout_s)
+        wasyncore.close_all(self._server._map)  # type: ignore[union-attr]
+        self._thread.join(timeout_s)
+        log.info("http server stopped")
