@@ -16,7 +16,7 @@ process) a single guarded ``UPDATE ... RETURNING``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -478,10 +478,13 @@ class AlertStore:
         *,
         retryable: bool,
         max_attempts: int,
-        retry_at: dt.datetime,
-    ) -> str | None:
-        """After a failed delivery: back to ``pending`` until ``retry_at``, or ``failed`` when
-        not retryable or out of attempts. Returns the new status (None: not ``sending``)."""
+        backoff: Callable[[int], dt.timedelta],
+        now: dt.datetime | None = None,
+    ) -> Alert | None:
+        """After a failed delivery: back to ``pending``, held for ``backoff(attempts)``, or
+        ``failed`` when not retryable or out of attempts. None unless the alert was ``sending``
+        (a late report about an alert already settled changes nothing)."""
+        now = now or utcnow()
         with self.db.tx() as conn:
             row = conn.execute(
                 sa.select(alerts.c.status, alerts.c.attempts).where(alerts.c.id == alert_id)
@@ -489,17 +492,17 @@ class AlertStore:
             if row is None or row.status != "sending":
                 return None
             give_up = not retryable or row.attempts >= max_attempts
-            status = "failed" if give_up else "pending"
             conn.execute(
                 alerts.update()
                 .where(alerts.c.id == alert_id, alerts.c.status == "sending")
                 .values(
-                    status=status,
+                    status="failed" if give_up else "pending",
                     last_error=error[:2000],
-                    lease_until=None if give_up else retry_at,
+                    lease_until=None if give_up else now + backoff(row.attempts),
                 )
             )
-            return status
+            updated = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
+            return Alert.from_row(updated)
 
     def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
         ids = list(set(producer_ids))

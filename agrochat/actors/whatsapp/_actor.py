@@ -1,0 +1,170 @@
+"""WhatsAppActor: a thin Pykka shell around OutboxSender.
+
+Takes ``Send`` (an outbox row already persisted by whoever tells it), sends it through the
+transport and tells the alert scheduler ``Delivered`` / ``DeliveryFailed`` for rows that carry an
+alert. On start, and then every ``drain_interval_s``, it drains the outbox: rows left pending by a
+crash or waiting out a retry backoff go out then. One actor sends, so sends are in the order the
+``Send``s arrived.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Protocol
+
+import pykka
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from agrochat.actors.whatsapp._sender import DRAIN_BATCH, OutboxSender, Outcome
+from agrochat.actors.whatsapp._transports import Transport
+from agrochat.config import Config
+from agrochat.logs import get_logger
+from agrochat.messages import DrainOutbox, Send
+from agrochat.persistence import AlertStore, Database, OutboxStore
+
+log = get_logger(__name__)
+
+
+class Peers(Protocol):
+    def proxy(self, id: str) -> Any: ...
+
+
+def _tell(peers: Peers, id: str, message: object) -> None:
+    ref = getattr(peers, "ref", None)
+    if callable(ref):
+        ref(id).tell(message)
+    else:
+        peers.proxy(id).actor_ref.tell(message)
+
+
+class _DrainTimer:
+    def __init__(self, actor_ref: pykka.ActorRef[Any], interval_s: float) -> None:
+        self.actor_ref = actor_ref
+        self.interval_s = interval_s
+        self.outstanding = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-drain", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            if self.outstanding.is_set():
+                continue
+            self.outstanding.set()
+            try:
+                self.actor_ref.tell(DrainOutbox(at=time.time()))
+            except pykka.ActorDeadError:
+                return
+
+
+class WhatsAppActor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        database: Database,
+        transport: Transport,
+        peers: Peers,
+        drain_interval_s: float | None = None,
+        sender: OutboxSender | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.peers = peers
+        self.transport = transport
+        self.drain_interval_s = drain_interval_s or config.alert_tick_s
+        self.sender = sender or OutboxSender(
+            OutboxStore(database),
+            transport,
+            alerts=AlertStore(database),
+            template=config.alert_template,
+        )
+        self._timer: _DrainTimer | None = None
+        self.errors = 0
+        self.last_error: str | None = None
+
+    def on_start(self) -> None:
+        self._timer = _DrainTimer(self.actor_ref, self.drain_interval_s)
+        self._timer.start()
+        # Drain through the inbox, not here: an exception in on_start kills the actor without
+        # on_failure, and a database that is slow to answer at start is no reason to die.
+        self.actor_ref.tell(DrainOutbox(at=time.time()))
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        try:
+            self.transport.close()
+        except Exception:
+            log.exception("closing the transport failed")
+
+    def on_failure(self, *args: object) -> None:
+        self.on_stop()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Send):
+            self.send(message)
+        elif isinstance(message, DrainOutbox):
+            self.drain()
+        else:
+            log.warning("whatsapp actor ignored a message", message=type(message).__name__)
+
+    def send(self, message: Send) -> None:
+        """Send one persisted outbox row (also callable through a proxy)."""
+        try:
+            outcome = self.sender.send(message.outbox_id)
+        except Exception as exc:
+            # The database failed us; the row stays in the outbox for the next drain.
+            self._error(exc)
+            return
+        if outcome is not None:
+            self._report(outcome)
+
+    def drain(self, limit: int = DRAIN_BATCH) -> int:
+        if self._timer is not None:
+            self._timer.outstanding.clear()
+        try:
+            outcomes = self.sender.drain(limit)
+        except Exception as exc:
+            self._error(exc)
+            return 0
+        for outcome in outcomes:
+            self._report(outcome)
+        return len(outcomes)
+
+    def _report(self, outcome: Outcome) -> None:
+        if outcome.alert_id is None:
+            return
+        try:
+            _tell(self.peers, "alerts", outcome)
+        except Exception as exc:
+            # The scheduler is restarting: it settles the alert from the outbox row when the
+            # alert's lease runs out, so nothing is lost by not telling it now.
+            log.warning("could not report a delivery to the scheduler", error=str(exc))
+
+    def _error(self, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = repr(exc)
+        log.exception("whatsapp actor error")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "transport": self.transport.name,
+            "sent": self.sender.sent,
+            "failed": self.sender.failed,
+            "last_send_error": self.sender.last_error,
+            "errors": self.errors,
+            "last_error": self.last_error,
+        }
+
+
+class WhatsAppProxy(ActorMemberMixin, pykka.ActorProxy[WhatsAppActor]):
+    send = proxy_method(WhatsAppActor.send)
+    drain = proxy_method(WhatsAppActor.drain)
+    snapshot = proxy_method(WhatsAppActor.snapshot)
