@@ -12,15 +12,17 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from agrochat import logs
 from agrochat.config import Config
 from agrochat.credentials import ensure_credentials
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.logs import get_logger
-from agrochat.persistence import Database, open_database
 from agrochat.supervisor import ChildSpec, Supervisor
+
+if TYPE_CHECKING:
+    from agrochat.persistence import Database
 
 log = get_logger(__name__)
 
@@ -30,7 +32,7 @@ ChildrenFactory = Callable[["Agrochat"], Sequence[ChildSpec]]
 def default_children(app: Agrochat) -> list[ChildSpec]:
     """The actor tree, in dependency order: what an actor talks to starts before it.
 
-    Factories read ``app.database`` when called, which is after the database is open.
+    Called once the database is open; factories may use ``app.database``.
     """
     from agrochat import wiring
 
@@ -50,14 +52,9 @@ class Agrochat:
         self.stopped = threading.Event()
         self.exit_reason: str | None = None
         self.database: Database | None = None
-        # Child factories run only at supervisor.start(), after the database is open.
-        self.supervisor = Supervisor(
-            children(self),
-            intensity=self.config.restart_intensity,
-            period_s=self.config.restart_period_s,
-            on_escalate=self._on_escalate,
-        )
-        self.context = AppContext(config=self.config, supervisor=self.supervisor)
+        self.supervisor: Supervisor | None = None
+        self._children = children
+        self.context = AppContext(config=self.config)
         self.http = HttpServer(
             make_app(self.context),
             host=self.config.host,
@@ -68,8 +65,19 @@ class Agrochat:
     def start(self) -> None:
         self.http.start()
         try:
+            # Imported only now: dataset pulls in SQLAlchemy and alembic (most of a second),
+            # and /health must answer before that.
+            from agrochat.persistence import open_database
+
             self.database = open_database(self.config.effective_database_url)
             self.context.database = self.database
+            self.supervisor = Supervisor(
+                self._children(self),
+                intensity=self.config.restart_intensity,
+                period_s=self.config.restart_period_s,
+                on_escalate=self._on_escalate,
+            )
+            self.context.supervisor = self.supervisor
             self.supervisor.start()
         except BaseException:
             self.stop()
@@ -83,7 +91,8 @@ class Agrochat:
     def stop(self) -> None:
         """Stop accepting requests, let in-flight work finish, stop actors in reverse order."""
         self.http.stop()
-        self.supervisor.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         if self.database is not None:
             self.database.close()
         self.stopped.set()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agrochat.config import Config
+from agrochat.errors import NotReady
 
 if TYPE_CHECKING:
     from agrochat.persistence import Database
@@ -16,10 +17,21 @@ if TYPE_CHECKING:
 @dataclass
 class AppContext:
     config: Config
-    supervisor: Supervisor
+    # None while agrochat starts: the HTTP server is up before the actors are.
+    supervisor: Supervisor | None = None
     # None until the database is open; routes that need it answer 503 meanwhile.
     database: Database | None = None
     # Extra /health components: name -> callable returning (ok, detail).
     health_checks: dict[str, Callable[[], tuple[bool, Any]]] = field(default_factory=dict)
     # Extra /metrics text (Prometheus exposition format) from the parts that keep metrics.
     metrics: list[Callable[[], str]] = field(default_factory=list)
+
+    def require_supervisor(self) -> Supervisor:
+        if self.supervisor is None:
+            raise NotReady("agrochat is starting; try again in a moment")
+        return self.supervisor
+
+    def require_database(self) -> Database:
+        if self.database is None:
+            raise NotReady("the database is not open yet; try again in a moment")
+        return self.database

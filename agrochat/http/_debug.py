@@ -14,11 +14,12 @@ from agrochat.http._context import AppContext
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @app.get("/debug/actors", auth="operator")
     def actors() -> bottle.HTTPResponse:
-        children = [dataclasses.asdict(c) for c in ctx.supervisor.snapshot()]
+        supervisor = ctx.require_supervisor()
+        children = [dataclasses.asdict(c) for c in supervisor.snapshot()]
         return json_response(
             {
                 "actors": children,
-                "escalated": ctx.supervisor.escalated,
+                "escalated": supervisor.escalated,
                 "at": time.time(),
             }
         )
@@ -26,5 +27,5 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @app.post("/debug/actors/<actor_id>/restart", auth="operator")
     def restart(actor_id: str) -> bottle.HTTPResponse:
         # NotFound for an unknown id comes from the supervisor and is rendered as JSON 404.
-        ctx.supervisor.restart_child(actor_id)
+        ctx.require_supervisor().restart_child(actor_id)
         return json_response({"restarted": actor_id}, 202)

@@ -41,11 +41,16 @@ def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
         if not ok:
             reasons.append(f"{name}: {detail}")
 
-    if ctx.supervisor.escalated:
-        reasons.append(f"supervisor: {ctx.supervisor.escalated}")
-    actors = {c.id: ("alive" if c.alive else "down") for c in ctx.supervisor.snapshot(state=False)}
-    components["actors"] = actors
-    reasons.extend(f"actor {name}: down" for name, state in actors.items() if state != "alive")
+    supervisor = ctx.supervisor
+    if supervisor is None:
+        components["actors"] = "starting"
+        reasons.append("actors: starting")
+    else:
+        if supervisor.escalated:
+            reasons.append(f"supervisor: {supervisor.escalated}")
+        actors = {c.id: ("alive" if c.alive else "down") for c in supervisor.snapshot(state=False)}
+        components["actors"] = actors
+        reasons.extend(f"actor {name}: down" for name, state in actors.items() if state != "alive")
 
     healthy = not reasons
     body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **components}
@@ -66,7 +71,8 @@ class SupervisorCollector(Collector):
         inbox = GaugeMetricFamily(
             "agrochat_actor_inbox", "messages waiting in the inbox", labels=["actor"]
         )
-        for child in self.ctx.supervisor.snapshot(state=False):
+        children = self.ctx.supervisor.snapshot(state=False) if self.ctx.supervisor else []
+        for child in children:
             up.add_metric([child.id], 1.0 if child.alive else 0.0)
             restarts.add_metric([child.id], float(child.restarts))
             inbox.add_metric([child.id], float(child.inbox_size))

@@ -1,0 +1,122 @@
+"""``agrochat serve`` as a real process: health within a second, signals, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+HEALTH_WITHIN_S = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.port = _free_port()
+        self.log_path = tmp_path / "serve.log"
+        self.data_dir = tmp_path / "data"
+        environ = {
+            **os.environ,
+            "AGROCHAT_DATA_DIR": str(self.data_dir),
+            "AGROCHAT_BIND": f"127.0.0.1:{self.port}",
+            "AGROCHAT_LOG_FORMAT": "json",
+            **env,
+        }
+        self.log = self.log_path.open("w")
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agrochat", "serve"],
+            env=environ,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def first_health(self, timeout_s: float = 10.0) -> tuple[float, httpx.Response]:
+        """Seconds from process start to the first answer of /health, and that answer."""
+        deadline = self.started_at + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                return time.monotonic() - self.started_at, response
+            except httpx.TransportError:
+                # Nothing to wait on across a process boundary but the port itself.
+                time.sleep(0.01)
+        raise AssertionError(f"no /health within {timeout_s} s:\n{self.log_path.read_text()}")
+
+    def lines(self) -> list[dict]:
+        out = []
+        for line in self.log_path.read_text().splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[Served]:
+    s = Served(tmp_path, AGROCHAT_API_KEY="k" * 24, AGROCHAT_OPERATOR_TOKEN="o" * 24)
+    try:
+        yield s
+    finally:
+        if s.process.poll() is None:
+            s.process.kill()
+            s.process.wait()
+
+
+def test_health_answers_within_a_second_of_start(served: Served) -> None:
+    elapsed, response = served.first_health()
+    assert elapsed < HEALTH_WITHIN_S, f"first /health after {elapsed:.2f} s"
+    assert response.headers["content-type"].startswith("application/json")
+    assert "database" in response.json()
+
+
+def test_sigterm_stops_gracefully_with_exit_code_zero(served: Served) -> None:
+    served.first_health()
+    assert served.stop() == 0
+    events = [line["event"] for line in served.lines()]
+    assert events.index("http server stopped") < events.index("agrochat stopped")
+
+
+def test_sigusr1_logs_every_thread(served: Served) -> None:
+    served.first_health()
+    served.process.send_signal(signal.SIGUSR1)
+    httpx.get(f"http://127.0.0.1:{served.port}/health", timeout=5)
+    assert served.stop() == 0
+    dumps = [line for line in served.lines() if line["event"] == "thread dump"]
+    assert {"MainThread", "http-server"} <= {d["thread"] for d in dumps}
+
+
+def test_generated_secrets_are_printed_once_and_never_logged(tmp_path) -> None:
+    first = Served(tmp_path)
+    first.first_health()
+    assert first.stop() == 0
+    secrets = json.loads((first.data_dir / "secrets.json").read_text())
+    text = first.log_path.read_text()
+    assert text.count(secrets["api_key"]) == 1  # the one announcement on the terminal
+    for line in first.lines():
+        assert secrets["api_key"] not in json.dumps(line)
+
+    second = Served(tmp_path)
+    second.first_health()
+    assert second.stop() == 0
+    assert secrets["api_key"] not in second.log_path.read_text()
