@@ -8,6 +8,7 @@ README's configuration table.
 from __future__ import annotations
 
 import dataclasses
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,14 @@ def _log_level(value: str) -> str:
     return upper
 
 
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a known time zone: {value!r}") from None
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     field: str
@@ -158,6 +167,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("alert_max_attempts", "5", _positive_int, "delivery attempts before an alert fails"),
     Setting("session_idle_s", "600", _positive_float, "idle seconds before a session sleeps"),
+    Setting(
+        "session_max", "200", _positive_int, "live session actors before idle ones sleep early"
+    ),
+    Setting("reply_timeout_s", "120", _positive_float, "seconds a producer's reply may take"),
+    Setting(
+        "context_tokens", "1536", _positive_int, "prompt budget for a reply's context, in tokens"
+    ),
+    Setting("timezone", "America/Lima", _timezone, "producers' time zone ('hoy', 'ayer')"),
     Setting("max_body_bytes", "65536", _positive_int, "largest request body accepted"),
     Setting("http_threads", "8", _positive_int, "HTTP worker threads"),
     Setting("restart_intensity", "5", _non_negative_int, "restarts allowed per period"),
@@ -196,6 +213,10 @@ class Config:
     alert_template: str = ""
     alert_max_attempts: int = 5
     session_idle_s: float = 600.0
+    session_max: int = 200
+    reply_timeout_s: float = 120.0
+    context_tokens: int = 1536
+    timezone: str = "America/Lima"
     max_body_bytes: int = 65536
     http_threads: int = 8
     restart_intensity: int = 5
