@@ -54,17 +54,8 @@ class OutboxSender:
     def send(self, outbox_id: int) -> Outcome | None:
         """Send one row if it is still to be sent; None when someone else has it."""
         row = self.outbox.claim_one(outbox_id, self.lease_s, now=self.clock())
-        if row is None:
-            existing = self.outbox.get(outbox_id)
-            if existing is not None and existing.status == "sent" and existing.alert_id:
-                # Already sent (by a drain): say so again, in case the first report was lost.
-                return Delivered(
-                    outbox_id=existing.id,
-                    gateway_message_id=existing.gateway_message_id,
-                    alert_id=existing.alert_id,
-                )
-            return None
-        return self._deliver(row)
+        # None: a drain sent it already, or another process holds it; either reports it.
+        return self._deliver(row) if row is not None else None
 
     def drain(self, limit: int = DRAIN_BATCH) -> list[Outcome]:
         """Send rows left pending or whose lease ran out (a crash), oldest first."""
