@@ -10,6 +10,7 @@ from agrochat.config import Config
 from agrochat.errors import NotReady
 
 if TYPE_CHECKING:
+    from agrochat.actors.session import SessionGateway
     from agrochat.persistence import Database
     from agrochat.supervisor import Supervisor
 
@@ -25,6 +26,8 @@ class AppContext:
     health_checks: dict[str, Callable[[], tuple[bool, Any]]] = field(default_factory=dict)
     # Extra /metrics text (Prometheus exposition format) from the parts that keep metrics.
     metrics: list[Callable[[], str]] = field(default_factory=list)
+    # How routes reach producers' sessions (/agent, /form/update); None: through the supervisor.
+    sessions: SessionGateway | None = None
 
     def require_supervisor(self) -> Supervisor:
         if self.supervisor is None:
