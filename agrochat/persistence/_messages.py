@@ -1,0 +1,260 @@
+"""Conversation history: every message in (from a producer) and out (our reply), in order.
+
+An inbound message goes through ``received`` → ``answered`` | ``failed``. ``received`` also means
+"accepted but not answered yet" (the model was overloaded, or the process stopped mid-reply):
+such a message is answered later, never dropped. A reply is stored in the same transaction that
+marks its inbound message answered or failed, so history never shows one without the other.
+
+``gateway_message_id`` is unique: the same gateway event delivered twice is stored once, and the
+second delivery finds the first message (and its reply) instead of asking the model again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._schema import messages
+
+INBOUND = "in"
+OUTBOUND = "out"
+
+
+class DuplicateMessage(Exception):
+    """An inbound message with this gateway id is already stored."""
+
+    def __init__(self, existing: StoredMessage) -> None:
+        super().__init__(f"gateway message {existing.gateway_message_id} already stored")
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    producer_id: int
+    direction: str
+    text: str
+    gateway_message_id: str | None
+    reply_to_id: int | None
+    role: str | None
+    model_output: dict[str, Any] | None
+    latency_ms: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    status: str
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> StoredMessage:
+        m = row._mapping
+        output = m["model_output"]
+        return cls(
+            id=int(m["id"]),
+            producer_id=int(m["producer_id"]),
+            direction=m["direction"],
+            text=m["text"],
+            gateway_message_id=m["gateway_message_id"],
+            reply_to_id=m["reply_to_id"],
+            role=m["role"],
+            model_output=json.loads(output) if output else None,
+            latency_ms=m["latency_ms"],
+            prompt_tokens=m["prompt_tokens"],
+            completion_tokens=m["completion_tokens"],
+            status=m["status"],
+            created_at=m["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class History:
+    """The most recent messages of a producer, oldest first, and how many there are in all.
+
+    ``total`` lets the context builder number messages (``total - len(messages) + i``) so that
+    where it cuts old history does not move with every new message.
+    """
+
+    total: int
+    messages: Sequence[StoredMessage]
+
+
+class MessageStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def by_gateway_id(self, gateway_message_id: str) -> StoredMessage | None:
+        with self.db.tx() as conn:
+            row = conn.execute(
+                sa.select(messages).where(messages.c.gateway_message_id == gateway_message_id)
+            ).first()
+            return StoredMessage.from_row(row) if row is not None else None
+
+    def get(self, message_id: int) -> StoredMessage | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).first()
+            return StoredMessage.from_row(row) if row is not None else None
+
+    def add_inbound(
+        self,
+        producer_id: int,
+        text: str,
+        *,
+        gateway_message_id: str | None = None,
+        role: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> StoredMessage:
+        """Store a producer's message as ``received``; DuplicateMessage if its id is known."""
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            try:
+                with conn.begin_nested():
+                    result = conn.execute(
+                        messages.insert().values(
+                            producer_id=producer_id,
+                            direction=INBOUND,
+                            text=text,
+                            gateway_message_id=gateway_message_id,
+                            role=role,
+                            status="received",
+                            created_at=now,
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                if gateway_message_id is None:
+                    raise
+                row = conn.execute(
+                    sa.select(messages).where(messages.c.gateway_message_id == gateway_message_id)
+                ).first()
+                if row is None:
+                    raise
+                raise DuplicateMessage(StoredMessage.from_row(row)) from None
+            message_id = int(result.inserted_primary_key[0])
+            row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).one()
+            return StoredMessage.from_row(row)
+
+    def record_reply(
+        self,
+        inbound_id: int,
+        text: str,
+        *,
+        status: str,
+        role: str | None = None,
+        model_output: dict[str, Any] | None = None,
+        latency_ms: int | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> StoredMessage:
+        """Store our reply to ``inbound_id`` and set the inbound message's status, atomically.
+
+        ``status`` is the inbound message's new status: ``answered``, ``failed``, or
+        ``received`` for a holding reply ("te respondo en breve") whose real answer comes later.
+        """
+        if status not in ("answered", "failed", "received"):
+            raise ValueError(f"unknown inbound status {status!r}")
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            inbound = conn.execute(sa.select(messages).where(messages.c.id == inbound_id)).one()
+            result = conn.execute(
+                messages.insert().values(
+                    producer_id=inbound.producer_id,
+                    direction=OUTBOUND,
+                    text=text,
+                    reply_to_id=inbound_id,
+                    role=role,
+                    model_output=(
+                        json.dumps(model_output, ensure_ascii=False)
+                        if model_output is not None
+                        else None
+                    ),
+                    latency_ms=latency_ms,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    status="answered",
+                    created_at=now,
+                )
+            )
+            conn.execute(messages.update().where(messages.c.id == inbound_id).values(status=status))
+            message_id = int(result.inserted_primary_key[0])
+            row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).one()
+            return StoredMessage.from_row(row)
+
+    def set_status(self, message_id: int, status: str) -> None:
+        with self.db.tx() as conn:
+            conn.execute(messages.update().where(messages.c.id == message_id).values(status=status))
+
+    def latest_reply(self, inbound_id: int) -> StoredMessage | None:
+        """The last reply stored for an inbound message (a holding reply is followed by the
+        real answer)."""
+        with self.db.tx() as conn:
+            row = conn.execute(
+                sa.select(messages)
+                .where(messages.c.reply_to_id == inbound_id, messages.c.direction == OUTBOUND)
+                .order_by(messages.c.id.desc())
+                .limit(1)
+            ).first()
+            return StoredMessage.from_row(row) if row is not None else None
+
+    def history(self, producer_id: int, *, limit: int) -> History:
+        """The last ``limit`` messages, oldest first, and the producer's total message count."""
+        with self.db.tx() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(messages)
+                .where(messages.c.producer_id == producer_id)
+            ).scalar()
+            rows = conn.execute(
+                sa.select(messages)
+                .where(messages.c.producer_id == producer_id)
+                .order_by(messages.c.id.desc())
+                .limit(limit)
+            ).all()
+            return History(
+                total=int(total or 0),
+                messages=[StoredMessage.from_row(r) for r in reversed(rows)],
+            )
+
+    def unanswered(self, producer_id: int, *, since: dt.datetime) -> list[StoredMessage]:
+        """Inbound messages still ``received`` (accepted, not answered), oldest first."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(messages)
+                .where(
+                    messages.c.producer_id == producer_id,
+                    messages.c.direction == INBOUND,
+                    messages.c.status == "received",
+                    messages.c.created_at >= since,
+                )
+                .order_by(messages.c.id)
+            ).all()
+            return [StoredMessage.from_row(r) for r in rows]
+
+    def expire_unanswered(self, producer_id: int, *, before: dt.datetime) -> int:
+        """Mark ``received`` messages older than ``before`` failed: too old to answer now."""
+        with self.db.tx() as conn:
+            result = conn.execute(
+                messages.update()
+                .where(
+                    messages.c.producer_id == producer_id,
+                    messages.c.direction == INBOUND,
+                    messages.c.status == "received",
+                    messages.c.created_at < before,
+                )
+                .values(status="failed")
+            )
+            return int(result.rowcount or 0)
+
+    def counts(self) -> dict[str, int]:
+        """Inbound messages per status, for snapshots and /metrics."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(messages.c.status, sa.func.count())
+                .where(messages.c.direction == INBOUND)
+                .group_by(messages.c.status)
+            ).all()
+            return {status: int(n) for status, n in rows}

@@ -1,0 +1,157 @@
+"""Producers and their form fields.
+
+A producer is keyed by the canonical phone (digits only, see ``agrochat.phones``). Form values are
+stored as text, already validated and normalised by the form's validators
+(``agrochat.actors.session``); this store never judges a value, it only keeps it.
+
+Writes for one producer come from that producer's SessionActor (one at a time), so the
+read-then-write upserts below do not race each other; a concurrent creation of the same phone
+(an admin and a session at once) is still resolved by the unique phone index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._schema import form_fields, producers
+
+DEFAULT_FORM = "perfil"
+
+
+@dataclass(frozen=True)
+class Producer:
+    id: int
+    phone: str
+    name: str | None
+    status: str  # nuevo | activo | inactivo
+    needs_human: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_inbound_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Producer:
+        m = row._mapping
+        return cls(
+            id=int(m["id"]),
+            phone=m["phone"],
+            name=m["name"],
+            status=m["status"],
+            needs_human=bool(m["needs_human"]),
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            last_inbound_at=m["last_inbound_at"],
+        )
+
+
+class ProducerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, phone: str) -> Producer | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(producers).where(producers.c.phone == phone)).first()
+            return Producer.from_row(row) if row is not None else None
+
+    def get_by_id(self, producer_id: int) -> Producer | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(producers).where(producers.c.id == producer_id)).first()
+            return Producer.from_row(row) if row is not None else None
+
+    def get_or_create(self, phone: str, *, now: dt.datetime | None = None) -> tuple[Producer, bool]:
+        """The producer for ``phone`` (canonical digits), created with status "nuevo" if unknown.
+
+        Returns ``(producer, created)``.
+        """
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(producers).where(producers.c.phone == phone)).first()
+            if row is not None:
+                return Producer.from_row(row), False
+            try:
+                # A savepoint: on PostgreSQL a failed INSERT would otherwise poison the whole
+                # transaction, and the re-select below must still run.
+                with conn.begin_nested():
+                    conn.execute(
+                        producers.insert().values(
+                            phone=phone,
+                            status="nuevo",
+                            needs_human=False,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                created = True
+            except sa.exc.IntegrityError:
+                created = False
+            row = conn.execute(sa.select(producers).where(producers.c.phone == phone)).one()
+            return Producer.from_row(row), created
+
+    def update(self, producer_id: int, *, now: dt.datetime | None = None, **values: Any) -> None:
+        """Set some of name, status, needs_human, last_inbound_at."""
+        allowed = {"name", "status", "needs_human", "last_inbound_at"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"not producer columns this store sets: {sorted(unknown)}")
+        with self.db.tx() as conn:
+            conn.execute(
+                producers.update()
+                .where(producers.c.id == producer_id)
+                .values(updated_at=now or utcnow(), **values)
+            )
+
+    def fields(self, producer_id: int, form: str = DEFAULT_FORM) -> dict[str, str]:
+        """The stored values of one form, by field name."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(form_fields.c.field, form_fields.c.value).where(
+                    form_fields.c.producer_id == producer_id, form_fields.c.form == form
+                )
+            ).all()
+            return {field: value for field, value in rows}
+
+    def set_fields(
+        self,
+        producer_id: int,
+        values: Mapping[str, str],
+        *,
+        source: str,
+        form: str = DEFAULT_FORM,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Store validated values, all in one transaction (all or nothing)."""
+        if not values:
+            return
+        now = now or utcnow()
+        t = form_fields.c
+        with self.db.tx() as conn:
+            for field, value in values.items():
+                updated = conn.execute(
+                    form_fields.update()
+                    .where(t.producer_id == producer_id, t.form == form, t.field == field)
+                    .values(value=value, source=source, updated_at=now)
+                )
+                if updated.rowcount == 0:
+                    conn.execute(
+                        form_fields.insert().values(
+                            producer_id=producer_id,
+                            form=form,
+                            field=field,
+                            value=value,
+                            source=source,
+                            updated_at=now,
+                        )
+                    )
+            conn.execute(
+                producers.update().where(producers.c.id == producer_id).values(updated_at=now)
+            )
+
+    def count(self) -> int:
+        with self.db.tx() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(producers)).scalar())
