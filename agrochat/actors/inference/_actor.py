@@ -1,0 +1,127 @@
+"""InferenceActor: owns the one model; requests are served one at a time, in arrival order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pykka
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from agrochat.actors.inference._assemble import assemble_default_model
+from agrochat.actors.inference._backend import Backend
+from agrochat.actors.inference._metrics import STATS, InferenceStats
+from agrochat.actors.inference._remote import OpenAIBackend, SeedBackend
+from agrochat.actors.inference._runner import ModelRunner
+from agrochat.actors.inference._status import ModelStatus
+from agrochat.config import Config
+from agrochat.errors import AgrochatError
+from agrochat.logs import get_logger
+from agrochat.messages import InferenceRequest, InferenceResult
+
+log = get_logger(__name__)
+
+BackendFactory = Callable[[Config], Backend]
+
+
+def make_backend(config: Config) -> Backend:
+    """The backend the configuration names: a remote server by URL, else the embedded GGUF
+    (``AGROCHAT_MODEL_PATH``, else the packaged default, assembled on first use)."""
+    if config.inference_url:
+        cls = SeedBackend if config.inference_api == "seed" else OpenAIBackend
+        return cls(
+            config.inference_url,
+            api_key=config.inference_api_key,
+            timeout_s=config.inference_timeout_s,
+        )
+    from agrochat.actors.inference._llama import LlamaBackend
+
+    path = (
+        Path(config.model_path) if config.model_path else assemble_default_model(config.data_path)
+    )
+    return LlamaBackend.load(
+        path,
+        n_ctx=config.model_ctx,
+        n_threads=config.model_threads,
+        chat_format=config.model_chat_format,
+        kv_cache_bytes=config.model_kv_cache_mb << 20,
+    )
+
+
+class InferenceActor(pykka.ThreadingActor):
+    """A thin shell around ModelRunner: loads the backend in ``on_start`` (off the HTTP path;
+    the mailbox simply waits meanwhile) and hands each ``generate`` to the runner.
+
+    A model that fails to load does not kill the actor (the supervisor would only restart it
+    into the same failure): the status says "failed" with the reason, and every request is
+    answered with ModelUnavailable.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        status: ModelStatus,
+        backend_factory: BackendFactory | None = None,
+        stats: InferenceStats | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._status = status
+        self._factory = backend_factory or make_backend
+        self._stats = stats or STATS
+        self._runner = ModelRunner(None, stats=self._stats, failure="the model is still loading")
+
+    def on_start(self) -> None:
+        self._status.set("loading", self._target())
+        try:
+            backend = self._factory(self._config)
+        except Exception as exc:
+            reason = (
+                exc.message if isinstance(exc, AgrochatError) else f"{type(exc).__name__}: {exc}"
+            )
+            log.error(
+                "the model failed to load; answering requests with model_unavailable", error=reason
+            )
+            self._status.set("failed", reason)
+            self._runner = ModelRunner(None, stats=self._stats, failure=reason)
+            return
+        self._runner = ModelRunner(backend, stats=self._stats)
+        described = backend.describe()
+        if backend.kind == "remote":
+            self._status.set("remote", str(described.get("url", "")))
+        else:
+            self._status.set("ready", str(described.get("model", backend.kind)))
+
+    def on_stop(self) -> None:
+        self._runner.close()
+
+    def on_failure(self, *_: Any) -> None:
+        self._runner.close()
+
+    def _target(self) -> str:
+        if self._config.inference_url:
+            return "connecting to the remote model"
+        return self._config.model_path or "the packaged default model"
+
+    # --- messages --------------------------------------------------------------------------
+
+    def generate(self, request: InferenceRequest) -> InferenceResult:
+        return self._runner.generate(request)
+
+    def snapshot(self) -> dict[str, Any]:
+        view = self._status.view()
+        return {
+            "state": view.state,
+            "detail": view.detail,
+            "inbox": self.actor_inbox.qsize(),
+            **self._runner.snapshot(),
+        }
+
+
+class InferenceProxy(ActorMemberMixin, pykka.ActorProxy[InferenceActor]):
+    """The typed proxy of InferenceActor (what ``peers.proxy("inference")`` returns)."""
+
+    generate = proxy_method(InferenceActor.generate)
+    snapshot = proxy_method(InferenceActor.snapshot)

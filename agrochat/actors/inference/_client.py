@@ -1,0 +1,90 @@
+"""InferenceClient: how sessions and /chat ask the model, with the queue bounded by us.
+
+Pykka inboxes are unbounded, so the bound lives here: a count of requests waiting for or running
+on the model. When ``queue_limit`` are in flight, ``generate`` raises Overloaded at once, before
+anything is queued, so the caller can tell the producer to wait (and keep the message).
+The count is kept by the caller's side and always released when the caller stops waiting; a
+request whose caller gave up is dropped by the actor (its deadline has passed) or stopped
+mid-generation, so it never holds the model for long.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any, Protocol
+
+import pykka
+
+from agrochat.actors.inference._metrics import STATS, InferenceStats
+from agrochat.actors.inference._status import ModelStatus
+from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
+from agrochat.messages import InferenceRequest, InferenceResult, expired
+
+
+class Peers(Protocol):
+    def proxy(self, id: str) -> Any: ...
+
+
+class InferenceClient:
+    # Extra wait past the deadline for the actor's own DeadlineExceeded to arrive, so the caller
+    # learns whether the request was dropped or stopped rather than just timing out.
+    GRACE_S = 2.0
+
+    def __init__(
+        self,
+        peers: Peers,
+        *,
+        queue_limit: int,
+        status: ModelStatus | None = None,
+        stats: InferenceStats | None = None,
+        actor_id: str = "inference",
+    ) -> None:
+        if queue_limit < 1:
+            raise ValueError("queue_limit must be at least 1")
+        self._peers = peers
+        self.queue_limit = queue_limit
+        self._status = status
+        self._stats = stats or STATS
+        self._actor_id = actor_id
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def generate(self, request: InferenceRequest) -> InferenceResult:
+        """The model's answer; Overloaded, DeadlineExceeded or ModelUnavailable otherwise."""
+        if expired(request.deadline):
+            self._stats.requests.labels("deadline").inc()
+            raise DeadlineExceeded("the request's deadline passed before it was sent")
+        if self._status is not None and self._status.state == "failed":
+            self._stats.requests.labels("unavailable").inc()
+            raise ModelUnavailable(f"the model is not available: {self._status.detail}")
+        with self._lock:
+            if self._in_flight >= self.queue_limit:
+                self._stats.requests.labels("overloaded").inc()
+                raise Overloaded(
+                    f"the model already has {self._in_flight} requests waiting; try again shortly"
+                )
+            self._in_flight += 1
+            self._stats.in_flight.set(self._in_flight)
+        try:
+            # Looked up per call: after a restart the supervisor holds a new actor.
+            proxy = self._peers.proxy(self._actor_id)
+            future = proxy.generate(dataclasses.replace(request, submitted_at=time.monotonic()))
+            timeout = max(0.0, request.deadline - time.monotonic()) + self.GRACE_S
+            try:
+                return future.get(timeout=timeout)
+            except pykka.Timeout:
+                raise DeadlineExceeded("no answer from the model before the deadline") from None
+        except pykka.ActorDeadError:
+            self._stats.requests.labels("unavailable").inc()
+            raise ModelUnavailable("the inference actor is not running") from None
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._stats.in_flight.set(self._in_flight)
