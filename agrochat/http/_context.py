@@ -10,6 +10,7 @@ from agrochat.config import Config
 from agrochat.errors import NotReady
 
 if TYPE_CHECKING:
+    from agrochat.actors.inference import InferenceClient
     from agrochat.actors.session import SessionGateway
     from agrochat.persistence import Database
     from agrochat.supervisor import Supervisor
@@ -28,6 +29,8 @@ class AppContext:
     metrics: list[Callable[[], str]] = field(default_factory=list)
     # How routes reach producers' sessions (/agent, /form/update); None: through the supervisor.
     sessions: SessionGateway | None = None
+    # How /chat reaches the model; None: /chat answers 503 (not configured yet).
+    inference: InferenceClient | None = None
 
     def require_supervisor(self) -> Supervisor:
         if self.supervisor is None:
