@@ -15,6 +15,8 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 
+LINT_PATHS := agrochat tests $(wildcard bench)
+
 .PHONY: install serve test lint format bench clean
 
 $(STAMP):
@@ -30,17 +32,17 @@ serve: $(STAMP)
 	$(BIN)/agrochat serve
 
 test: $(STAMP)
-	$(BIN)/ruff check agrochat tests bench
-	$(BIN)/ruff format --check agrochat tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check agrochat tests bench
-	$(BIN)/ruff format --check agrochat tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 format: $(STAMP)
-	$(BIN)/ruff format agrochat tests bench
-	$(BIN)/ruff check --fix agrochat tests bench
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/inference.py
