@@ -121,7 +121,8 @@ class InferenceActor(pykka.ThreadingActor):
 
 
 class InferenceProxy(ActorMemberMixin, pykka.ActorProxy[InferenceActor]):
-    """The typed proxy of InferenceActor (what ``peers.proxy("inference")`` returns)."""
+    """The type of ``peers.proxy("inference")``, for type checkers (Mopidy's pattern): write
+    ``cast(InferenceProxy, ref.proxy())``; the object itself is Pykka's proxy."""
 
     generate = proxy_method(InferenceActor.generate)
     snapshot = proxy_method(InferenceActor.snapshot)
