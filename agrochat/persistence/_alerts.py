@@ -88,18 +88,17 @@ def _validate(level: str, source: str, message: str) -> None:
 
 
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Pending, due and unexpired; or claimed by someone whose lease ran out (expired or not:
+    its outbox row may have been sent, and only a new claim settles that)."""
     c = alerts.c
-    not_expired = sa.or_(c.expires_at.is_(None), c.expires_at > now)
-    return sa.and_(
-        not_expired,
-        sa.or_(
-            sa.and_(
-                c.status == "pending",
-                c.scheduled_at <= now,
-                sa.or_(c.lease_until.is_(None), c.lease_until <= now),
-            ),
-            sa.and_(c.status == "sending", c.lease_until <= now),
+    return sa.or_(
+        sa.and_(
+            c.status == "pending",
+            c.scheduled_at <= now,
+            sa.or_(c.lease_until.is_(None), c.lease_until <= now),
+            sa.or_(c.expires_at.is_(None), c.expires_at > now),
         ),
+        sa.and_(c.status == "sending", c.lease_until <= now),
     )
 
 
@@ -346,9 +345,13 @@ class AlertStore:
             return result.rowcount > 0
 
     def expire_due(self, *, now: dt.datetime | None = None) -> int:
-        """Expire pending alerts past ``expires_at`` and claimed ones whose lease also ran out."""
+        """Expire pending alerts past ``expires_at``, and claimed ones whose lease also ran out
+        unless the outbox holds them (a row waiting to go or sent: the outbox settles those)."""
         now = now or utcnow()
         c = alerts.c
+        in_outbox = sa.exists().where(
+            outbox.c.alert_id == c.id, outbox.c.status.in_(("pending", "sending", "sent"))
+        )
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
@@ -356,7 +359,7 @@ class AlertStore:
                     c.expires_at <= now,
                     sa.or_(
                         c.status == "pending",
-                        sa.and_(c.status == "sending", c.lease_until <= now),
+                        sa.and_(c.status == "sending", c.lease_until <= now, ~in_outbox),
                     ),
                 )
                 .values(status="expired", lease_until=None)
@@ -397,7 +400,9 @@ class AlertStore:
         now = now or utcnow()
         where = _claimable(now)
         if window_only:
-            where = sa.and_(where, _within_window(now))
+            # A lapsed claim is taken whatever the window: its outbox row may already have
+            # been sent, and only a claim settles that.
+            where = sa.and_(where, sa.or_(alerts.c.status == "sending", _within_window(now)))
         lease_until = now + dt.timedelta(seconds=lease_s)
         candidates = (
             sa.select(alerts.c.id)
@@ -429,6 +434,19 @@ class AlertStore:
             ).all()
         alerts_ = [Alert.from_row(r) for r in rows]
         return sorted(alerts_, key=lambda a: (a.scheduled_at, a.id))
+
+    def expire_claimed(self, alert_id: int, *, claimed_by: str) -> bool:
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.update()
+                .where(
+                    alerts.c.id == alert_id,
+                    alerts.c.status == "sending",
+                    alerts.c.claimed_by == claimed_by,
+                )
+                .values(status="expired", lease_until=None)
+            )
+            return result.rowcount > 0
 
     def record_push(self, alert_id: int, delivery: str) -> None:
         """A claimed alert is handed on for delivery as ``delivery`` (text | template)."""

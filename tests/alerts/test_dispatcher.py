@@ -195,3 +195,44 @@ def test_without_a_gateway_alerts_stay_pending_for_pollers(database: Database) -
         alert_id = _alert(store)
         assert dispatcher.tick().pushes == []
         assert [a.id for a in store.pending_due()] == [alert_id]
+
+
+def test_lapsed_claim_outside_the_window_is_still_settled_from_the_outbox(
+    database: Database,
+) -> None:
+    with freeze_time(T0) as clock:
+        store, dispatcher, _ = _setup(database, lease_s=60)
+        alert_id = _alert(store)
+        dispatcher.tick()
+        outbox = OutboxStore(database)
+        oid = outbox.enqueue(PHONE, "Alerta de helada", alert_id=alert_id)
+        outbox.claim_one(oid, 60)
+        outbox.mark_sent(oid, "gw1")  # ...and the Delivered report was lost
+        clock.tick(dt.timedelta(hours=25))  # the window has closed meanwhile
+        assert dispatcher.tick().settled == 1
+    assert store.get(alert_id).status == "sent"  # type: ignore[union-attr]
+
+
+def test_an_alert_whose_outbox_row_was_sent_is_not_expired(database: Database) -> None:
+    with freeze_time(T0) as clock:
+        store, dispatcher, _ = _setup(database, lease_s=60)
+        alert_id = _alert(store, expires_at=T0 + dt.timedelta(minutes=30))
+        dispatcher.tick()
+        outbox = OutboxStore(database)
+        oid = outbox.enqueue(PHONE, "Alerta de helada", alert_id=alert_id)
+        outbox.claim_one(oid, 60)
+        outbox.mark_sent(oid, "gw1")
+        clock.tick(dt.timedelta(hours=1))
+        report = dispatcher.tick()
+        assert (report.expired, report.settled) == (0, 1)
+    assert store.get(alert_id).status == "sent"  # type: ignore[union-attr]
+
+
+def test_a_lapsed_claim_with_nothing_in_the_outbox_expires(database: Database) -> None:
+    with freeze_time(T0) as clock:
+        store, dispatcher, _ = _setup(database, lease_s=60)
+        alert_id = _alert(store, expires_at=T0 + dt.timedelta(minutes=30))
+        dispatcher.tick()  # pushed, then lost with the process
+        clock.tick(dt.timedelta(hours=1))
+        assert dispatcher.tick().expired == 1
+    assert store.get(alert_id).status == "expired"  # type: ignore[union-attr]

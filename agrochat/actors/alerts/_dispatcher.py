@@ -128,6 +128,11 @@ class AlertDispatcher:
             if outbox == "in_flight":
                 report.in_flight += 1
                 continue
+            if alert.expires_at is not None and alert.expires_at <= now:
+                # A lapsed claim, past its time, that never reached the outbox.
+                self.store.expire_claimed(alert.id, claimed_by=self.claimed_by)
+                report.expired += 1
+                continue
             inbound = last_inbound.get(alert.producer_id) if alert.producer_id else None
             if inbound is not None and inbound >= now - WINDOW:
                 delivery = "text"
