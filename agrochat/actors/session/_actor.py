@@ -1,0 +1,144 @@
+"""SessionActor: one producer's mailbox around a Conversation.
+
+The mailbox is what makes a producer's messages strictly ordered (one at a time, in arrival
+order) while other producers' sessions run on their own threads. Everything a session knows is
+persisted as it goes, so stopping it (passivation) loses nothing; the directory starts a fresh
+one on the producer's next message.
+
+A message whose handling raises gets the producer a short apology, is logged and marked failed,
+and is not retried; the Conversation is then rebuilt from the database, which is what
+restarting a session means (its only state is a cache of persisted rows and the deferred
+queue, which is reloaded from the ``received`` messages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+import structlog
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from agrochat.actors.session._conversation import Conversation
+from agrochat.logs import get_logger
+from agrochat.messages import Incoming, PushAlert, RetryDeferred, SessionDone, UpdateForm
+
+log = get_logger(__name__)
+
+ConversationFactory = Callable[[str], Conversation]
+
+
+class SessionActor(pykka.ThreadingActor):
+    # A session holds no resource that needs an orderly exit beyond what on_stop does, and the
+    # directory stops every session it started; daemon threads keep a hard exit from hanging.
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        phone: str,
+        *,
+        directory: pykka.ActorRef[Any] | None,
+        conversation_factory: ConversationFactory,
+    ) -> None:
+        super().__init__()
+        self.phone = phone
+        self.directory = directory
+        self.conversation_factory = conversation_factory
+        self.conversation = conversation_factory(phone)
+        self.restarts = 0
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        with structlog.contextvars.bound_contextvars(
+            producer=self.conversation.snapshot()["producer"]
+        ):
+            if isinstance(message, Incoming):
+                return self._incoming(message)
+            if isinstance(message, UpdateForm):
+                return self._update_form(message)
+            if isinstance(message, PushAlert):
+                return self._push_alert(message)
+            if isinstance(message, RetryDeferred):
+                return self._retry_deferred()
+        log.warning("session ignored a message", message=type(message).__name__)
+        return None
+
+    def _incoming(self, message: Incoming) -> Any:
+        failed: str | None = None
+        try:
+            outcome = self.conversation.handle(message)
+            if outcome.status == "failed":
+                failed = outcome.error
+        except Exception as exc:
+            log.exception("session failed on a message; answering with an apology")
+            outcome = self.conversation.fail(message, exc)
+            failed = outcome.error
+            self._restart_conversation()
+        finally:
+            self._done(failed=failed)
+        return outcome.reply
+
+    def _update_form(self, message: UpdateForm) -> dict[str, Any]:
+        try:
+            return self.conversation.update_form(message.values, source=message.source)
+        finally:
+            self._done()
+
+    def _push_alert(self, message: PushAlert) -> None:
+        failed: str | None = None
+        try:
+            self.conversation.push_alert(message.alert_id, message.text)
+        except Exception as exc:
+            # The alert stays claimed in the database; the scheduler retries it when its lease
+            # runs out. Dying here would lose this producer's queued messages for nothing.
+            failed = f"{type(exc).__name__}: {exc}"
+            log.exception("session could not deliver an alert", alert_id=message.alert_id)
+        finally:
+            self._done(failed=failed)
+
+    def _retry_deferred(self) -> int:
+        try:
+            return self.conversation.answer_deferred()
+        except Exception:
+            log.exception("session could not answer deferred messages")
+            self._restart_conversation()
+            return 0
+        finally:
+            self._done()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _restart_conversation(self) -> None:
+        self.restarts += 1
+        try:
+            self.conversation = self.conversation_factory(self.phone)
+        except Exception:
+            log.exception("session could not rebuild its conversation")
+
+    def _done(self, *, failed: str | None = None, crashed: bool = False) -> None:
+        if self.directory is None:
+            return
+        # ActorDeadError: the directory is being restarted; it forgets its sessions anyway.
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.directory.tell(
+                SessionDone(
+                    phone=self.phone,
+                    urn=self.actor_urn,
+                    deferred=len(self.conversation.deferred),
+                    failed=failed,
+                    crashed=crashed,
+                )
+            )
+
+    def on_failure(self, *args: object) -> None:
+        self._done(failed="session actor crashed", crashed=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**self.conversation.snapshot(), "restarts": self.restarts}
+
+
+class SessionActorProxy(ActorMemberMixin, pykka.ActorProxy[SessionActor]):
+    snapshot = proxy_method(SessionActor.snapshot)

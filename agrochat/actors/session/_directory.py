@@ -1,0 +1,368 @@
+"""SessionDirectory: routes each producer's messages to that producer's SessionActor.
+
+It starts a session on a producer's first message, passivates it (stops it; everything is
+already persisted) after ``AGROCHAT_SESSION_IDLE_S`` without messages, or earlier when more than
+``AGROCHAT_SESSION_MAX`` sessions are alive, and starts a fresh one when a session died.
+
+Pykka deadlock rule: the directory never waits for a session. ``route`` hands the message to
+the session with a non-blocking ask and returns the session's future; the caller (an HTTP
+thread, the terminal) waits on that. So the directory is busy for microseconds per message and
+different producers' sessions run at the same time, while one producer's messages queue in one
+mailbox, in order.
+
+A session is only passivated when it has nothing in flight: the directory counts messages it
+routed and the session tells ``SessionDone`` after each one. Otherwise a stop could race a
+message queued behind it and a second session for the same producer could start while the
+first is still writing.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+import pykka
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from agrochat.actors.session._actor import ConversationFactory, SessionActor
+from agrochat.actors.session._conversation import (
+    Clock,
+    Conversation,
+    KnowledgeBase,
+    Outgoing,
+)
+from agrochat.actors.session._forms import load_form
+from agrochat.actors.session._model import Inference
+from agrochat.config import Config
+from agrochat.logs import get_logger
+from agrochat.messages import (
+    Incoming,
+    PushAlert,
+    RetryDeferred,
+    Send,
+    SessionDone,
+    Tick,
+    UpdateForm,
+)
+from agrochat.persistence import Database, KnowledgeStore
+from agrochat.phones import normalize_phone
+
+log = get_logger(__name__)
+
+# How many recent failures the directory keeps for /debug/actors.
+FAILURES_KEPT = 20
+KNOWLEDGE_SOURCE = "agrochat: base inicial (revisar con un agrónomo local)"
+
+
+class Peers(Protocol):
+    def proxy(self, id: str) -> Any: ...
+
+
+def tell(peers: Peers, id: str, message: object) -> None:
+    """Tell ``message`` to the current actor ``id`` (looked up now: it may have restarted)."""
+    ref = getattr(peers, "ref", None)
+    if callable(ref):
+        ref(id).tell(message)
+    else:
+        peers.proxy(id).actor_ref.tell(message)
+
+
+def load_knowledge_seed() -> list[dict[str, Any]]:
+    """The packaged starter advice (``data/conocimiento.json``)."""
+    text = (
+        resources.files("agrochat.actors.session")
+        .joinpath("data/conocimiento.json")
+        .read_text(encoding="utf-8")
+    )
+    entries = json.loads(text)["entries"]
+    return [{**e, "source": e.get("source", KNOWLEDGE_SOURCE)} for e in entries]
+
+
+@dataclass
+class _Session:
+    ref: pykka.ActorRef[Any]
+    in_flight: int = 0
+    deferred: int = 0
+    last_used: float = 0.0
+
+
+class Ticker:
+    """Tells ``Tick`` every ``interval_s``; at most one waits in the inbox at a time."""
+
+    def __init__(self, actor_ref: pykka.ActorRef[Any], interval_s: float) -> None:
+        self.actor_ref = actor_ref
+        self.interval_s = interval_s
+        self.outstanding = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="session-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            if self.outstanding.is_set():
+                continue
+            self.outstanding.set()
+            try:
+                self.actor_ref.tell(Tick(at=time.time()))
+            except pykka.ActorDeadError:
+                return
+
+
+class SessionDirectory(pykka.ThreadingActor):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        database: Database,
+        peers: Peers,
+        inference: Inference | None = None,
+        conversation_factory: ConversationFactory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        tick_interval_s: float | None = -1.0,
+        seed_knowledge: bool = True,
+    ) -> None:
+        """``tick_interval_s``: -1 picks one from the idle time; None starts no ticker (tests
+        tell ``Tick`` themselves, with ``clock`` under their control)."""
+        super().__init__()
+        self.config = config
+        self.database = database
+        self.peers = peers
+        self.clock = clock
+        self.idle_s = config.session_idle_s
+        self.max_sessions = config.session_max
+        if tick_interval_s is not None and tick_interval_s < 0:
+            tick_interval_s = min(5.0, max(0.05, self.idle_s / 4))
+        self.tick_interval_s = tick_interval_s
+        self.seed_knowledge = seed_knowledge
+        self._inference = inference
+        self.conversation_factory = conversation_factory
+        self.sessions: dict[str, _Session] = {}
+        self._ticker: Ticker | None = None
+        self.started = 0
+        self.passivated = 0
+        self.restarted = 0
+        self.routed = 0
+        self.failed = 0
+        self.peak_sessions = 0
+        self.failures: collections.deque[dict[str, Any]] = collections.deque(maxlen=FAILURES_KEPT)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        if self.conversation_factory is None:
+            self.conversation_factory = self._default_factory()
+        if self.seed_knowledge:
+            try:
+                added = KnowledgeStore(self.database).seed_if_empty(load_knowledge_seed())
+                if added:
+                    log.info("knowledge table seeded", entries=added)
+            except Exception:
+                # Not a reason to refuse conversations: the next start seeds it.
+                log.exception("could not seed the knowledge table")
+        if self.tick_interval_s is not None:
+            self._ticker = Ticker(self.actor_ref, self.tick_interval_s)
+            self._ticker.start()
+
+    def on_stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+        # Each session finishes the messages already in its mailbox, then stops.
+        futures = [s.ref.stop(block=False) for s in self.sessions.values()]
+        for future in futures:
+            with contextlib.suppress(pykka.Timeout, pykka.ActorDeadError):
+                future.get(timeout=self.config.reply_timeout_s)
+        self.sessions.clear()
+
+    def on_failure(self, *args: object) -> None:
+        self.on_stop()
+
+    def _default_factory(self) -> ConversationFactory:
+        """Conversations wired to the running system: the inference client shared by every
+        session (its queue limit is global), the knowledge cache, the WhatsApp actor."""
+        config = self.config
+        inference = self._inference
+        if inference is None:
+            from agrochat.actors.inference import InferenceClient
+
+            inference = InferenceClient(self.peers, queue_limit=config.inference_queue)
+        form = load_form("perfil")
+        knowledge = KnowledgeBase(KnowledgeStore(self.database))
+        peers = self.peers
+        send: Callable[[Send], None] | None = None
+        if config.whatsapp != "none":
+
+            def send(message: Send) -> None:
+                tell(peers, "whatsapp", message)
+
+        outgoing = Outgoing(self.database, send)
+        clock = Clock(config.timezone)
+
+        def factory(phone: str) -> Conversation:
+            return Conversation(
+                phone,
+                config=config,
+                database=self.database,
+                inference=inference,
+                form=form,
+                knowledge=knowledge,
+                outgoing=outgoing,
+                clock=clock,
+            )
+
+        return factory
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def route(self, message: Incoming | UpdateForm | PushAlert) -> pykka.Future[Any]:
+        """Hand a message to its producer's session; returns the session's future.
+
+        ValueError for a phone that is not one (callers validate first; this is the backstop).
+        """
+        return self._dispatch(normalize_phone(message.phone), message)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, SessionDone):
+            self._session_done(message)
+        elif isinstance(message, Tick):
+            self.tick()
+        elif isinstance(message, Incoming | UpdateForm | PushAlert):
+            # Asked (an HTTP thread waits on the returned future) or told (a gateway, the
+            # alert scheduler: the reply goes out through the outbox, nobody waits here).
+            try:
+                phone = normalize_phone(message.phone)
+            except ValueError as exc:
+                log.warning("message for an invalid phone dropped", error=str(exc))
+                return None
+            return self._dispatch(phone, message)
+        else:
+            log.warning("session directory ignored a message", message=type(message).__name__)
+        return None
+
+    def _dispatch(self, phone: str, message: Any) -> pykka.Future[Any]:
+        session = self._session_for(phone)
+        session.in_flight += 1
+        session.last_used = self.clock()
+        self.routed += 1
+        # Always an ask, even for told messages: in an ask an exception goes back to the
+        # (possibly absent) caller and the session lives on, in a tell it would kill it.
+        return session.ref.ask(message, block=False)
+
+    def _session_for(self, phone: str) -> _Session:
+        session = self.sessions.get(phone)
+        if session is not None and not session.ref.is_alive():
+            # Died without telling (an exception in its own start): forget it, start anew.
+            del self.sessions[phone]
+            self.restarted += 1
+            session = None
+        if session is None:
+            if len(self.sessions) >= self.max_sessions:
+                self._passivate_lru(len(self.sessions) - self.max_sessions + 1)
+            assert self.conversation_factory is not None
+            ref = SessionActor.start(
+                phone, directory=self.actor_ref, conversation_factory=self.conversation_factory
+            )
+            session = _Session(ref=ref, last_used=self.clock())
+            self.sessions[phone] = session
+            self.started += 1
+            self.peak_sessions = max(self.peak_sessions, len(self.sessions))
+        return session
+
+    def _session_done(self, done: SessionDone) -> None:
+        if done.failed is not None:
+            self.failed += 1
+            self.failures.append(
+                {"at": time.time(), "producer": _mask(done.phone), "error": done.failed}
+            )
+        session = self.sessions.get(done.phone)
+        if session is None or session.ref.actor_urn != done.urn:
+            return  # from a session already replaced
+        if done.crashed:
+            del self.sessions[done.phone]
+            self.restarted += 1
+            log.error(
+                "session actor crashed; the next message starts a new one",
+                producer=_mask(done.phone),
+            )
+            return
+        session.in_flight = max(0, session.in_flight - 1)
+        session.deferred = done.deferred
+        session.last_used = self.clock()
+
+    # -- passivation -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        if self._ticker is not None:
+            self._ticker.outstanding.clear()
+        now = self.clock()
+        for phone, session in list(self.sessions.items()):
+            if not session.ref.is_alive():
+                del self.sessions[phone]
+                self.restarted += 1
+                continue
+            if session.in_flight:
+                continue
+            if session.deferred:
+                # Messages an overloaded model could not take: try them again.
+                session.in_flight += 1
+                session.ref.tell(RetryDeferred())
+            elif now - session.last_used >= self.idle_s:
+                self._passivate(phone)
+
+    def _passivate(self, phone: str) -> None:
+        session = self.sessions.pop(phone)
+        # Queued behind nothing (in_flight is 0), so the session stops right away.
+        session.ref.stop(block=False)
+        self.passivated += 1
+
+    def _passivate_lru(self, count: int) -> None:
+        idle = sorted(
+            (s.last_used, phone)
+            for phone, s in self.sessions.items()
+            if not s.in_flight and not s.deferred
+        )
+        for _, phone in idle[:count]:
+            self._passivate(phone)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def live_sessions(self) -> int:
+        return len(self.sessions)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "live": len(self.sessions),
+            "peak": self.peak_sessions,
+            "busy": sum(1 for s in self.sessions.values() if s.in_flight),
+            "deferred": sum(s.deferred for s in self.sessions.values()),
+            "started": self.started,
+            "passivated": self.passivated,
+            "restarted": self.restarted,
+            "routed": self.routed,
+            "failed": self.failed,
+            "recent_failures": list(self.failures),
+            "idle_s": self.idle_s,
+            "max": self.max_sessions,
+        }
+
+
+def _mask(phone: str) -> str:
+    return phone[:4] + "…" + phone[-3:] if len(phone) > 7 else "…"
+
+
+class SessionDirectoryProxy(ActorMemberMixin, pykka.ActorProxy[SessionDirectory]):
+    route = proxy_method(SessionDirectory.route)
+    tick = proxy_method(SessionDirectory.tick)
+    live_sessions = proxy_method(SessionDirectory.live_sessions)
+    snapshot = proxy_method(SessionDirectory.snapshot)

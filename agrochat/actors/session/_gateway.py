@@ -1,0 +1,124 @@
+"""SessionGateway: how a thread that is not an actor (an HTTP worker, the terminal) talks to a
+producer's session and waits for the answer.
+
+The directory returns the session's future at once (it never waits on a session itself), and
+this thread waits on that future. Asks flow down only: HTTP -> directory -> session -> inference.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Protocol
+
+import pykka
+
+from agrochat.actors.session._conversation import ROLES, TIMEOUT, _empty_output
+from agrochat.errors import NotFound, NotReady
+from agrochat.logs import get_logger
+from agrochat.messages import Incoming, Reply, UpdateForm
+from agrochat.phones import chat_id, normalize_phone
+
+log = get_logger(__name__)
+
+# How long the directory itself may take to hand a message on (it does no I/O for that).
+ROUTE_TIMEOUT_S = 10.0
+# Past the reply's deadline, how long to wait for the session to answer with its own apology
+# (it checks the deadline before calling the model and the model stops at it).
+GRACE_S = 5.0
+
+
+class Peers(Protocol):
+    """The supervisor, or a test's stand-in: the current actor for an id (``ref(id)`` is
+    used when it exists, it is cheaper than building a proxy)."""
+
+    def proxy(self, id: str) -> Any: ...
+
+
+class SessionGateway:
+    def __init__(
+        self,
+        peers: Peers,
+        *,
+        reply_timeout_s: float = 120.0,
+        directory_id: str = "sessions",
+    ) -> None:
+        self.peers = peers
+        self.reply_timeout_s = reply_timeout_s
+        self.directory_id = directory_id
+
+    def _route(self, message: Incoming | UpdateForm) -> pykka.Future[Any]:
+        try:
+            # Looked up on every call: after a restart the directory is a new actor.
+            lookup = getattr(self.peers, "ref", None)
+            ref = (
+                lookup(self.directory_id)
+                if callable(lookup)
+                else self.peers.proxy(self.directory_id).actor_ref
+            )
+            future = ref.ask(message, block=False).get(timeout=ROUTE_TIMEOUT_S)
+        except NotFound as exc:
+            raise NotReady("conversations are not running") from exc
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            raise NotReady("conversations are restarting; try again shortly") from exc
+        if future is None:
+            raise NotReady("conversations could not take the message")
+        return future
+
+    def _ask(self, message: Incoming | UpdateForm, timeout_s: float) -> Any:
+        # One retry: a session that crashed (or was replaced) between routing and handling
+        # leaves its queued asks with ActorDeadError; the directory then starts a new one.
+        for attempt in (1, 2):
+            future = self._route(message)
+            try:
+                return future.get(timeout=timeout_s)
+            except pykka.ActorDeadError:
+                if attempt == 2:
+                    raise NotReady("the producer's session is restarting; try again") from None
+                log.warning("session died before answering; routing again")
+        raise AssertionError("unreachable")
+
+    def converse(
+        self,
+        phone: str,
+        text: str,
+        *,
+        role: str | None = None,
+        message_id: str | None = None,
+        source: str = "api",
+        request_id: str | None = None,
+    ) -> Reply:
+        """One producer message in, the seed's model_output back (an apology on a timeout)."""
+        canonical = normalize_phone(phone)
+        now = time.monotonic()
+        incoming = Incoming(
+            phone=canonical,
+            text=text,
+            received_at=time.time(),
+            deadline=now + self.reply_timeout_s,
+            source=source,
+            message_id=message_id,
+            role=role,
+            request_id=request_id or uuid.uuid4().hex,
+        )
+        try:
+            reply: Reply = self._ask(incoming, self.reply_timeout_s + GRACE_S)
+        except pykka.Timeout:
+            # The session is still busy (earlier messages of this producer, a slow model). The
+            # message is stored and will be answered or marked failed by the session itself.
+            log.warning("reply timed out", request_id=incoming.request_id)
+            output = _empty_output(role if role in ROLES else "consulta", TIMEOUT, [])
+            return Reply(phone=chat_id(canonical), model_output=output, message_id=message_id)
+        return reply
+
+    def update_form(
+        self, phone: str, values: dict[str, str], *, source: str = "api"
+    ) -> dict[str, Any]:
+        """Store validated form values through the producer's session (in order with its
+        conversation); returns the form's state."""
+        message = UpdateForm(phone=normalize_phone(phone), values=dict(values), source=source)
+        try:
+            result: dict[str, Any] = self._ask(message, self.reply_timeout_s)
+        except pykka.Timeout:
+            raise NotReady("the producer's session is busy; try again shortly") from None
+        return result

@@ -1,0 +1,47 @@
+"""Spanish text folding shared by the form validators and knowledge retrieval.
+
+Producers write on phones: accents come and go ("maíz"/"maiz"), capitals are random and
+punctuation is sparse, so every comparison is made on the folded form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[^0-9a-zñ²]+")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_accents(text: str) -> str:
+    """'maíz' -> 'maiz', keeping 'ñ' (it is a different letter, not an accented 'n')."""
+    out = []
+    for char in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(char):
+            # The tilde of ñ is the only combining mark that changes the letter.
+            if char == "\u0303" and out and out[-1] in "nN":
+                out[-1] = "ñ" if out[-1] == "n" else "Ñ"
+            continue
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents (except ñ), punctuation turned into single spaces."""
+    folded = strip_accents(text.lower())
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def collapse_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def words(text: str) -> list[str]:
+    return fold(text).split()
+
+
+def contains_phrase(folded_text: str, folded_phrase: str) -> bool:
+    """Whole-word containment on folded text ("por surcos" in "riego por surcos")."""
+    if not folded_phrase:
+        return False
+    return f" {folded_phrase} " in f" {folded_text} "
