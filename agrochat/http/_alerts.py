@@ -197,6 +197,9 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
 
     @app.post("/alerts/<alert_id>/sent", auth="api")
     def alert_sent(alert_id: str) -> bottle.HTTPResponse:
+        # The seed's bridge posts no body; one that is sent must still be well-formed JSON.
+        if bottle.request.content_length or bottle.request.get_header("Transfer-Encoding"):
+            json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         number = _alert_id(alert_id)
         changed = AlertStore(_database(ctx)).mark_sent(number)
         if changed is None:

@@ -273,6 +273,16 @@ def test_bad_alert_is_a_422_listing_each_field_and_stores_nothing(
     assert count(sqlite_database, alerts) == 0
 
 
+def test_marking_sent_takes_no_body_or_a_json_one(server: Server, database: Database) -> None:
+    alert_id = AlertStore(database).create(phone=PHONE, message="a", level="alta", source="api")
+    assert server.client.post(f"/alerts/{alert_id}/sent").status_code == 200
+    assert server.client.post(f"/alerts/{alert_id}/sent", json={}).status_code == 200
+    bad = server.client.post(
+        f"/alerts/{alert_id}/sent", content=b"{oops", headers={"Content-Type": "application/json"}
+    )
+    assert bad.status_code == 400
+
+
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
 def test_bad_json_is_a_400_and_stores_nothing(
     sqlite_server: Server, sqlite_database: Database, raw: bytes
