@@ -1,9 +1,9 @@
 """The running agrochat process: HTTP server, database and the supervised actor tree.
 
 Start-up order is chosen so that ``/health`` answers within a second of start: the HTTP server
-comes first (it reports ``"database": "starting"`` and the actors as down until they are up), then
-the database, then the actors, which start in dependency order; slow ones (the model) load in
-their own threads. Stop is the reverse, in one place.
+comes first, serving a small front that reports what is still starting; then the heavy imports,
+the database and the actors (in dependency order; slow ones, the model, load in their own
+threads); then the full app is swapped in. Stop is the reverse, in one place.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, TextIO
 from agrochat import logs
 from agrochat.config import Config
 from agrochat.credentials import ensure_credentials
-from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.http._boot import SwappableApp
+from agrochat.http._server import HttpServer
 from agrochat.logs import get_logger
 from agrochat.supervisor import ChildSpec, Supervisor
 
 if TYPE_CHECKING:
+    from agrochat.http import AppContext
     from agrochat.persistence import Database
 
 log = get_logger(__name__)
@@ -32,7 +34,8 @@ ChildrenFactory = Callable[["Agrochat"], Sequence[ChildSpec]]
 def default_children(app: Agrochat) -> list[ChildSpec]:
     """The actor tree, in dependency order: what an actor talks to starts before it.
 
-    Called once the database is open; factories may use ``app.database``.
+    Called once the database is open; factories may use ``app.database``, and the wiring may add
+    health checks and metrics to ``app.context``.
     """
     from agrochat import wiring
 
@@ -54,9 +57,10 @@ class Agrochat:
         self.database: Database | None = None
         self.supervisor: Supervisor | None = None
         self._children = children
-        self.context = AppContext(config=self.config)
+        self.context: AppContext | None = None
+        self._front = SwappableApp()
         self.http = HttpServer(
-            make_app(self.context),
+            self._front,
             host=self.config.host,
             port=self.config.port,
             threads=self.config.http_threads,
@@ -65,10 +69,12 @@ class Agrochat:
     def start(self) -> None:
         self.http.start()
         try:
-            # Imported only now: dataset pulls in SQLAlchemy and alembic (most of a second),
-            # and /health must answer before that.
+            # Imported only now: the routes, dataset, SQLAlchemy and alembic take most of a
+            # second, and /health must answer before that.
+            from agrochat.http import AppContext, make_app
             from agrochat.persistence import open_database
 
+            self.context = AppContext(config=self.config)
             self.database = open_database(self.config.effective_database_url)
             self.context.database = self.database
             self.supervisor = Supervisor(
@@ -79,6 +85,7 @@ class Agrochat:
             )
             self.context.supervisor = self.supervisor
             self.supervisor.start()
+            self._front.target = make_app(self.context)
         except BaseException:
             self.stop()
             raise

@@ -233,3 +233,21 @@ def _wait_for(probe: Any, timeout: float = 5.0) -> Any:
             break
     assert result, "condition not reached in time"
     return result[0]
+
+
+def test_front_answers_json_while_agrochat_starts() -> None:
+    from agrochat.http import SwappableApp
+
+    front = SwappableApp()
+    server = HttpServer(front, host="127.0.0.1", port=0, threads=2)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert health.json()["model"] == "loading"
+            _assert_json_error(client.post("/agent", json={}), 503)
+            front.target = bottle.Bottle()  # the full app, once started, answers from then on
+            assert client.get("/health").status_code == 404
+    finally:
+        server.stop()
