@@ -12,11 +12,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+import pykka
 
 from agrochat import logs
 from agrochat.config import Config
 from agrochat.credentials import ensure_credentials
+from agrochat.errors import NotReady
 from agrochat.http._boot import SwappableApp
 from agrochat.http._server import HttpServer
 from agrochat.logs import get_logger
@@ -90,6 +93,17 @@ class Agrochat:
             self.stop()
             raise
         log.info("agrochat started", url=self.http.url)
+
+    # Peers: actors look each other up through these at call time, so a restarted actor is
+    # found again. They exist before the supervisor does (the wiring hands them out first).
+
+    def ref(self, actor_id: str) -> pykka.ActorRef[Any]:
+        if self.supervisor is None:
+            raise NotReady("agrochat is starting")
+        return self.supervisor.ref(actor_id)
+
+    def proxy(self, actor_id: str) -> Any:
+        return self.ref(actor_id).proxy()
 
     def _on_escalate(self, reason: str) -> None:
         self.exit_reason = reason

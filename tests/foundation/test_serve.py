@@ -120,3 +120,38 @@ def test_generated_secrets_are_printed_once_and_never_logged(tmp_path) -> None:
     second.first_health()
     assert second.stop() == 0
     assert secrets["api_key"] not in second.log_path.read_text()
+
+
+def test_missing_model_is_reported_and_everything_else_stays_up(tmp_path) -> None:
+    served = Served(
+        tmp_path,
+        AGROCHAT_MODEL_PATH=str(tmp_path / "missing.gguf"),
+        AGROCHAT_API_KEY="k" * 24,
+    )
+    try:
+        served.first_health()
+        body = _health_when(served, lambda b: str(b.get("model", "")).startswith("failed"))
+        assert "missing.gguf" in body["model"]
+        assert body["database"] == "ok"
+        assert set(body["actors"].values()) == {"alive"}
+        assert {"inference", "sessions", "alerts"} <= set(body["actors"])
+        reply = httpx.post(
+            f"http://127.0.0.1:{served.port}/agent",
+            json={"phone": "51987654321", "message": "¿Cuándo riego?", "role": "consulta"},
+            headers={"Authorization": "Bearer " + "k" * 24},
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
+        assert "no disponible" in reply.json()["model_output"]["respuesta_chat"]
+    finally:
+        assert served.stop() == 0
+
+
+def _health_when(served: Served, predicate, timeout_s: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = httpx.get(f"http://127.0.0.1:{served.port}/health", timeout=5).json()
+        if predicate(body):
+            return body
+        time.sleep(0.05)  # another process: its /health is all there is to watch
+    raise AssertionError(f"/health never matched; last: {body}")
