@@ -141,6 +141,28 @@ admins = sa.Table(
     sa.Column("last_login_at", sa.DateTime),
 )
 
+# The admin panel's server-side login sessions. Only a hash of the cookie's token is stored: a
+# leaked database (or backup) must not let anyone act as a logged-in admin.
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "admin_id",
+        sa.Integer,
+        sa.ForeignKey("admins.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(200)),
+    sa.Index("ix_admin_sessions_expires", "expires_at"),
+)
+
 knowledge = sa.Table(
     "knowledge",
     metadata,
