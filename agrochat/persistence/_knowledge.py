@@ -54,6 +54,45 @@ class KnowledgeStore:
         with self.db.tx() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(knowledge)).scalar())
 
+    def get(self, entry_id: int) -> KnowledgeEntry | None:
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(knowledge).where(knowledge.c.id == entry_id)).first()
+            return KnowledgeEntry.from_row(row) if row is not None else None
+
+    def update(
+        self,
+        entry_id: int,
+        *,
+        title: str,
+        body: str,
+        crop: str | None,
+        topic: str | None,
+        keywords: str,
+        source: str | None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Replace an entry's content (the admin panel's edit); False if there is no such id."""
+        with self.db.tx() as conn:
+            result = conn.execute(
+                knowledge.update()
+                .where(knowledge.c.id == entry_id)
+                .values(
+                    title=title,
+                    body=body,
+                    crop=crop,
+                    topic=topic,
+                    keywords=keywords,
+                    source=source,
+                    updated_at=now or utcnow(),
+                )
+            )
+            return result.rowcount > 0
+
+    def delete(self, entry_id: int) -> bool:
+        with self.db.tx() as conn:
+            result = conn.execute(knowledge.delete().where(knowledge.c.id == entry_id))
+            return result.rowcount > 0
+
     def add(
         self,
         *,
