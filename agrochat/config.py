@@ -167,9 +167,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("alert_max_attempts", "5", _positive_int, "delivery attempts before an alert fails"),
     Setting("session_idle_s", "600", _positive_float, "idle seconds before a session sleeps"),
-    Setting(
-        "session_max", "200", _positive_int, "live session actors before idle ones sleep early"
-    ),
+    Setting("session_max", "64", _positive_int, "live session actors before idle ones sleep early"),
     Setting("reply_timeout_s", "120", _positive_float, "seconds a producer's reply may take"),
     Setting(
         "context_tokens", "1536", _positive_int, "prompt budget for a reply's context, in tokens"
@@ -213,7 +211,7 @@ class Config:
     alert_template: str = ""
     alert_max_attempts: int = 5
     session_idle_s: float = 600.0
-    session_max: int = 200
+    session_max: int = 64
     reply_timeout_s: float = 120.0
     context_tokens: int = 1536
     timezone: str = "America/Lima"
