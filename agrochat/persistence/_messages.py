@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._schema import messages
+from agrochat.persistence._schema import messages, producers
 
 INBOUND = "in"
 OUTBOUND = "out"
@@ -71,6 +71,26 @@ class StoredMessage:
         )
 
 
+def _stored(message_id: int, values: dict[str, Any]) -> StoredMessage:
+    """The row just inserted, without reading it back."""
+    output = values.get("model_output")
+    return StoredMessage(
+        id=message_id,
+        producer_id=int(values["producer_id"]),
+        direction=values["direction"],
+        text=values["text"],
+        gateway_message_id=values.get("gateway_message_id"),
+        reply_to_id=values.get("reply_to_id"),
+        role=values.get("role"),
+        model_output=json.loads(output) if output else None,
+        latency_ms=values.get("latency_ms"),
+        prompt_tokens=values.get("prompt_tokens"),
+        completion_tokens=values.get("completion_tokens"),
+        status=values["status"],
+        created_at=values["created_at"],
+    )
+
+
 @dataclass(frozen=True)
 class History:
     """The most recent messages of a producer, oldest first, and how many there are in all.
@@ -108,22 +128,25 @@ class MessageStore:
         role: str | None = None,
         now: dt.datetime | None = None,
     ) -> StoredMessage:
-        """Store a producer's message as ``received``; DuplicateMessage if its id is known."""
+        """Store a producer's message as ``received``; DuplicateMessage if its id is known.
+
+        Also sets the producer's ``last_inbound_at`` (WhatsApp's 24-hour window starts at a
+        message from them), in the same transaction.
+        """
         now = now or utcnow()
+        values: dict[str, Any] = {
+            "producer_id": producer_id,
+            "direction": INBOUND,
+            "text": text,
+            "gateway_message_id": gateway_message_id,
+            "role": role,
+            "status": "received",
+            "created_at": now,
+        }
         with self.db.tx() as conn:
             try:
                 with conn.begin_nested():
-                    result = conn.execute(
-                        messages.insert().values(
-                            producer_id=producer_id,
-                            direction=INBOUND,
-                            text=text,
-                            gateway_message_id=gateway_message_id,
-                            role=role,
-                            status="received",
-                            created_at=now,
-                        )
-                    )
+                    result = conn.execute(messages.insert().values(**values))
             except sa.exc.IntegrityError:
                 if gateway_message_id is None:
                     raise
@@ -133,9 +156,12 @@ class MessageStore:
                 if row is None:
                     raise
                 raise DuplicateMessage(StoredMessage.from_row(row)) from None
-            message_id = int(result.inserted_primary_key[0])
-            row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).one()
-            return StoredMessage.from_row(row)
+            conn.execute(
+                producers.update()
+                .where(producers.c.id == producer_id)
+                .values(last_inbound_at=now, updated_at=now)
+            )
+            return _stored(int(result.inserted_primary_key[0]), values)
 
     def record_reply(
         self,
@@ -143,6 +169,7 @@ class MessageStore:
         text: str,
         *,
         status: str,
+        producer_id: int | None = None,
         role: str | None = None,
         model_output: dict[str, Any] | None = None,
         latency_ms: int | None = None,
@@ -159,30 +186,31 @@ class MessageStore:
             raise ValueError(f"unknown inbound status {status!r}")
         now = now or utcnow()
         with self.db.tx() as conn:
-            inbound = conn.execute(sa.select(messages).where(messages.c.id == inbound_id)).one()
-            result = conn.execute(
-                messages.insert().values(
-                    producer_id=inbound.producer_id,
-                    direction=OUTBOUND,
-                    text=text,
-                    reply_to_id=inbound_id,
-                    role=role,
-                    model_output=(
-                        json.dumps(model_output, ensure_ascii=False)
-                        if model_output is not None
-                        else None
-                    ),
-                    latency_ms=latency_ms,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    status="answered",
-                    created_at=now,
-                )
-            )
+            if producer_id is None:
+                producer_id = conn.execute(
+                    sa.select(messages.c.producer_id).where(messages.c.id == inbound_id)
+                ).scalar_one()
+            values: dict[str, Any] = {
+                "producer_id": producer_id,
+                "direction": OUTBOUND,
+                "text": text,
+                "gateway_message_id": None,
+                "reply_to_id": inbound_id,
+                "role": role,
+                "model_output": (
+                    json.dumps(model_output, ensure_ascii=False)
+                    if model_output is not None
+                    else None
+                ),
+                "latency_ms": latency_ms,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "status": "answered",
+                "created_at": now,
+            }
+            result = conn.execute(messages.insert().values(**values))
             conn.execute(messages.update().where(messages.c.id == inbound_id).values(status=status))
-            message_id = int(result.inserted_primary_key[0])
-            row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).one()
-            return StoredMessage.from_row(row)
+            return _stored(int(result.inserted_primary_key[0]), values)
 
     def set_status(self, message_id: int, status: str) -> None:
         with self.db.tx() as conn:

@@ -40,6 +40,7 @@ from agrochat.messages import Incoming, InferenceRequest, Reply, Send, expired
 from agrochat.persistence import (
     Database,
     DuplicateMessage,
+    History,
     KnowledgeEntry,
     KnowledgeStore,
     MessageStore,
@@ -195,6 +196,8 @@ class Conversation:
         self.producers = ProducerStore(database)
         self.messages = MessageStore(database)
         self.crop_synonyms = self._crop_synonyms()
+        # The same for every request of this form: built once, not per message.
+        self.schema = output_schema(self.form.names)
         # Inbound message ids accepted but not answered yet (model overloaded), oldest first.
         self.deferred: list[int] = []
         self._deferred_loaded = False
@@ -224,7 +227,6 @@ class Conversation:
             )
         except DuplicateMessage as dup:
             return self._replay(dup.existing, role)
-        self.producers.update(producer.id, last_inbound_at=self.clock.utcnow())
         self.handled += 1
         self._load_deferred(producer, exclude=inbound.id)
         # Strict order: whatever was accepted earlier and is still unanswered goes first.
@@ -350,13 +352,14 @@ class Conversation:
             return self._failed(
                 inbound, role, TIMEOUT, missing, "deadline passed before start", source
             )
-        built = self._build(producer, fields, inbound)
+        history = self.messages.history(producer.id, limit=HISTORY_FETCH)
+        built = self._build(producer, fields, inbound, history)
         request = InferenceRequest(
             messages=built.messages,
             deadline=deadline,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
-            schema=output_schema(self.form.names),
+            schema=self.schema,
             cache_key=self.phone,
             request_id=request_id or f"msg-{inbound.id}-{uuid.uuid4().hex[:6]}",
         )
@@ -377,12 +380,16 @@ class Conversation:
             return self._failed(inbound, role, UNAVAILABLE, missing, error, source)
 
         output = parse_output(result.content, self.form.names)
-        output = self._apply(producer, fields, inbound, output, first_contact=first_contact)
+        asked = self._asked_field(fields, inbound, history)
+        output = self._apply(
+            producer, fields, inbound, output, asked=asked, first_contact=first_contact
+        )
         latency_ms = int((self.clock.monotonic() - started) * 1000)
         metrics = result.metrics
         reply_row = self.messages.record_reply(
             inbound.id,
             output["respuesta_chat"],
+            producer_id=producer.id,
             status="answered",
             role=output["role"],
             model_output=output,
@@ -409,9 +416,12 @@ class Conversation:
         return Outcome(reply=self._reply(output, inbound), status="answered")
 
     def _build(
-        self, producer: Producer, fields: Mapping[str, str], inbound: StoredMessage
+        self,
+        producer: Producer,
+        fields: Mapping[str, str],
+        inbound: StoredMessage,
+        history: History,
     ) -> BuiltContext:
-        history = self.messages.history(producer.id, limit=HISTORY_FETCH)
         first_seq = history.total - len(history.messages)
         turns = [
             Turn(
@@ -459,11 +469,11 @@ class Conversation:
         inbound: StoredMessage,
         output: dict[str, Any],
         *,
+        asked: FormField | None,
         first_contact: bool,
     ) -> dict[str, Any]:
         acciones = output["acciones"]
         today = self.clock.today()
-        asked = self._asked_field(producer, fields, inbound)
         proposed: dict[str, Any] = dict(acciones["actualizar_formulario"])
         accepted: dict[str, str] = {}
         rejected: dict[str, str] = {}
@@ -565,13 +575,12 @@ class Conversation:
         return None
 
     def _asked_field(
-        self, producer: Producer, fields: Mapping[str, str], inbound: StoredMessage
+        self, fields: Mapping[str, str], inbound: StoredMessage, history: History
     ) -> FormField | None:
         """The field our previous reply asked for, if this message may be its answer."""
         nxt = self.form.next_missing(fields)
-        previous = self.messages.history(producer.id, limit=3)
         last_out = next(
-            (m for m in reversed(previous.messages) if m.direction == "out" and m.id < inbound.id),
+            (m for m in reversed(history.messages) if m.direction == "out" and m.id < inbound.id),
             None,
         )
         if last_out is None:

@@ -1,0 +1,44 @@
+"""agrochat chat: a terminal conversation through the same directory -> session path."""
+
+from __future__ import annotations
+
+import io
+
+from agrochat.actors.session import SessionDirectory, SessionGateway, run_terminal_chat
+from agrochat.persistence import MessageStore, ProducerStore
+from tests.session.conftest import PHONE, FakeInference, model_json
+from tests.session.test_directory import Peers
+
+
+def test_terminal_chat_talks_as_the_producer_and_stores_history(make_conversation, config) -> None:
+    inference = FakeInference(lambda r: model_json("Hola, ¿en qué te ayudo?", role="saludo"))
+    directory = SessionDirectory.start(
+        config,
+        database=make_conversation.database,
+        peers=Peers(),
+        conversation_factory=lambda phone: make_conversation(phone, inference=inference),
+        tick_interval_s=None,
+        seed_knowledge=False,
+    )
+    gateway = SessionGateway(Peers(sessions=directory), reply_timeout_s=10)
+    stdin = io.StringIO("hola\n\nJuan Pérez\n/salir\nesto no se envía\n")
+    stdout = io.StringIO()
+    status = run_terminal_chat(
+        config, "+51 987 654 321", stdin=stdin, stdout=stdout, gateway=gateway
+    )
+    assert status == 0
+    text = stdout.getvalue()
+    assert "Conversando como 51987654321@c.us" in text
+    assert text.count("agrochat> ") == 2
+    assert "¿Cómo te llamas?" in text
+    assert inference.calls == 2
+    producer = ProducerStore(make_conversation.database).get(PHONE)
+    assert producer is not None and producer.name == "Juan Pérez"
+    history = MessageStore(make_conversation.database).history(producer.id, limit=10)
+    assert [m.text for m in history.messages if m.direction == "in"] == ["hola", "Juan Pérez"]
+
+
+def test_terminal_chat_refuses_an_invalid_phone(config) -> None:
+    stdout = io.StringIO()
+    assert run_terminal_chat(config, "abc", stdin=io.StringIO(""), stdout=stdout) == 2
+    assert "teléfono inválido" in stdout.getvalue()
