@@ -1,0 +1,528 @@
+"""The admin panel's pages about producers, alerts and the knowledge base.
+
+Changes go through the stores (and, for a producer's profile, through the producer's session, as
+``POST /form/update`` does, so an edit is stored in order with the conversation and its effects,
+the name and the "activo" status, follow). Each handler either changes everything it was asked
+to and records it in ``audit``, or re-renders its form with a reason per field and changes
+nothing. After a change, a redirect (POST/redirect/GET), so reloading a page repeats nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+
+from agrochat.actors.session import load_form, validate_fields
+from agrochat.errors import NotFound
+from agrochat.http._admin import (
+    PAGE_SIZE,
+    PRODUCER_STATUS,
+    Pager,
+    Panel,
+    check_id,
+    form_data,
+    page_param,
+    query_param,
+    safe_next,
+    url,
+)
+from agrochat.http._admin_forms import (
+    TARGET_LABELS,
+    TARGETS,
+    TOPICS,
+    AlertDraft,
+    canonical_crop,
+    parse_alert,
+    parse_knowledge,
+    profile_changes,
+)
+from agrochat.http._admin_queries import alerts_with_names, count_alerts, search_producers
+from agrochat.http._agent import gateway
+from agrochat.logs import get_logger
+from agrochat.messages import Tick
+from agrochat.persistence import (
+    AlertStore,
+    KnowledgeStore,
+    MessageStore,
+    Producer,
+    ProducerStore,
+    utcnow,
+)
+from agrochat.persistence._alerts import LEVELS, STATUSES
+from agrochat.phones import normalize_phone
+
+log = get_logger(__name__)
+
+Route = Callable[..., Callable[[Callable[..., Any]], Any]]
+HISTORY_SIZES = (50, 200, 1000)
+PRODUCER_ALERTS = 20
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: a search for "fertilizacion" finds "fertilización"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def install(route: Route, panel: Panel) -> None:
+    _producer_routes(route, panel)
+    _alert_routes(route, panel)
+    _knowledge_routes(route, panel)
+
+
+# -- producers ------------------------------------------------------------------------------
+
+
+def _producer(panel: Panel, producer_id: int) -> Producer:
+    producer = ProducerStore(panel.db).get_by_id(check_id(producer_id, "el productor"))
+    if producer is None:
+        raise NotFound(f"No existe el productor {producer_id}.")
+    return producer
+
+
+def _producers_page(
+    panel: Panel, *, status: int = 200, errors: dict[str, str] | None = None, new_phone: str = ""
+) -> str:
+    query = query_param("q")[:100]
+    state = query_param("estado")
+    state = state if state in PRODUCER_STATUS else ""
+    flagged = query_param("atencion") == "1"
+    page = page_param()
+    crop = canonical_crop(query) if query and not any(c.isdigit() for c in query) else None
+    rows, total = search_producers(
+        panel.db,
+        query=query,
+        crop=crop,
+        status=state or None,
+        needs_human=flagged,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return panel.render(
+        "producers",
+        status=status,
+        title="Productores",
+        nav="producers",
+        rows=rows,
+        query=query,
+        state=state,
+        flagged=flagged,
+        pager=Pager(page=page, size=PAGE_SIZE, total=total),
+        errors=errors or {},
+        new_phone=new_phone,
+    )
+
+
+def _producer_page(
+    panel: Panel,
+    producer: Producer,
+    *,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
+    db = panel.db
+    form = load_form("perfil")
+    stored = ProducerStore(db).fields(producer.id)
+    raw_size = query_param("mensajes", str(HISTORY_SIZES[0]))
+    size = int(raw_size) if raw_size in {str(s) for s in HISTORY_SIZES} else HISTORY_SIZES[0]
+    history = MessageStore(db).history(producer.id, limit=size)
+    alerts = AlertStore(db).recent(producer_id=producer.id, limit=PRODUCER_ALERTS)
+    return panel.render(
+        "producer",
+        status=status,
+        title=producer.name or f"+{producer.phone}",
+        nav="producers",
+        producer=producer,
+        form=form,
+        values=values if values is not None else stored,
+        missing=form.missing(stored),
+        errors=errors or {},
+        history=history,
+        history_sizes=HISTORY_SIZES,
+        history_size=size,
+        alerts=alerts,
+        back=url(f"/admin/producers/{producer.id}"),
+    )
+
+
+def _producer_routes(route: Route, panel: Panel) -> None:
+    @route("/admin/producers")
+    def producers() -> str:
+        return _producers_page(panel)
+
+    @route("/admin/producers", "POST")
+    def create_producer() -> str:
+        raw = form_data(bottle.request).get("telefono", "").strip()
+        try:
+            phone = normalize_phone(raw)
+        except ValueError:
+            return _producers_page(
+                panel,
+                status=422,
+                errors={
+                    "telefono": "No es un teléfono válido: usa el código de país, "
+                    "p. ej. 51987654321."
+                },
+                new_phone=raw[:64],
+            )
+        db = panel.db
+        with db.tx():
+            producer, created = ProducerStore(db).get_or_create(phone)
+            if created:
+                panel.audit("producer.create", f"producer:{producer.id}", phone=phone)
+        notice = "productor" if created else "ya_existe"
+        bottle.redirect(url(f"/admin/producers/{producer.id}", ok=notice), 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/producers/<producer_id:int>")
+    def producer_detail(producer_id: int) -> str:
+        return _producer_page(panel, _producer(panel, producer_id))
+
+    @route("/admin/producers/<producer_id:int>/profile", "POST")
+    def update_profile(producer_id: int) -> str:
+        producer = _producer(panel, producer_id)
+        form = load_form("perfil")
+        submitted = form_data(bottle.request)
+        stored = ProducerStore(panel.db).fields(producer.id)
+        changed, errors = profile_changes(submitted, stored, form.names)
+        checked = validate_fields(form, changed, today=panel.today())
+        errors.update(checked.errors)
+        if errors:
+            values = {name: submitted.get(name, "") for name in form.names}
+            return _producer_page(panel, producer, status=422, values=values, errors=errors)
+        if not checked.values:
+            bottle.redirect(url(f"/admin/producers/{producer.id}", ok="sin_cambios"), 303)
+        # Through the producer's session, as POST /form/update: in order with its
+        # conversation, and the session updates the name and the "activo" status.
+        gateway(panel.ctx).update_form(producer.phone, checked.values, source="admin")
+        panel.audit(
+            "producer.profile_update",
+            f"producer:{producer.id}",
+            fields=checked.values,
+            before={name: stored.get(name) for name in checked.values},
+        )
+        bottle.redirect(url(f"/admin/producers/{producer.id}", ok="perfil"), 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/producers/<producer_id:int>/status", "POST")
+    def update_status(producer_id: int) -> str:
+        producer = _producer(panel, producer_id)
+        new = form_data(bottle.request).get("estado", "")
+        if new not in PRODUCER_STATUS:
+            return _producer_page(
+                panel, producer, status=422, errors={"estado": "Elige un estado de la lista."}
+            )
+        if new != producer.status:
+            db = panel.db
+            with db.tx():
+                ProducerStore(db).update(producer.id, status=new)
+                panel.audit(
+                    "producer.status", f"producer:{producer.id}", status=new, before=producer.status
+                )
+        bottle.redirect(url(f"/admin/producers/{producer.id}", ok="estado"), 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/producers/<producer_id:int>/resolve", "POST")
+    def resolve(producer_id: int) -> str:
+        producer = _producer(panel, producer_id)
+        if producer.needs_human:
+            db = panel.db
+            with db.tx():
+                ProducerStore(db).update(producer.id, needs_human=False)
+                panel.audit("producer.resolved", f"producer:{producer.id}")
+        bottle.redirect(url(f"/admin/producers/{producer.id}", ok="resuelto"), 303)
+        raise AssertionError("unreachable")
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+
+def _alert_form_page(
+    panel: Panel,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> str:
+    return panel.render(
+        "alert_new",
+        status=status,
+        title="Nueva alerta",
+        nav="alerts",
+        values=values,
+        errors=errors or {},
+        targets=TARGETS,
+        target_labels=TARGET_LABELS,
+        levels=LEVELS,
+        crops=tuple(load_form("perfil").get("cultivo").options),  # type: ignore[union-attr]
+        timezone=panel.ctx.config.timezone,
+    )
+
+
+def _create_alerts(panel: Panel, draft: AlertDraft) -> list[int]:
+    """Create the alert(s) and their audit row in one transaction."""
+    db = panel.db
+    store = AlertStore(db)
+    with db.tx():
+        if draft.phone is not None:
+            ids = [
+                store.create(
+                    phone=draft.phone,
+                    message=draft.message,
+                    level=draft.level,
+                    source="admin",
+                    scheduled_at=draft.scheduled_at,
+                )
+            ]
+        else:
+            ids = store.create_for_segment(
+                draft.segment,
+                message=draft.message,
+                level=draft.level,
+                source="admin",
+                scheduled_at=draft.scheduled_at,
+            )
+        if ids:
+            panel.audit(
+                "alert.create",
+                f"alert:{ids[0]}" if len(ids) == 1 else f"alerts:{ids[0]}..{ids[-1]}",
+                count=len(ids),
+                phone=draft.phone,
+                segment=draft.segment if draft.phone is None else None,
+                level=draft.level,
+                scheduled_at=draft.scheduled_at.isoformat() if draft.scheduled_at else None,
+            )
+    return ids
+
+
+def _nudge_scheduler(panel: Panel) -> None:
+    """An alert due now need not wait for the next tick (a tell; a missing scheduler is fine,
+    the next tick takes it)."""
+    if panel.ctx.config.whatsapp == "none" or panel.ctx.supervisor is None:
+        return
+    try:
+        panel.ctx.supervisor.ref("alerts").tell(Tick(at=time.time()))
+    except Exception as exc:
+        log.debug("could not nudge the alert scheduler", error=str(exc))
+
+
+def _alert_routes(route: Route, panel: Panel) -> None:
+    @route("/admin/alerts")
+    def alerts() -> str:
+        state = query_param("estado")
+        state = state if state in STATUSES else ""
+        page = page_param()
+        db = panel.db
+        rows = AlertStore(db).recent(
+            status=state or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        names = alerts_with_names(db, {a.producer_id for a in rows if a.producer_id})
+        return panel.render(
+            "alerts",
+            title="Alertas",
+            nav="alerts",
+            rows=rows,
+            names=names,
+            state=state,
+            statuses=STATUSES,
+            counts=AlertStore(db).counts(),
+            pager=Pager(page=page, size=PAGE_SIZE, total=count_alerts(db, status=state or None)),
+        )
+
+    @route("/admin/alerts/new")
+    def new_alert() -> str:
+        phone = query_param("telefono")[:64]
+        values = {"destino": "telefono" if phone else "", "telefono": phone, "nivel": "media"}
+        return _alert_form_page(panel, values=values)
+
+    @route("/admin/alerts", "POST")
+    def create_alert() -> str:
+        submitted = form_data(bottle.request)
+        draft, errors = parse_alert(submitted, zone=panel.zone, now=utcnow())
+        ids: list[int] = []
+        if draft is not None:
+            ids = _create_alerts(panel, draft)
+            if not ids:
+                errors = {"destino": "Ningún productor activo coincide con ese grupo."}
+        if errors:
+            return _alert_form_page(panel, values=submitted, errors=errors, status=422)
+        assert draft is not None
+        log.info("alerts created from the admin panel", count=len(ids), level=draft.level)
+        if draft.scheduled_at is None or draft.scheduled_at <= utcnow():
+            _nudge_scheduler(panel)
+        notice = {"ok": "alerta"} if len(ids) == 1 else {"ok": "alertas", "n": len(ids)}
+        bottle.redirect(url("/admin/alerts", **notice), 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/alerts/<alert_id:int>/cancel", "POST")
+    def cancel_alert(alert_id: int) -> str:
+        check_id(alert_id, "la alerta")
+        back = safe_next(form_data(bottle.request).get("volver"), "/admin/alerts")
+        db = panel.db
+        store = AlertStore(db)
+        if store.get(alert_id) is None:
+            raise NotFound(f"No existe la alerta {alert_id}.")
+        with db.tx():
+            cancelled = store.cancel(alert_id)
+            if cancelled:
+                panel.audit("alert.cancel", f"alert:{alert_id}")
+        separator = "&" if "?" in back else "?"
+        outcome = "ok=cancelada" if cancelled else "err=no_cancelable"
+        bottle.redirect(f"{back}{separator}{outcome}", 303)
+        raise AssertionError("unreachable")
+
+
+# -- knowledge ------------------------------------------------------------------------------
+
+KNOWLEDGE_FIELDS = ("titulo", "texto", "cultivo", "tema", "palabras", "fuente")
+
+
+def _knowledge_form_page(
+    panel: Panel,
+    *,
+    entry_id: int | None,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> str:
+    return panel.render(
+        "knowledge_form",
+        status=status,
+        title="Editar consejo" if entry_id else "Nuevo consejo",
+        nav="knowledge",
+        entry_id=entry_id,
+        values=values,
+        errors=errors or {},
+        topics=TOPICS,
+        crops=tuple(load_form("perfil").get("cultivo").options),  # type: ignore[union-attr]
+    )
+
+
+def _knowledge_routes(route: Route, panel: Panel) -> None:
+    @route("/admin/knowledge")
+    def knowledge() -> str:
+        query = query_param("q")[:100]
+        topic = query_param("tema")
+        topic = topic if topic in TOPICS else ""
+        entries = KnowledgeStore(panel.db).all()
+        if topic:
+            entries = [e for e in entries if e.topic == topic]
+        if query:
+            needle = fold(query)
+            entries = [
+                e
+                for e in entries
+                if needle in fold(f"{e.title} {e.body} {e.keywords} {e.crop or ''}")
+            ]
+        page = page_param()
+        pager = Pager(page=page, size=PAGE_SIZE, total=len(entries))
+        return panel.render(
+            "knowledge",
+            title="Base de conocimiento",
+            nav="knowledge",
+            entries=entries[pager.offset : pager.offset + PAGE_SIZE],
+            query=query,
+            topic=topic,
+            topics=TOPICS,
+            pager=pager,
+        )
+
+    @route("/admin/knowledge/new")
+    def new_entry() -> str:
+        return _knowledge_form_page(panel, entry_id=None, values={})
+
+    @route("/admin/knowledge", "POST")
+    def create_entry() -> str:
+        submitted = form_data(bottle.request)
+        draft, errors = parse_knowledge(submitted)
+        if draft is None:
+            values = {k: submitted.get(k, "") for k in KNOWLEDGE_FIELDS}
+            return _knowledge_form_page(
+                panel, entry_id=None, values=values, errors=errors, status=422
+            )
+        db = panel.db
+        with db.tx():
+            entry_id = KnowledgeStore(db).add(
+                title=draft.title,
+                body=draft.body,
+                crop=draft.crop,
+                topic=draft.topic,
+                keywords=draft.keywords,
+                source=draft.source,
+            )
+            panel.audit("knowledge.create", f"knowledge:{entry_id}", title=draft.title)
+        bottle.redirect("/admin/knowledge?ok=consejo", 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/knowledge/<entry_id:int>")
+    def edit_entry(entry_id: int) -> str:
+        entry = KnowledgeStore(panel.db).get(check_id(entry_id, "el consejo"))
+        if entry is None:
+            raise NotFound(f"No existe el consejo {entry_id}.")
+        values = {
+            "titulo": entry.title,
+            "texto": entry.body,
+            "cultivo": entry.crop or "",
+            "tema": entry.topic or "",
+            "palabras": entry.keywords,
+            "fuente": entry.source or "",
+        }
+        return _knowledge_form_page(panel, entry_id=entry.id, values=values)
+
+    @route("/admin/knowledge/<entry_id:int>", "POST")
+    def update_entry(entry_id: int) -> str:
+        db = panel.db
+        store = KnowledgeStore(db)
+        before = store.get(check_id(entry_id, "el consejo"))
+        if before is None:
+            raise NotFound(f"No existe el consejo {entry_id}.")
+        submitted = form_data(bottle.request)
+        draft, errors = parse_knowledge(submitted)
+        if draft is None:
+            values = {k: submitted.get(k, "") for k in KNOWLEDGE_FIELDS}
+            return _knowledge_form_page(
+                panel, entry_id=entry_id, values=values, errors=errors, status=422
+            )
+        with db.tx():
+            store.update(
+                entry_id,
+                title=draft.title,
+                body=draft.body,
+                crop=draft.crop,
+                topic=draft.topic,
+                keywords=draft.keywords,
+                source=draft.source,
+            )
+            panel.audit(
+                "knowledge.update",
+                f"knowledge:{entry_id}",
+                title=draft.title,
+                before={"title": before.title, "body": before.body},
+            )
+        bottle.redirect("/admin/knowledge?ok=consejo", 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/knowledge/<entry_id:int>/delete", "POST")
+    def delete_entry(entry_id: int) -> str:
+        db = panel.db
+        store = KnowledgeStore(db)
+        entry = store.get(check_id(entry_id, "el consejo"))
+        if entry is None:
+            raise NotFound(f"No existe el consejo {entry_id}.")
+        with db.tx():
+            store.delete(entry_id)
+            panel.audit(
+                "knowledge.delete",
+                f"knowledge:{entry_id}",
+                title=entry.title,
+                body=entry.body,
+                crop=entry.crop,
+                topic=entry.topic,
+            )
+        bottle.redirect("/admin/knowledge?ok=consejo_borrado", 303)
+        raise AssertionError("unreachable")

@@ -1,0 +1,119 @@
+% rebase('base')
+<div class="page-head">
+  <h1>Resumen</h1>
+  <p class="muted">Mensajes de hoy contados desde la medianoche ({{timezone}}).</p>
+</div>
+
+<section class="tiles">
+  <a class="tile" href="/admin/producers">
+    <span class="tile-label">Productores</span>
+    <span class="tile-value">{{counts.producers_total}}</span>
+    <span class="tile-detail">
+      % for key, label in (("activo", "activos"), ("nuevo", "en registro"), ("inactivo", "inactivos")):
+      <span>{{counts.producers_by_status.get(key, 0)}} {{label}}</span>
+      % end
+    </span>
+  </a>
+  <a class="tile {{'tile-warn' if counts.needs_human else ''}}" href="/admin/producers?atencion=1">
+    <span class="tile-label">Esperan a una persona</span>
+    <span class="tile-value">{{counts.needs_human}}</span>
+    <span class="tile-detail">conversaciones escaladas por el asistente</span>
+  </a>
+  <div class="tile">
+    <span class="tile-label">Mensajes hoy</span>
+    <span class="tile-value">{{counts.messages_in_today}}</span>
+    <span class="tile-detail">
+      <span>{{counts.messages_out_today}} respuestas</span>
+      % if counts.failed_in_today:
+      <span class="bad-text">{{counts.failed_in_today}} sin respuesta</span>
+      % end
+    </span>
+  </div>
+  <a class="tile {{'tile-bad' if counts.alerts_by_status.get('failed') else ''}}" href="/admin/alerts?estado=pending">
+    <span class="tile-label">Alertas pendientes</span>
+    <span class="tile-value">{{counts.alerts_by_status.get('pending', 0) + counts.alerts_by_status.get('sending', 0)}}</span>
+    <span class="tile-detail">
+      <span>{{counts.alerts_by_status.get('failed', 0)}} fallidas</span>
+      <span>{{counts.alerts_by_status.get('sent', 0)}} enviadas</span>
+    </span>
+  </a>
+</section>
+
+<div class="columns">
+  <section class="card">
+    <h2>Estado del sistema
+      <span class="badge {{'badge-ok' if healthy else 'badge-bad'}}">{{'Operativo' if healthy else 'Con problemas'}}</span>
+    </h2>
+    <dl class="health">
+    % labels = {"database": "Base de datos", "model": "Modelo", "gateway": "WhatsApp", "actors": "Actores"}
+    % for key, value in health.items():
+      % if key in ("status", "reasons"):
+      %   continue
+      % end
+      <dt>{{labels.get(key, key)}}</dt>
+      % if isinstance(value, dict):
+      <dd>
+        % for name, state in value.items():
+        <span class="chip {{'chip-ok' if state in ('alive', 'ok', 'ready') else 'chip-bad'}}">{{name}}: {{state}}</span>
+        % end
+      </dd>
+      % else:
+      <dd><span class="chip {{'chip-ok' if value in ('ok', 'ready', 'alive', 'loaded', 'console', 'waha', 'cloud', 'none') else 'chip-bad'}}">{{value}}</span></dd>
+      % end
+    % end
+    </dl>
+    % if health.get("reasons"):
+    <ul class="reasons">
+      % for reason in health["reasons"]:
+      <li>{{reason}}</li>
+      % end
+    </ul>
+    % end
+  </section>
+
+  <section class="card">
+    <h2>Esperan a una persona</h2>
+    % if flagged:
+    <table class="table compact">
+      <thead><tr><th>Productor</th><th>Cultivo</th><th>Último mensaje</th></tr></thead>
+      <tbody>
+      % for p in flagged:
+        <tr>
+          <td><a href="/admin/producers/{{p.id}}">{{p.name or phone_label(p.phone)}}</a></td>
+          <td>{{p.cultivo or '—'}}</td>
+          <td>{{when(p.last_inbound_at)}}</td>
+        </tr>
+      % end
+      </tbody>
+    </table>
+    % else:
+    <p class="muted">Nadie espera respuesta de una persona.</p>
+    % end
+  </section>
+</div>
+
+% if failed_alerts:
+<section class="card">
+  <h2>Últimas alertas fallidas</h2>
+  <table class="table compact">
+    <thead><tr><th>#</th><th>Para</th><th>Mensaje</th><th>Error</th><th>Programada</th></tr></thead>
+    <tbody>
+    % for a in failed_alerts:
+      <tr>
+        <td>{{a.id}}</td>
+        <td>
+          % if a.producer_id:
+          <a href="/admin/producers/{{a.producer_id}}">{{phone_label(a.phone)}}</a>
+          % else:
+          {{phone_label(a.phone)}}
+          % end
+        </td>
+        <td class="clip">{{a.message}}</td>
+        <td class="clip muted">{{a.last_error or '—'}}</td>
+        <td>{{when(a.scheduled_at)}}</td>
+      </tr>
+    % end
+    </tbody>
+  </table>
+</section>
+% end

@@ -1,0 +1,147 @@
+% rebase('base')
+% msg_status = {"received": "sin responder aún", "answered": "respondido", "failed": "falló la respuesta"}
+<div class="page-head">
+  <p class="crumbs"><a href="/admin/producers">Productores</a> ›</p>
+  <h1>{{producer.name or 'Productor sin nombre'}}
+    <span class="badge status-{{producer.status}}">{{producer_status.get(producer.status, producer.status)}}</span>
+  </h1>
+  <p class="muted">
+    <span class="mono">{{phone_label(producer.phone)}}</span>
+    · registrado {{when(producer.created_at, False)}}
+    · último mensaje {{when(producer.last_inbound_at)}}
+  </p>
+</div>
+
+% if producer.needs_human:
+<section class="attention">
+  <div>
+    <strong>Esta conversación espera a una persona.</strong>
+    El asistente la escaló: revisa la conversación y contacta al productor.
+  </div>
+  <form method="post" action="/admin/producers/{{producer.id}}/resolve">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <button type="submit" class="primary">Marcar como resuelta</button>
+  </form>
+</section>
+% end
+
+<div class="columns columns-wide">
+  <div>
+    <section class="card">
+      <h2>Perfil</h2>
+      % if missing:
+      <p class="muted small">Faltan datos obligatorios: {{', '.join(form.get(n).label for n in missing)}}.</p>
+      % end
+      % if errors and not errors.get('estado'):
+      <div class="notice bad" role="alert">No se guardó nada: corrige los campos marcados.</div>
+      % end
+      <form method="post" action="/admin/producers/{{producer.id}}/profile" class="profile" novalidate>
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        % for f in form.fields:
+        %   value = values.get(f.name) or ''
+        %   bad = 'invalid' if errors.get(f.name) else ''
+        <div class="field">
+          <label for="f-{{f.name}}">{{f.label[:1].upper() + f.label[1:]}}{{' *' if f.required else ''}}</label>
+          % if f.type == 'enum' and not f.allow_other:
+          <select id="f-{{f.name}}" name="{{f.name}}" class="{{bad}}">
+            <option value="">— sin dato —</option>
+            % for option in f.options:
+            <option value="{{option}}" {{'selected' if option == value else ''}}>{{option}}</option>
+            % end
+            % if value and value not in f.options:
+            <option value="{{value}}" selected>{{value}}</option>
+            % end
+          </select>
+          % elif f.type == 'date':
+          <input id="f-{{f.name}}" name="{{f.name}}" type="date" value="{{value}}" class="{{bad}}">
+          % elif f.type == 'enum':
+          <input id="f-{{f.name}}" name="{{f.name}}" value="{{value}}" list="opts-{{f.name}}" maxlength="200" class="{{bad}}">
+          <datalist id="opts-{{f.name}}">
+            % for option in f.options:
+            <option value="{{option}}">
+            % end
+          </datalist>
+          % else:
+          <div class="with-unit">
+            <input id="f-{{f.name}}" name="{{f.name}}" value="{{value}}" maxlength="200" class="{{bad}}"
+                   {{'inputmode=decimal' if f.type == 'number' else ''}}>
+            % if f.unit:
+            <span class="unit">{{f.unit}}</span>
+            % end
+          </div>
+          % end
+          % include('_field_error', name=f.name)
+        </div>
+        % end
+        <div class="actions">
+          <button type="submit" class="primary">Guardar perfil</button>
+          <span class="muted small">Se valida igual que en la conversación.</span>
+        </div>
+      </form>
+    </section>
+
+    <section class="card">
+      <h2>Estado</h2>
+      <form method="post" action="/admin/producers/{{producer.id}}/status" class="inline-form">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="grow">
+          <label for="estado">Estado del productor</label>
+          <select id="estado" name="estado" class="{{'invalid' if errors.get('estado') else ''}}">
+            % for key, label in producer_status.items():
+            <option value="{{key}}" {{'selected' if key == producer.status else ''}}>{{label}}</option>
+            % end
+          </select>
+          % include('_field_error', name='estado')
+        </div>
+        <div><button type="submit">Cambiar</button></div>
+      </form>
+      <p class="muted small">Los inactivos no reciben alertas por cultivo, distrito ni a todos.</p>
+    </section>
+  </div>
+
+  <section class="card conversation">
+    <h2>Conversación
+      <span class="muted small">{{len(history.messages)}} de {{history.total}} mensajes</span>
+    </h2>
+    % if history.total > len(history.messages):
+    <p class="small">Ver los últimos:
+      % for n in history_sizes:
+      % if n != history_size:
+      <a href="{{url('/admin/producers/%d' % producer.id, mensajes=n)}}">{{n}}</a>
+      % end
+      % end
+    </p>
+    % end
+    % if history.messages:
+    <ol class="chat">
+      % for m in history.messages:
+      <li class="msg msg-{{m.direction}}">
+        <div class="bubble">{{m.text}}</div>
+        <div class="meta">
+          {{'Productor' if m.direction == 'in' else 'agrochat'}} · {{when(m.created_at)}}
+          % if m.direction == 'in' and m.status != 'answered':
+          · <span class="{{'bad-text' if m.status == 'failed' else ''}}">{{msg_status.get(m.status, m.status)}}</span>
+          % end
+          % if m.role:
+          · {{m.role}}
+          % end
+        </div>
+      </li>
+      % end
+    </ol>
+    % else:
+    <p class="empty">Sin mensajes todavía.</p>
+    % end
+  </section>
+</div>
+
+<section class="card">
+  <h2>Alertas de este productor
+    <a class="button small-button" href="{{url('/admin/alerts/new', telefono=producer.phone)}}">Nueva alerta</a>
+  </h2>
+  % if alerts:
+  % include('_alert_rows', rows=alerts, names={}, back=back, show_target=False)
+  % else:
+  <p class="empty">No tiene alertas.</p>
+  % end
+</section>

@@ -1,0 +1,180 @@
+"""A real waitress server with the whole app on 127.0.0.1, a SQLite database, one admin, and an
+httpx client that logs in like a browser (cookies, the forms' CSRF tokens)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+from agrochat.config import Config
+from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.persistence import AdminStore, Database, ProducerStore
+from agrochat.persistence._schema import audit
+from agrochat.phones import chat_id, normalize_phone
+
+ADMIN = "ana"
+PASSWORD = "tierra-fertil-2026"
+API_KEY = "test-api-key-0123456789"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class FakeSessions:
+    """Stands in for the producers' sessions (SessionGateway): stores validated values the way
+    Conversation.update_form does, and records what it was asked."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.calls: list[tuple[str, dict[str, str], str]] = []
+
+    def update_form(self, phone: str, values: dict[str, str], *, source: str = "api") -> Any:
+        self.calls.append((phone, dict(values), source))
+        store = ProducerStore(self.db)
+        producer, _ = store.get_or_create(normalize_phone(phone))
+        store.set_fields(producer.id, values, source=source)
+        if "nombre" in values:
+            store.update(producer.id, name=values["nombre"])
+        return {"phone": chat_id(phone), "fields": store.fields(producer.id)}
+
+
+class FakeSupervisor:
+    """What /health and the alert nudge use of the supervisor."""
+
+    escalated = None
+
+    def __init__(self) -> None:
+        self.alive = {"inference": True, "sessions": True, "alerts": True}
+        self.told: list[Any] = []
+
+    def snapshot(self, *, state: bool = True) -> list[Any]:
+        return [SimpleNamespace(id=k, alive=v) for k, v in self.alive.items()]
+
+    def ref(self, actor_id: str) -> Any:
+        return SimpleNamespace(tell=lambda message: self.told.append((actor_id, message)))
+
+
+@dataclass
+class Panel:
+    db: Database
+    server: HttpServer
+    sessions: FakeSessions
+    supervisor: FakeSupervisor
+    context: AppContext
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
+
+    def login(self, username: str = ADMIN, password: str = PASSWORD) -> Browser:
+        browser = Browser(self.client())
+        response = browser.login(username, password)
+        assert response.status_code == 303, response.text
+        return browser
+
+    def audit_rows(self) -> list[Any]:
+        with self.db.tx() as conn:
+            return list(conn.execute(sa.select(audit).order_by(audit.c.id)).all())
+
+    def count(self, table: sa.Table, *where: Any) -> int:
+        with self.db.tx() as conn:
+            query = sa.select(sa.func.count()).select_from(table).where(*where)
+            return int(conn.execute(query).scalar() or 0)
+
+
+class Browser:
+    """An httpx client that behaves like a form-filling browser: it keeps cookies and sends
+    back the CSRF token of the last page it loaded."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.http = client
+        self.csrf: str | None = None
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.http.get(path, **kwargs)
+        found = _CSRF.search(response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    def post(
+        self, path: str, data: dict[str, str], *, csrf: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        body = dict(data)
+        if csrf:
+            if self.csrf is None:
+                self.get("/admin")
+            body["csrf"] = self.csrf or ""
+        return self.http.post(path, data=body, **kwargs)
+
+    def login(
+        self, username: str, password: str, *, next_path: str | None = None
+    ) -> httpx.Response:
+        self.get("/admin/login")
+        data = {"usuario": username, "clave": password}
+        if next_path:
+            data["next"] = next_path
+        response = self.post("/admin/login", data)
+        self.csrf = None
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's production cost (about half a second a hash on these shared cores) would be most
+    of each test's time; the panel's behaviour does not depend on it. A hash carries its own
+    parameters, so verifying takes the cheap path too."""
+    monkeypatch.setattr(
+        "agrochat.persistence._admins._hasher",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+    )
+
+
+@pytest.fixture
+def panel(sqlite_database: Database) -> Iterator[Panel]:
+    AdminStore(sqlite_database).set_password(ADMIN, PASSWORD)
+    sessions = FakeSessions(sqlite_database)
+    supervisor = FakeSupervisor()
+    context = AppContext(
+        config=Config(api_key=API_KEY, operator_token="op-token-0123456789", whatsapp="console"),
+        supervisor=supervisor,  # type: ignore[arg-type]
+        database=sqlite_database,
+        sessions=sessions,  # type: ignore[arg-type]
+    )
+    context.health_checks["model"] = lambda: (True, "ready")
+    server = HttpServer(make_app(context), host="127.0.0.1", port=0, threads=4)
+    # waitress notices a stop only at its poll loop's next wake-up (1 s by default): keep each
+    # test's teardown short.
+    server._server.adj.asyncore_loop_timeout = 0.05  # type: ignore[union-attr]
+    server.start()
+    try:
+        yield Panel(
+            db=sqlite_database,
+            server=server,
+            sessions=sessions,
+            supervisor=supervisor,
+            context=context,
+        )
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser(panel: Panel) -> Iterator[Browser]:
+    b = panel.login()
+    try:
+        yield b
+    finally:
+        b.close()
