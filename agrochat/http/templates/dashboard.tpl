@@ -23,7 +23,7 @@
     <span class="tile-label">Mensajes hoy</span>
     <span class="tile-value">{{counts.messages_in_today}}</span>
     <span class="tile-detail">
-      <span>{{counts.messages_out_today}} respuestas</span>
+      <span>{{counts.messages_out_today}} {{"respuesta" if counts.messages_out_today == 1 else "respuestas"}}</span>
       % if counts.failed_in_today:
       <span class="bad-text">{{counts.failed_in_today}} sin respuesta</span>
       % end
