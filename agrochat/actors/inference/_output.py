@@ -50,7 +50,7 @@ def output_schema(form_fields: Sequence[str]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "role": {"enum": list(ROLES)},
-            "respuesta_chat": {"type": "string", "maxLength": RESPUESTA_MAX},
+            "respuesta_chat": {"type": "string", "minLength": 1, "maxLength": RESPUESTA_MAX},
             "acciones": {
                 "type": "object",
                 "properties": {
@@ -66,7 +66,11 @@ def output_schema(form_fields: Sequence[str]) -> dict[str, Any]:
                                 "type": "object",
                                 "properties": {
                                     "nivel": {"enum": list(NIVELES)},
-                                    "mensaje": {"type": "string", "maxLength": ALERTA_MAX},
+                                    "mensaje": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": ALERTA_MAX,
+                                    },
                                 },
                                 "required": ["nivel", "mensaje"],
                                 "additionalProperties": False,
