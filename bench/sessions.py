@@ -251,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--http-threads", type=int, default=12)
+    parser.add_argument("--solo", type=int, default=50, help="producers for the 1-client phase")
     parser.add_argument("--session-max", type=int, default=Config().session_max)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     parser.add_argument(
@@ -356,6 +357,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             base, rest, messages_per_producer=args.messages, clients=args.clients, send=send_bare
         )
         bare_wall = time.perf_counter() - t0
+
+        # Service time without queueing: one client, fresh producers, then the bare route.
+        solo = [f"529{n:08d}" for n in range(args.solo)]
+        solo_agent, solo_replies, _ = drive(
+            base, solo, messages_per_producer=2, clients=1, send=send_agent
+        )
+        problems += check_order(solo_replies, 2)
+        solo_bare, _, _ = drive(base, solo, messages_per_producer=2, clients=1, send=send_bare)
     finally:
         server.stop()
         supervisor.stop()
@@ -370,10 +379,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("messages answered", f"{answered} / {expected}"),
         ("per-producer order violations", str(len(problems))),
         ("clients / waitress threads", f"{args.clients} / {args.http_threads}"),
-        ("/agent p50 / p99 (ms)", f"{a50:.2f} / {a99:.2f}"),
-        ("bare route p50 / p99 (ms)", f"{b50:.2f} / {b99:.2f}"),
-        ("agrochat overhead p50 / p99 (ms)", f"{a50 - b50:.2f} / {a99 - b99:.2f}"),
-        ("/agent vs bare p50 / p99 (ratio)", f"{a50 / b50:.1f}x / {a99 / b99:.1f}x"),
+        (
+            "1 client: /agent vs bare p50 (ms)",
+            f"{percentile(solo_agent, 50) * 1000:.2f} vs {percentile(solo_bare, 50) * 1000:.2f}",
+        ),
+        (
+            "1 client: agrochat overhead p50 / p99 (ms)",
+            f"{(percentile(solo_agent, 50) - percentile(solo_bare, 50)) * 1000:.2f} / "
+            f"{(percentile(solo_agent, 99) - percentile(solo_bare, 99)) * 1000:.2f}",
+        ),
+        (f"{args.clients} clients: /agent p50 / p99 (ms)", f"{a50:.2f} / {a99:.2f}"),
+        (f"{args.clients} clients: bare p50 / p99 (ms)", f"{b50:.2f} / {b99:.2f}"),
+        (f"{args.clients} clients: overhead p50 / p99 (ms)", f"{a50 - b50:.2f} / {a99 - b99:.2f}"),
+        (f"{args.clients} clients: /agent vs bare (ratio)", f"{a50 / b50:.1f}x / {a99 / b99:.1f}x"),
         (
             "throughput /agent vs bare (msg/s)",
             f"{len(lat_agent) / agent_wall:.0f} vs {len(lat_bare) / bare_wall:.0f}",

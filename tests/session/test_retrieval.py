@@ -53,6 +53,9 @@ def test_without_a_known_crop_only_general_advice_is_given() -> None:
 
 def test_unrelated_questions_retrieve_nothing() -> None:
     assert titles("¿quién ganó el partido ayer?", "papa") == []
+    # Naming a crop (answering "¿qué cultivo siembras?") is not a question about it.
+    assert titles("papa", "papa") == []
+    assert titles("siembro maíz", None) == []
 
 
 def test_ranking_is_deterministic_and_limited() -> None:

@@ -170,7 +170,10 @@ def rank_knowledge(
     asked_crops = detect_crops(question, crop_synonyms or {})
     crops = set(asked_crops) if asked_crops else ({fold(crop)} if crop else set())
     topic = detect_topic(question)
-    stems = {_stem(t) for t in query_terms(question)}
+    # A crop's name selects entries (above); as a keyword it would match every entry of it.
+    crop_words = {w for synonyms in (crop_synonyms or {}).values() for w in synonyms}
+    crop_words |= {fold(c) for c in (crop_synonyms or {})}
+    stems = {_stem(t) for t in query_terms(question) if t not in crop_words}
     scored: list[Scored] = []
     for entry in entries:
         entry_crop = fold(entry.crop) if entry.crop else None

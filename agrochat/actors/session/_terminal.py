@@ -74,7 +74,8 @@ def run_terminal_chat(
     app.start()
     try:
         return _chat_loop(
-            SessionGateway(app.supervisor, reply_timeout_s=app.config.reply_timeout_s),
+            # The app resolves actor ids through its supervisor, whatever restarted meanwhile.
+            SessionGateway(app, reply_timeout_s=app.config.reply_timeout_s),
             canonical,
             stdin=stdin,
             stdout=stdout,
