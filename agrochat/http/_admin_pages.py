@@ -40,7 +40,12 @@ from agrochat.http._admin_forms import (
     parse_knowledge,
     profile_changes,
 )
-from agrochat.http._admin_queries import alerts_with_names, count_alerts, search_producers
+from agrochat.http._admin_queries import (
+    alerts_with_names,
+    count_alerts,
+    last_escalation,
+    search_producers,
+)
 from agrochat.http._agent import gateway
 from agrochat.logs import get_logger
 from agrochat.messages import Tick
@@ -132,6 +137,7 @@ def _producer_page(
     size = int(raw_size) if raw_size in {str(s) for s in HISTORY_SIZES} else HISTORY_SIZES[0]
     history = MessageStore(db).history(producer.id, limit=size)
     alerts = AlertStore(db).recent(producer_id=producer.id, limit=PRODUCER_ALERTS)
+    escalation = last_escalation(db, producer.id) if producer.needs_human else None
     return panel.render(
         "producer",
         status=status,
@@ -146,6 +152,8 @@ def _producer_page(
         history_sizes=HISTORY_SIZES,
         history_size=size,
         alerts=alerts,
+        escalated_at=escalation[0] if escalation else None,
+        escalated_message=escalation[1] if escalation else None,
         back=url(f"/admin/producers/{producer.id}"),
     )
 

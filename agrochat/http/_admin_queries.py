@@ -225,6 +225,27 @@ def recent_audit(db: Database, *, limit: int = 50, offset: int = 0) -> tuple[lis
     )
 
 
+def last_escalation(db: Database, producer_id: int) -> tuple[dt.datetime, int | None] | None:
+    """When the assistant last handed this producer to a person, and the message that caused
+    it (the conversation records both in ``audit``)."""
+    with db.tx() as conn:
+        row = conn.execute(
+            sa.select(audit.c.at, audit.c.details)
+            .where(
+                audit.c.action == "escalar_a_humano", audit.c.target == f"producer:{producer_id}"
+            )
+            .order_by(audit.c.id.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    try:
+        message_id = json.loads(row.details or "{}").get("message_id")
+    except (ValueError, AttributeError):
+        message_id = None
+    return row.at, message_id if isinstance(message_id, int) else None
+
+
 def alerts_with_names(db: Database, producer_ids: set[int]) -> dict[int, str | None]:
     """Producer names for a page of alerts (one query, not one per row)."""
     if not producer_ids:

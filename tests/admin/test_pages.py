@@ -10,6 +10,7 @@ import re
 
 import sqlalchemy as sa
 
+from agrochat.http._admin_queries import record_audit
 from agrochat.messages import Tick
 from agrochat.persistence import (
     AlertStore,
@@ -214,8 +215,17 @@ def test_bad_profile_input_rerenders_the_form_and_stores_nothing(
 def test_resolving_clears_needs_human_and_status_can_change(panel: Panel, browser: Browser) -> None:
     pid = add_producer(panel, nombre="Rosa Quispe")
     ProducerStore(panel.db).update(pid, needs_human=True)
+    inbound = MessageStore(panel.db).add_inbound(pid, "Quiero hablar con un ingeniero")
+    record_audit(
+        panel.db,
+        actor="model",
+        action="escalar_a_humano",
+        target=f"producer:{pid}",
+        details={"message_id": inbound.id},
+    )
     page = browser.get(f"/admin/producers/{pid}").text
     assert "Marcar como resuelta" in page
+    assert "msg-escalated" in page and "escalado a una persona" in page
     assert browser.post(f"/admin/producers/{pid}/resolve", {}).status_code == 303
     assert ProducerStore(panel.db).get_by_id(pid).needs_human is False
     assert "Marcar como resuelta" not in browser.get(f"/admin/producers/{pid}").text

@@ -16,7 +16,12 @@
 <section class="attention">
   <div>
     <strong>Esta conversación espera a una persona.</strong>
-    El asistente la escaló: revisa la conversación y contacta al productor.
+    % if escalated_at:
+    El asistente la escaló el {{when(escalated_at)}}{{' (mensaje marcado abajo)' if escalated_message else ''}}:
+    % else:
+    El asistente la escaló:
+    % end
+    revisa la conversación y contacta al productor.
   </div>
   <form method="post" action="/admin/producers/{{producer.id}}/resolve">
     <input type="hidden" name="csrf" value="{{csrf}}">
@@ -115,7 +120,7 @@
     % if history.messages:
     <ol class="chat">
       % for m in history.messages:
-      <li class="msg msg-{{m.direction}}">
+      <li class="msg msg-{{m.direction}} {{'msg-escalated' if m.id == escalated_message else ''}}">
         <div class="bubble">{{m.text}}</div>
         <div class="meta">
           {{'Productor' if m.direction == 'in' else 'agrochat'}} · {{when(m.created_at)}}
@@ -124,6 +129,9 @@
           % end
           % if m.role:
           · {{m.role}}
+          % end
+          % if m.id == escalated_message:
+          · <strong>escalado a una persona</strong>
           % end
         </div>
       </li>
