@@ -302,3 +302,37 @@ def test_gateway_converses_and_updates_forms_through_the_session(start_directory
     state = gateway.update_form("51987654321@c.us", {"cultivo": "papa", "area_ha": "2"})
     assert state["fields"] == {"cultivo": "papa", "area_ha": "2"}
     assert state["campos_faltantes"] == ["nombre", "distrito", "fecha_siembra", "tipo_riego"]
+
+
+def test_a_gateway_message_told_to_the_directory_is_answered_through_the_outbox(
+    start_directory,
+) -> None:
+    send = SendLog()
+    ref, _ = start_directory(FakeInference(lambda r: model_json("Riega mañana.")), send=send)
+    ref.tell(incoming("¿riego?", source="waha", message_id="false_519@c.us_AAA"))
+    assert send.event.wait(5)
+    assert "Riega mañana." in send.sent[0].text
+
+
+def test_told_messages_that_cannot_be_routed_do_not_kill_the_directory(
+    make_conversation, config
+) -> None:
+    def factory(phone: str):
+        if phone == OTHER:
+            raise RuntimeError("cannot build this conversation")
+        return make_conversation(phone, inference=FakeInference())
+
+    ref = SessionDirectory.start(
+        config,
+        database=make_conversation.database,
+        peers=Peers(),
+        conversation_factory=factory,
+        tick_interval_s=None,
+        seed_knowledge=False,
+    )
+    ref.tell(incoming("hola", phone="not a phone", source="waha"))
+    ref.tell(incoming("hola", phone=OTHER, source="waha"))
+    directory = ref.proxy()
+    assert directory.snapshot().get(timeout=5)["live"] == 0
+    reply = directory.route(incoming("hola")).get(timeout=5).get(timeout=5)
+    assert reply.model_output["respuesta_chat"]

@@ -245,19 +245,36 @@ class SessionDirectory(pykka.ThreadingActor):
             except ValueError as exc:
                 log.warning("message for an invalid phone dropped", error=str(exc))
                 return None
-            return self._dispatch(phone, message)
+            try:
+                return self._dispatch(phone, message)
+            except Exception:
+                # A told message must not kill the directory (and every session with it); an
+                # asking caller gets None and answers "not ready".
+                log.exception("could not hand a message to its session")
+                return None
         else:
             log.warning("session directory ignored a message", message=type(message).__name__)
         return None
 
     def _dispatch(self, phone: str, message: Any) -> pykka.Future[Any]:
-        session = self._session_for(phone)
-        session.in_flight += 1
-        session.last_used = self.clock()
-        self.routed += 1
-        # Always an ask, even for told messages: in an ask an exception goes back to the
-        # (possibly absent) caller and the session lives on, in a tell it would kill it.
-        return session.ref.ask(message, block=False)
+        for attempt in (1, 2):
+            session = self._session_for(phone)
+            try:
+                # Always an ask, even for told messages: in an ask an exception goes back to
+                # the (possibly absent) caller and the session lives on; a tell would kill it.
+                future = session.ref.ask(message, block=False)
+            except pykka.ActorDeadError:
+                # Died between the liveness check and now: start another one, once.
+                self.sessions.pop(phone, None)
+                self.restarted += 1
+                if attempt == 2:
+                    raise
+                continue
+            session.in_flight += 1
+            session.last_used = self.clock()
+            self.routed += 1
+            return future
+        raise AssertionError("unreachable")
 
     def _session_for(self, phone: str) -> _Session:
         session = self.sessions.get(phone)
@@ -315,15 +332,17 @@ class SessionDirectory(pykka.ThreadingActor):
                 continue
             if session.deferred:
                 # Messages an overloaded model could not take: try them again.
-                session.in_flight += 1
-                session.ref.tell(RetryDeferred())
+                with contextlib.suppress(pykka.ActorDeadError):
+                    session.ref.tell(RetryDeferred())
+                    session.in_flight += 1
             elif now - session.last_used >= self.idle_s:
                 self._passivate(phone)
 
     def _passivate(self, phone: str) -> None:
         session = self.sessions.pop(phone)
         # Queued behind nothing (in_flight is 0), so the session stops right away.
-        session.ref.stop(block=False)
+        with contextlib.suppress(pykka.ActorDeadError):
+            session.ref.stop(block=False)
         self.passivated += 1
 
     def _passivate_lru(self, count: int) -> None:
