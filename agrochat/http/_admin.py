@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import bottle
 
@@ -304,6 +304,7 @@ class Panel:
             404: "No encontrado",
             413: "Formulario demasiado grande",
             422: "Datos no válidos",
+            500: "Error interno",
             503: "Servicio no disponible",
         }
         return self.render(
@@ -374,11 +375,10 @@ class AdminPanelPlugin:
 
 
 def check_same_origin(request: bottle.BaseRequest) -> None:
-    """A browser names the page a POST comes from; it must be this site."""
-    origin = request.get_header("Origin")
-    if not origin or origin == "null":
-        return
-    if urlsplit(origin).netloc != request.urlparts.netloc:
+    """Browsers say whether a request comes from another site (Sec-Fetch-Site); such a POST
+    is refused before its token is even looked at. Comparing Origin with Host would do the same
+    but breaks behind proxies that rewrite Host; the CSRF token remains the real check."""
+    if request.get_header("Sec-Fetch-Site", "").lower() == "cross-site":
         raise Forbidden("El formulario no vino de este panel.")
 
 

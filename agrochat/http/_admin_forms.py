@@ -24,7 +24,7 @@ TARGET_LABELS = {
     "telefono": "Un productor (teléfono)",
     "cultivo": "Productores de un cultivo",
     "distrito": "Productores de un distrito",
-    "todos": "Todos los productores activos",
+    "todos": "Todos los productores (menos los inactivos)",
 }
 TOPICS = TEMAS
 

@@ -17,7 +17,7 @@ from typing import Any
 import bottle
 
 from agrochat.actors.session import load_form, validate_fields
-from agrochat.errors import NotFound
+from agrochat.errors import NotFound, NotReady
 from agrochat.http._admin import (
     PAGE_SIZE,
     PRODUCER_STATUS,
@@ -207,7 +207,14 @@ def _producer_routes(route: Route, panel: Panel) -> None:
             bottle.redirect(url(f"/admin/producers/{producer.id}", ok="sin_cambios"), 303)
         # Through the producer's session, as POST /form/update: in order with its
         # conversation, and the session updates the name and the "activo" status.
-        gateway(panel.ctx).update_form(producer.phone, checked.values, source="admin")
+        try:
+            gateway(panel.ctx).update_form(producer.phone, checked.values, source="admin")
+        except NotReady as exc:
+            log.warning("profile edit not stored: sessions unavailable", error=exc.message)
+            raise NotReady(
+                "Las conversaciones se están iniciando o reiniciando, y el perfil se guarda a "
+                "través de ellas. No se guardó nada: inténtalo de nuevo en un momento."
+            ) from exc
         panel.audit(
             "producer.profile_update",
             f"producer:{producer.id}",

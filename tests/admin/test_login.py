@@ -120,7 +120,9 @@ def test_post_from_another_origin_is_refused(panel: Panel, browser: Browser) -> 
     producer, _ = ProducerStore(panel.db).get_or_create("51987654321")
     ProducerStore(panel.db).update(producer.id, needs_human=True)
     response = browser.post(
-        f"/admin/producers/{producer.id}/resolve", {}, headers={"Origin": "http://evil.example"}
+        f"/admin/producers/{producer.id}/resolve",
+        {},
+        headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert response.status_code == 403
     assert ProducerStore(panel.db).get_by_id(producer.id).needs_human is True

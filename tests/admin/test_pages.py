@@ -10,6 +10,7 @@ import re
 
 import sqlalchemy as sa
 
+from agrochat.errors import NotReady
 from agrochat.http._admin_queries import record_audit
 from agrochat.messages import Tick
 from agrochat.persistence import (
@@ -446,3 +447,20 @@ def test_errors_on_admin_pages_are_html_pages_with_their_status(
     assert starting.status_code == 503 and "Servicio no disponible" in starting.text
     with panel.db.tx() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(form_fields)).scalar() == 0
+
+
+def test_profile_edit_while_sessions_restart_is_a_503_page_and_stores_nothing(
+    panel: Panel, browser: Browser
+) -> None:
+    class Restarting:
+        def update_form(self, phone: str, values: dict[str, str], *, source: str) -> None:
+            raise NotReady("conversations are restarting; try again shortly")
+
+    pid = add_producer(panel, nombre="Rosa Quispe")
+    panel.context.sessions = Restarting()  # type: ignore[assignment]
+    browser.get(f"/admin/producers/{pid}")
+    response = browser.post(f"/admin/producers/{pid}/profile", {"nombre": "Rosa Quispe Mamani"})
+    assert response.status_code == 503
+    assert "No se guardó nada" in response.text
+    assert ProducerStore(panel.db).fields(pid) == {"nombre": "Rosa Quispe"}
+    assert not [r for r in panel.audit_rows() if r.action == "producer.profile_update"]
