@@ -100,6 +100,7 @@ def test_dashboard_counts_producers_messages_alerts_and_shows_health(
             .values(status="failed", last_error="422 session")
         )
     panel.supervisor.alive["whatsapp"] = False
+    panel.context.health_checks["gateway"] = lambda: (False, "SCAN_QR_CODE")
 
     page = browser.get("/admin")
     assert page.status_code == 200
@@ -118,7 +119,9 @@ def test_dashboard_counts_producers_messages_alerts_and_shows_health(
     assert "1 activos" in page.text and "1 en registro" in page.text
     assert "Rosa Quispe" in page.text and "no llegó" in page.text
     assert "Con problemas" in page.text and "whatsapp: down" in page.text
-    assert "Modelo" in page.text and "ready" in page.text
+    assert '<span class="chip chip-ok">ready</span>' in page.text  # the model
+    assert '<span class="chip chip-bad">SCAN_QR_CODE</span>' in page.text  # the gateway
+    assert "gateway: SCAN_QR_CODE" in page.text  # and why the system is not healthy
 
 
 # -- producers ------------------------------------------------------------------------------

@@ -46,6 +46,7 @@
     </h2>
     <dl class="health">
     % labels = {"database": "Base de datos", "model": "Modelo", "gateway": "WhatsApp", "actors": "Actores"}
+    % failing = {reason.split(":")[0] for reason in health.get("reasons", [])}
     % for key, value in health.items():
       % if key in ("status", "reasons"):
       %   continue
@@ -54,11 +55,11 @@
       % if isinstance(value, dict):
       <dd>
         % for name, state in value.items():
-        <span class="chip {{'chip-ok' if state in ('alive', 'ok', 'ready') else 'chip-bad'}}">{{name}}: {{state}}</span>
+        <span class="chip {{'chip-ok' if state == 'alive' else 'chip-bad'}}">{{name}}: {{state}}</span>
         % end
       </dd>
       % else:
-      <dd><span class="chip {{'chip-ok' if value in ('ok', 'ready', 'alive', 'loaded', 'console', 'waha', 'cloud', 'none') else 'chip-bad'}}">{{value}}</span></dd>
+      <dd><span class="chip {{'chip-bad' if key in failing else 'chip-ok'}}">{{value}}</span></dd>
       % end
     % end
     </dl>
