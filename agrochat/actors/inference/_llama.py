@@ -14,6 +14,13 @@ producers taking turns re-evaluate each other's whole prompts. Two changes, each
    rejection sampling: the result has the same distribution as the full pass.
 2. KV reuse: the prompt is evaluated from the longest prefix already in the context, or, when
    longer, from the prefix saved for this producer after their previous turn (``_kvcache``).
+
+Tried and dropped: drafting (prompt lookup over the prompt, the reply and recent replies, 4
+tokens verified greedily in one batch). On this CPU a batch of 5 tokens costs about 3x one token
+(27 ms vs 82 ms: the 151,936-row output layer is computed for every drafted position), 57% of
+drafts were accepted, and generation went from 14.8 to 5.6 tokens/s; batched evaluation also
+changed the reply on 5 of 6 prompts. A GPU or a larger model (where one decode is memory-bound)
+would change that trade; measure again before enabling anything like it.
 """
 
 from __future__ import annotations
