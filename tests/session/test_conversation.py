@@ -339,3 +339,17 @@ def test_pushed_alert_goes_to_the_outbox_with_its_alert_id(make_conversation) ->
     assert outbox_id is not None
     assert send.sent[0].alert_id == alert_id and send.sent[0].text == "Helada esta noche"
     assert OutboxStore(db).get(outbox_id).alert_id == alert_id  # type: ignore[union-attr]
+
+
+def test_alert_and_escalation_need_the_producer_to_have_asked_for_them(make_conversation) -> None:
+    register(make_conversation.database)
+    alerta = {"nivel": "alta", "mensaje": "Plaga detectada"}
+    inference = FakeInference(lambda r: model_json("¡Hola!", alerta=alerta, escalar=True))
+    conversation = make_conversation(inference=inference)
+    out = conversation.handle(incoming("Hola, me llamo Juan")).reply.model_output
+    db = make_conversation.database
+    assert count_alerts(db) == 0
+    assert not ProducerStore(db).get(PHONE).needs_human  # type: ignore[union-attr]
+    assert out["acciones"]["crear_alerta"] is None
+    assert out["acciones"]["escalar_a_humano"] is False
+    assert ESCALATED not in out["respuesta_chat"] and "⚠️" not in out["respuesta_chat"]

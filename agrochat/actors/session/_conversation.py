@@ -157,6 +157,60 @@ def _empty_output(role: str, text: str, missing: Sequence[str], tema: str = "otr
     }
 
 
+# What a producer's message must mention before the model's crear_alerta / escalar_a_humano
+# is acted on (word starts, folded): the model proposes, the producer's words decide.
+RISK_STEMS = (
+    "plaga",
+    "gusan",
+    "insect",
+    "mancha",
+    "hongo",
+    "enferm",
+    "helad",
+    "hiela",
+    "hela",
+    "granizo",
+    "inunda",
+    "sequia",
+    "muere",
+    "murie",
+    "podri",
+    "roya",
+    "rancha",
+    "broca",
+    "monilia",
+    "gorgojo",
+    "cogollero",
+    "pulgon",
+    "amarill",
+    "marchit",
+    "tizon",
+    "piricularia",
+)
+ESCALATION_STEMS = (
+    "persona",
+    "humano",
+    "tecnico",
+    "agronomo",
+    "ingenier",
+    "asesor",
+    "alguien",
+    "llamar",
+    "llamada",
+    "llamen",
+    "llamame",
+    "urgent",
+    "emergencia",
+    "reclamo",
+    "queja",
+)
+
+
+def _mentions(text: str, stems: Sequence[str]) -> bool:
+    words = fold(text).split()
+    return any(w.startswith(stem.strip()) for w in words for stem in stems)
+
+
 def _mask(phone: str) -> str:
     return phone[:4] + "…" + phone[-3:] if len(phone) > 7 else "…"
 
@@ -517,6 +571,11 @@ class Conversation:
         extra: list[str] = []
 
         alerta = acciones.get("crear_alerta")
+        if alerta is not None and not _mentions(inbound.text, RISK_STEMS):
+            # A small model raises alerts on a greeting; only a risk the producer wrote about
+            # becomes an alert.
+            log.info("model alert dropped: no risk in the message", producer=_mask(self.phone))
+            alerta = None
         if alerta is not None:
             record_model_alert(
                 self.db,
@@ -529,7 +588,11 @@ class Conversation:
             if alerta["nivel"] == "alta" and fold(alerta["mensaje"]) not in fold(text):
                 extra.append("⚠️ " + alerta["mensaje"])
 
-        if acciones.get("escalar_a_humano"):
+        escalar = bool(acciones.get("escalar_a_humano"))
+        if escalar and not _mentions(inbound.text, ESCALATION_STEMS):
+            log.info("model escalation dropped: not asked for", producer=_mask(self.phone))
+            escalar = False
+        if escalar:
             self.producers.update(producer.id, needs_human=True, now=self.clock.utcnow())
             record_audit(
                 self.db,
@@ -555,7 +618,12 @@ class Conversation:
         output = {
             **output,
             "respuesta_chat": " ".join([text, *extra]).strip(),
-            "acciones": {**acciones, "actualizar_formulario": accepted},
+            "acciones": {
+                **acciones,
+                "actualizar_formulario": accepted,
+                "crear_alerta": alerta,
+                "escalar_a_humano": escalar,
+            },
             "estado": {**output["estado"], "campos_faltantes": missing},
         }
         return output
