@@ -61,6 +61,9 @@ KNOWLEDGE = [
     "Helada: si el pronóstico baja de 2 °C, riegue la tarde anterior para proteger el cultivo.",
     "Fertilización papa: aplique la mitad del nitrógeno a la siembra y la otra al aporque.",
     "Quinua: cosechar cuando las hojas amarillean y el grano resiste la uña.",
+    "Gorgojo de los Andes: use trampas de follaje y elimine los rastrojos tras la cosecha.",
+    "Riego por goteo: revise goteros tapados cada semana y lave filtros antes de cada campaña.",
+    "Suelo: antes de sembrar, incorpore 5 a 10 toneladas de estiércol descompuesto por hectárea.",
 ]
 
 PRODUCERS = [

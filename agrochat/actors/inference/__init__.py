@@ -22,6 +22,8 @@ from agrochat.actors.inference._metrics import STATS, InferenceStats, render_met
 from agrochat.actors.inference._output import (
     FALLBACK_RESPUESTA,
     NIVELES,
+    REPLY_MODEL_UNAVAILABLE,
+    REPLY_OVERLOADED,
     ROLES,
     TEMAS,
     ParsedOutput,
@@ -40,6 +42,8 @@ __all__ = [
     "DEFAULT_MODEL_SHA256",
     "FALLBACK_RESPUESTA",
     "NIVELES",
+    "REPLY_MODEL_UNAVAILABLE",
+    "REPLY_OVERLOADED",
     "ROLES",
     "STATS",
     "TEMAS",

@@ -30,6 +30,14 @@ FALLBACK_RESPUESTA = (
 )
 
 
+# What a producer is told when the model cannot answer (DESIGN.md: never silence). Sessions send
+# these for ModelUnavailable and Overloaded; the message itself is kept and answered later.
+REPLY_MODEL_UNAVAILABLE = (
+    "Servicio no disponible por el momento. Guardamos tu consulta y te responderemos pronto."
+)
+REPLY_OVERLOADED = "Estoy atendiendo muchas consultas, te respondo en breve."
+
+
 def output_schema(form_fields: Sequence[str]) -> dict[str, Any]:
     """The JSON schema of a model_output for a form with these fields.
 
