@@ -141,6 +141,9 @@ def test_idle_session_is_passivated_and_reactivation_keeps_history(start_directo
     inference = FakeInference(lambda r: model_json(f"respuesta a {asked(r)}"))
     _, directory = start_directory(inference, clock=clock, session_idle_s=10.0)
     directory.route(incoming("primero")).get(timeout=5).get(timeout=5)
+    # Let the directory take the session's SessionDone (told before the reply) before the clock
+    # moves: it stamps the session's last use when it processes it.
+    directory.snapshot().get(timeout=5)
     clock.now += 5
     directory.tick().get(timeout=5)
     assert directory.live_sessions().get(timeout=5) == 1  # not idle long enough

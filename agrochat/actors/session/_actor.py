@@ -22,6 +22,7 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from agrochat.actors.session._conversation import Conversation
+from agrochat.actors.session._text import mask_phone
 from agrochat.logs import get_logger
 from agrochat.messages import Incoming, PushAlert, RetryDeferred, SessionDone, UpdateForm
 
@@ -52,9 +53,12 @@ class SessionActor(pykka.ThreadingActor):
     # -- messages ----------------------------------------------------------------------------
 
     def on_receive(self, message: Any) -> Any:
-        with structlog.contextvars.bound_contextvars(
-            producer=self.conversation.snapshot()["producer"]
-        ):
+        # This thread does not inherit the HTTP thread's context: bind the ids again.
+        ids: dict[str, Any] = {"producer": mask_phone(self.phone)}
+        request_id = getattr(message, "request_id", None)
+        if request_id:
+            ids["request_id"] = request_id
+        with structlog.contextvars.bound_contextvars(**ids):
             if isinstance(message, Incoming):
                 return self._incoming(message)
             if isinstance(message, UpdateForm):

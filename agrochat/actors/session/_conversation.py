@@ -32,7 +32,7 @@ from agrochat.actors.session._forms import (
 from agrochat.actors.session._model import Inference, output_schema, parse_output
 from agrochat.actors.session._records import recent_alerts, record_audit, record_model_alert
 from agrochat.actors.session._retrieval import rank_knowledge
-from agrochat.actors.session._text import fold
+from agrochat.actors.session._text import fold, mask_phone
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.logs import get_logger
@@ -211,10 +211,6 @@ def _mentions(text: str, stems: Sequence[str]) -> bool:
     return any(w.startswith(stem.strip()) for w in words for stem in stems)
 
 
-def _mask(phone: str) -> str:
-    return phone[:4] + "…" + phone[-3:] if len(phone) > 7 else "…"
-
-
 class Conversation:
     def __init__(
         self,
@@ -376,7 +372,7 @@ class Conversation:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "producer": _mask(self.phone),
+            "producer": mask_phone(self.phone),
             "handled": self.handled,
             "deferred": len(self.deferred),
             "failures": self.failures,
@@ -457,7 +453,7 @@ class Conversation:
             self.outgoing.deliver(self.phone, output["respuesta_chat"], reply_to_id=reply_row.id)
         log.info(
             "reply",
-            producer=_mask(self.phone),
+            producer=mask_phone(self.phone),
             message_id=inbound.id,
             latency_ms=latency_ms,
             prompt_tokens=metrics.prompt_tokens,
@@ -540,7 +536,9 @@ class Conversation:
                 accepted[name] = value
             else:
                 # Not in what the producer wrote: a small model copying the context. Dropped.
-                log.info("ungrounded form value dropped", field=name, producer=_mask(self.phone))
+                log.info(
+                    "ungrounded form value dropped", field=name, producer=mask_phone(self.phone)
+                )
         for name, reason in checked.errors.items():
             # Reported to the producer only when it is their answer the model passed on;
             # an invalid value they never wrote is the model's noise.
@@ -549,7 +547,7 @@ class Conversation:
             ):
                 rejected[name] = reason
             else:
-                log.info("invalid form value dropped", field=name, producer=_mask(self.phone))
+                log.info("invalid form value dropped", field=name, producer=mask_phone(self.phone))
 
         # The producer's plain answer to the question we asked last.
         if asked is not None and asked.name not in accepted:
@@ -574,7 +572,7 @@ class Conversation:
         if alerta is not None and not _mentions(inbound.text, RISK_STEMS):
             # A small model raises alerts on a greeting; only a risk the producer wrote about
             # becomes an alert.
-            log.info("model alert dropped: no risk in the message", producer=_mask(self.phone))
+            log.info("model alert dropped: no risk in the message", producer=mask_phone(self.phone))
             alerta = None
         if alerta is not None:
             record_model_alert(
@@ -590,7 +588,7 @@ class Conversation:
 
         escalar = bool(acciones.get("escalar_a_humano"))
         if escalar and not _mentions(inbound.text, ESCALATION_STEMS):
-            log.info("model escalation dropped: not asked for", producer=_mask(self.phone))
+            log.info("model escalation dropped: not asked for", producer=mask_phone(self.phone))
             escalar = False
         if escalar:
             self.producers.update(producer.id, needs_human=True, now=self.clock.utcnow())
@@ -703,7 +701,7 @@ class Conversation:
         log.warning(
             "model overloaded; message deferred",
             message_id=inbound.id,
-            producer=_mask(self.phone),
+            producer=mask_phone(self.phone),
             deferred=len(self.deferred),
         )
         return Outcome(reply=self._reply(output, inbound), status="deferred")
@@ -731,7 +729,7 @@ class Conversation:
         if source not in DIRECT_SOURCES:
             self.outgoing.deliver(self.phone, text, reply_to_id=row.id)
         log.warning(
-            "message failed", message_id=inbound.id, producer=_mask(self.phone), error=error
+            "message failed", message_id=inbound.id, producer=mask_phone(self.phone), error=error
         )
         return Outcome(reply=self._reply(output, inbound), status="failed", error=error)
 

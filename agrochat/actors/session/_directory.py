@@ -40,6 +40,7 @@ from agrochat.actors.session._conversation import (
 )
 from agrochat.actors.session._forms import load_form
 from agrochat.actors.session._model import Inference
+from agrochat.actors.session._text import mask_phone
 from agrochat.config import Config
 from agrochat.logs import get_logger
 from agrochat.messages import (
@@ -300,7 +301,7 @@ class SessionDirectory(pykka.ThreadingActor):
         if done.failed is not None:
             self.failed += 1
             self.failures.append(
-                {"at": time.time(), "producer": _mask(done.phone), "error": done.failed}
+                {"at": time.time(), "producer": mask_phone(done.phone), "error": done.failed}
             )
         session = self.sessions.get(done.phone)
         if session is None or session.ref.actor_urn != done.urn:
@@ -310,7 +311,7 @@ class SessionDirectory(pykka.ThreadingActor):
             self.restarted += 1
             log.error(
                 "session actor crashed; the next message starts a new one",
-                producer=_mask(done.phone),
+                producer=mask_phone(done.phone),
             )
             return
         session.in_flight = max(0, session.in_flight - 1)
@@ -374,10 +375,6 @@ class SessionDirectory(pykka.ThreadingActor):
             "idle_s": self.idle_s,
             "max": self.max_sessions,
         }
-
-
-def _mask(phone: str) -> str:
-    return phone[:4] + "…" + phone[-3:] if len(phone) > 7 else "…"
 
 
 class SessionDirectoryProxy(ActorMemberMixin, pykka.ActorProxy[SessionDirectory]):

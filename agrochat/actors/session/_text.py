@@ -45,3 +45,8 @@ def contains_phrase(folded_text: str, folded_phrase: str) -> bool:
     if not folded_phrase:
         return False
     return f" {folded_phrase} " in f" {folded_text} "
+
+
+def mask_phone(phone: str) -> str:
+    """Enough of a phone to tell producers apart in logs and /debug, not to dial it."""
+    return phone[:4] + "…" + phone[-3:] if len(phone) > 7 else "…"
