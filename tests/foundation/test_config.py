@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agrochat.__main__ import main
@@ -78,3 +80,9 @@ def test_secrets_are_not_in_the_repr() -> None:
     config = Config(api_key="k" * 20, operator_token="t" * 20)
     assert "k" * 20 not in repr(config)
     assert set(config.secrets()) == {"k" * 20, "t" * 20}
+
+
+def test_readme_configuration_table_lists_every_variable() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [s.env for s in SETTINGS if f"| `{s.env}` |" not in readme]
+    assert missing == []
