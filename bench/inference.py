@@ -199,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
 
     client = InferenceClient(Peers(), queue_limit=8, stats=stats)
 
+    def settle() -> None:
+        """Wait until the actor is idle: it may still be preparing a producer's next turn, and
+        only one thread at a time may touch the Llama (in agrochat, only the actor does)."""
+        ref.proxy().snapshot().get(timeout=600)
+
     def ours(messages, key=None, max_tokens=args.max_tokens, schema=SCHEMA):
         started = time.perf_counter()
         result = client.generate(
@@ -232,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     cold_ratio, fast_speed, bare_speed, free_bare, free_ours = [], [], [], [], []
     vs_bare_free, vs_ours_free, bare_vs_free = [], [], []
     for i, messages in enumerate(prompts):
+        settle()
         text, total, ttft, n = bare(llama, messages, args.max_tokens)
+        settle()
         backend.reset()
         result, wall = ours(messages)
         m = result.metrics
@@ -246,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             f"({m.generated_tokens} tok, {m.tokens_per_s:4.1f}/s)  same={equal}"
         )
         if i < args.free_prompts:
+            settle()
             _, f_total, f_ttft, f_n = bare(llama, messages, args.max_tokens, grammar=False)
             free_bare.append(tokens_per_s(f_n, f_total, f_ttft))
+            settle()
             backend.reset()
             free, _ = ours(messages, schema=None)
             free_ours.append(free.metrics.tokens_per_s)
@@ -260,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     # 3. A producer's second turn, with two other producers in between.
     turn2_ratio, turn2_same, reused = [], 0, []
     for i, producer in enumerate(PRODUCERS):
+        settle()
         backend.reset()
         first = messages_for(producer, QUESTIONS[i])
         r1, _ = ours(first, key=f"p{i}")
@@ -272,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         second = messages_for(producer, FOLLOW_UPS[i], history)
         r2, wall = ours(second, key=f"p{i}")
+        settle()
         text, total, _, _ = bare(llama, second, args.max_tokens)
         turn2_ratio.append(wall / total)
         equal = same_reply(r2, text)

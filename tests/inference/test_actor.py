@@ -226,3 +226,33 @@ def test_twenty_producers_at_once_are_answered_or_told_overloaded(stats):
     assert len(outcomes) == 20
     assert outcomes.count("answered") == 8
     assert outcomes.count("overloaded") == 12
+
+
+class PrefillingBackend(FakeBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefilled: list[tuple] = []
+        self.prefill_done = threading.Event()
+
+    def prefill(self, messages, cache_key):
+        self.prefilled.append((tuple(messages), cache_key))
+        self.prefill_done.set()
+        return 0
+
+
+def test_idle_model_prepares_the_producers_next_turn(stats):
+    backend = PrefillingBackend()
+    _, client, _ = start(backend, stats=stats)
+    result = client.generate(request(cache_key="51987654321@c.us"))
+    assert backend.prefill_done.wait(5)
+    messages, key = backend.prefilled[0]
+    assert key == "51987654321@c.us"
+    assert messages == (*MESSAGES, {"role": "assistant", "content": result.content})
+
+
+def test_requests_without_a_producer_are_not_prefilled(stats):
+    backend = PrefillingBackend()
+    ref, client, _ = start(backend, stats=stats)
+    client.generate(request())
+    ref.proxy().snapshot().get(timeout=5)  # anything told before this has been handled
+    assert backend.prefilled == []

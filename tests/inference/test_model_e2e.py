@@ -90,6 +90,9 @@ class Borrowed:
     def complete(self, *args: Any, **kwargs: Any) -> Any:
         return self.backend.complete(*args, **kwargs)
 
+    def prefill(self, *args: Any, **kwargs: Any) -> Any:
+        return self.backend.prefill(*args, **kwargs)
+
     def describe(self) -> dict[str, Any]:
         return self.backend.describe()
 
@@ -105,15 +108,25 @@ def real_backend() -> Iterator[Any]:
 
 
 @pytest.fixture
-def client(real_backend) -> InferenceClient:
-    status = ModelStatus()
+def peers(real_backend) -> FakePeers:
     ref = InferenceActor.start(
         CONFIG,
-        status=status,
+        status=ModelStatus(),
         backend_factory=lambda c: Borrowed(real_backend),
         stats=InferenceStats(),
     )
-    return InferenceClient(FakePeers(inference=ref), queue_limit=4, status=status)
+    return FakePeers(inference=ref)
+
+
+@pytest.fixture
+def client(peers) -> InferenceClient:
+    return InferenceClient(peers, queue_limit=4)
+
+
+def settle(peers: FakePeers) -> None:
+    """Wait until the actor is idle (it prepares producers' next turns after replying): only
+    one thread at a time may touch the model."""
+    peers.proxy("inference").snapshot().get(timeout=120)
 
 
 def ask(client: InferenceClient, msgs: tuple, *, key: str | None = None, max_tokens: int = 128):
@@ -143,7 +156,7 @@ def test_real_model_answers_farmers_with_schema_valid_json(client, question):
     assert result.metrics.prompt_tokens > 200
 
 
-def test_second_turn_reuses_the_producers_kv_and_answers_the_same(client, real_backend):
+def test_second_turn_reuses_the_producers_kv_and_answers_the_same(client, peers, real_backend):
     first = messages(QUESTIONS[0])
     turn1 = ask(client, first, key="producer-a", max_tokens=60)
     # Another producer in between: the live context no longer holds producer A's turn.
@@ -159,16 +172,19 @@ def test_second_turn_reuses_the_producers_kv_and_answers_the_same(client, real_b
     second = messages("¿Y si llueve esa semana?", history)
     warm = ask(client, second, key="producer-a", max_tokens=60)
     assert warm.metrics.prompt_tokens_reused >= turn1.metrics.prompt_tokens
+    settle(peers)
     real_backend.reset()  # nothing cached: the whole prompt is evaluated again
     cold = ask(client, second, key="producer-a", max_tokens=60)
     assert cold.metrics.prompt_tokens_reused == 0
     assert warm.content == cold.content
 
 
-def test_cheap_grammar_check_writes_what_the_full_grammar_pass_writes(client, real_backend):
+def test_cheap_grammar_check_writes_what_the_full_grammar_pass_writes(client, peers, real_backend):
     msgs = messages(QUESTIONS[4])
+    settle(peers)
     real_backend.reset()
     fast = ask(client, msgs, max_tokens=80)
+    settle(peers)
     real_backend.fast_grammar = False
     try:
         real_backend.reset()

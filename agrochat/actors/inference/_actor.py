@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,14 @@ def make_backend(config: Config) -> Backend:
         chat_format=config.model_chat_format,
         kv_cache_bytes=config.model_kv_cache_mb << 20,
     )
+
+
+@dataclass(frozen=True)
+class _Prefill:
+    """The actor's note to itself: prepare the KV state of this producer's next turn."""
+
+    request: InferenceRequest
+    reply: str
 
 
 class InferenceActor(pykka.ThreadingActor):
@@ -108,7 +117,20 @@ class InferenceActor(pykka.ThreadingActor):
     # --- messages --------------------------------------------------------------------------
 
     def generate(self, request: InferenceRequest) -> InferenceResult:
-        return self._runner.generate(request)
+        result = self._runner.generate(request)
+        if request.cache_key is not None and self._runner.can_prefill:
+            # Handled after this reply is on its way, behind anything already queued.
+            self.actor_ref.tell(_Prefill(request, result.content))
+        return result
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _Prefill):
+            # Only when nobody is waiting: it is an investment in a producer's next turn and
+            # must not delay anyone's current one.
+            if self.actor_inbox.empty():
+                self._runner.prefill(message.request, message.reply)
+            return None
+        return super().on_receive(message)
 
     def snapshot(self) -> dict[str, Any]:
         view = self._status.view()

@@ -146,6 +146,7 @@ class LlamaBackend:
         self.grammar_rejections = 0
         self.grammar_full_passes = 0
         self.restores = 0
+        self.prefills = 0
 
     @classmethod
     def load(
@@ -233,6 +234,28 @@ class LlamaBackend:
             time_to_first_token_s=first_at - started,
         )
 
+    def prefill(self, messages: ChatMessages, cache_key: str) -> int:
+        """Evaluate ``messages`` (a producer's conversation ending with the reply just sent)
+        into the producer's saved state while the model is idle; returns tokens evaluated.
+
+        The reply was generated as the tokens the grammar steered the model to (``"r" "ole"``),
+        but the next turn's prompt spells the same text in the tokenizer's own way, so without
+        this the whole previous reply is evaluated again on the producer's next message.
+        """
+        if not self.reuse_kv:
+            return 0
+        prompt = self.prompt_tokens(messages)
+        if len(prompt) >= self.llama.n_ctx() - 1:
+            return 0
+        try:
+            reused = self._load_prompt(prompt, cache_key, None)
+        except BaseException:
+            self.reset_context()
+            raise
+        self._save(cache_key)
+        self.prefills += 1
+        return len(prompt) - reused
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.kind,
@@ -246,6 +269,7 @@ class LlamaBackend:
             "kv_state_bytes": self.kv_cache.nbytes,
             "kv_state_capacity_bytes": self.kv_cache.capacity_bytes,
             "kv_restores": self.restores,
+            "kv_prefills": self.prefills,
             "grammar_checks": self.grammar_checks,
             "grammar_rejections": self.grammar_rejections,
             "grammar_full_passes": self.grammar_full_passes,

@@ -104,6 +104,21 @@ class ModelRunner:
             content=content, finish_reason=completion.finish_reason, metrics=metrics
         )
 
+    @property
+    def can_prefill(self) -> bool:
+        return self.backend is not None and hasattr(self.backend, "prefill")
+
+    def prefill(self, request: InferenceRequest, reply: str) -> None:
+        """Get the producer's next turn ready: evaluate their conversation including ``reply``
+        (as the session will send it back) into their saved KV state. Best effort."""
+        if request.cache_key is None or not self.can_prefill:
+            return
+        messages = (*request.messages, {"role": "assistant", "content": reply})
+        try:
+            self.backend.prefill(messages, request.cache_key)  # type: ignore[union-attr]
+        except Exception:
+            log.warning("prefilling the next turn failed", exc_info=True)
+
     def _failed(self, reason: str) -> None:
         self.counts["error"] += 1
         self.last_error = reason
