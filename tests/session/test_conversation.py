@@ -353,3 +353,23 @@ def test_alert_and_escalation_need_the_producer_to_have_asked_for_them(make_conv
     assert out["acciones"]["crear_alerta"] is None
     assert out["acciones"]["escalar_a_humano"] is False
     assert ESCALATED not in out["respuesta_chat"] and "⚠️" not in out["respuesta_chat"]
+
+
+def test_a_registration_turn_and_a_replay_on_both_databases(database, config) -> None:
+    from tests.session.conftest import ConversationFactory
+
+    make = ConversationFactory(database, config)
+    inference = FakeInference(
+        lambda r: model_json("Anotado.", role="registro", formulario={"area_ha": "1,5 ha"})
+    )
+    conversation = make(inference=inference)
+    conversation.handle(incoming("hola", message_id="m-1"))
+    out = conversation.handle(incoming("1,5 ha y me llamo Ana", message_id="m-2"))
+    again = make(inference=inference).handle(incoming("1,5 ha y me llamo Ana", message_id="m-2"))
+    assert again.reply.model_output == out.reply.model_output
+    assert inference.calls == 2
+    producer = ProducerStore(database).get(PHONE)
+    assert producer is not None
+    fields = ProducerStore(database).fields(producer.id)
+    assert fields["area_ha"] == "1.5"
+    assert MessageStore(database).history(producer.id, limit=10).total == 4
