@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pykka
 from freezegun import freeze_time
 
-from agrochat.actors.alerts import AlertSchedulerActor, RuleBook, Ticker, backoff
+from agrochat.actors.alerts import AlertSchedulerActor, RuleBook, backoff
 from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
 from agrochat.messages import Tick
@@ -23,18 +22,6 @@ NO_RULES = RuleBook(crops={})
 CONFIG = Config(whatsapp="console", alert_tick_s=3600)
 
 
-class _CountingRef:
-    def __init__(self, wanted: int) -> None:
-        self.ticks: list[Tick] = []
-        self.wanted = wanted
-        self.enough = threading.Event()
-
-    def tell(self, message: Any) -> None:
-        self.ticks.append(message)
-        if len(self.ticks) >= self.wanted:
-            self.enough.set()
-
-
 class _Recorder(pykka.ThreadingActor):
     def __init__(self) -> None:
         super().__init__()
@@ -45,36 +32,6 @@ class _Recorder(pykka.ThreadingActor):
 
     def received(self) -> list[Any]:
         return list(self.messages)
-
-
-def test_ticker_tells_tick_every_interval() -> None:
-    ref = _CountingRef(wanted=3)
-    ticker = Ticker(ref, interval_s=0.01)  # type: ignore[arg-type]
-    ticker.start()
-    try:
-        # Each tick is only told once the previous one was taken (as the actor does).
-        for _ in range(3):
-            while not ticker.outstanding.wait(5):
-                pass
-            ticker.outstanding.clear()
-        assert ref.enough.wait(5)
-    finally:
-        ticker.stop()
-    assert all(isinstance(t, Tick) for t in ref.ticks)
-
-
-def test_ticker_never_queues_a_second_tick_while_one_waits() -> None:
-    ref = _CountingRef(wanted=1)
-    ticker = Ticker(ref, interval_s=0.001)  # type: ignore[arg-type]
-    ticker.start()
-    try:
-        assert ref.enough.wait(5)
-        # Nobody takes the tick: however long we look, there is exactly one.
-        stopped = threading.Event()
-        stopped.wait(0.05)
-        assert len(ref.ticks) == 1
-    finally:
-        ticker.stop()
 
 
 def test_due_alerts_are_handed_to_sessions_in_schedule_order(sqlite_database: Database) -> None:

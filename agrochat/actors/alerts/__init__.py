@@ -1,6 +1,6 @@
 """Alerts: the scheduler actor, its dispatcher logic and the daily rules (data in rules/)."""
 
-from agrochat.actors.alerts._actor import AlertSchedulerActor, AlertSchedulerProxy, Ticker
+from agrochat.actors.alerts._actor import AlertSchedulerActor, AlertSchedulerProxy
 from agrochat.actors.alerts._dispatcher import AlertDispatcher, Push, TickReport, backoff
 from agrochat.actors.alerts._rules import CropRules, RuleBook, RuleError, Stage, crop_key
 
@@ -14,7 +14,6 @@ __all__ = [
     "RuleError",
     "Stage",
     "TickReport",
-    "Ticker",
     "backoff",
     "crop_key",
 ]

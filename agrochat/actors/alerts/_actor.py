@@ -8,13 +8,13 @@ the session puts them in the outbox and the WhatsApp actor tells ``Delivered`` /
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import pykka
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from agrochat.actors._common import Peers, Ticker, tell
 from agrochat.actors.alerts._dispatcher import AlertDispatcher, TickReport
 from agrochat.actors.alerts._rules import RuleBook
 from agrochat.config import Config
@@ -23,47 +23,6 @@ from agrochat.messages import Delivered, DeliveryFailed, PushAlert, Tick
 from agrochat.persistence import AlertStore, Database
 
 log = get_logger(__name__)
-
-
-class Peers(Protocol):
-    def proxy(self, id: str) -> Any: ...
-
-
-def tell(peers: Peers, id: str, message: object) -> None:
-    """Tell ``message`` to the current actor ``id`` (looked up now: it may have restarted)."""
-    ref = getattr(peers, "ref", None)
-    if callable(ref):
-        ref(id).tell(message)
-    else:
-        peers.proxy(id).actor_ref.tell(message)
-
-
-class Ticker:
-    """Tells ``Tick`` every ``interval_s``; at most one tick waits in the inbox at a time, so a
-    slow database does not pile ticks up."""
-
-    def __init__(self, actor_ref: pykka.ActorRef[Any], interval_s: float) -> None:
-        self.actor_ref = actor_ref
-        self.interval_s = interval_s
-        self.outstanding = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-ticker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            if self.outstanding.is_set():
-                continue
-            self.outstanding.set()
-            try:
-                self.actor_ref.tell(Tick(at=time.time()))
-            except pykka.ActorDeadError:
-                return
 
 
 class AlertSchedulerActor(pykka.ThreadingActor):
@@ -98,7 +57,12 @@ class AlertSchedulerActor(pykka.ThreadingActor):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._ticker = Ticker(self.actor_ref, self.config.alert_tick_s)
+        self._ticker = Ticker(
+            self.actor_ref,
+            self.config.alert_tick_s,
+            message=lambda at: Tick(at=at),
+            name="alert-ticker",
+        )
         self._ticker.start()
         if self.tick_on_start:
             # Through the inbox, not here: an exception in on_start would kill the actor
@@ -126,7 +90,7 @@ class AlertSchedulerActor(pykka.ThreadingActor):
 
     def tick(self) -> TickReport | None:
         if self._ticker is not None:
-            self._ticker.outstanding.clear()
+            self._ticker.handled()
         self.ticks += 1
         try:
             report = self.dispatcher.tick()

@@ -21,16 +21,16 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 import pykka
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from agrochat.actors._common import Peers, Ticker, tell
 from agrochat.actors.session._actor import ConversationFactory, SessionActor
 from agrochat.actors.session._conversation import (
     Clock,
@@ -62,19 +62,6 @@ FAILURES_KEPT = 20
 KNOWLEDGE_SOURCE = "agrochat: base inicial (revisar con un agrónomo local)"
 
 
-class Peers(Protocol):
-    def proxy(self, id: str) -> Any: ...
-
-
-def tell(peers: Peers, id: str, message: object) -> None:
-    """Tell ``message`` to the current actor ``id`` (looked up now: it may have restarted)."""
-    ref = getattr(peers, "ref", None)
-    if callable(ref):
-        ref(id).tell(message)
-    else:
-        peers.proxy(id).actor_ref.tell(message)
-
-
 def load_knowledge_seed() -> list[dict[str, Any]]:
     """The packaged starter advice (``data/conocimiento.json``)."""
     text = (
@@ -92,33 +79,6 @@ class _Session:
     in_flight: int = 0
     deferred: int = 0
     last_used: float = 0.0
-
-
-class Ticker:
-    """Tells ``Tick`` every ``interval_s``; at most one waits in the inbox at a time."""
-
-    def __init__(self, actor_ref: pykka.ActorRef[Any], interval_s: float) -> None:
-        self.actor_ref = actor_ref
-        self.interval_s = interval_s
-        self.outstanding = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="session-ticker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            if self.outstanding.is_set():
-                continue
-            self.outstanding.set()
-            try:
-                self.actor_ref.tell(Tick(at=time.time()))
-            except pykka.ActorDeadError:
-                return
 
 
 class SessionDirectory(pykka.ThreadingActor):
@@ -173,7 +133,12 @@ class SessionDirectory(pykka.ThreadingActor):
                 # Not a reason to refuse conversations: the next start seeds it.
                 log.exception("could not seed the knowledge table")
         if self.tick_interval_s is not None:
-            self._ticker = Ticker(self.actor_ref, self.tick_interval_s)
+            self._ticker = Ticker(
+                self.actor_ref,
+                self.tick_interval_s,
+                message=lambda at: Tick(at=at),
+                name="session-ticker",
+            )
             self._ticker.start()
 
     def on_stop(self) -> None:
@@ -322,7 +287,7 @@ class SessionDirectory(pykka.ThreadingActor):
 
     def tick(self) -> None:
         if self._ticker is not None:
-            self._ticker.outstanding.clear()
+            self._ticker.handled()
         now = self.clock()
         for phone, session in list(self.sessions.items()):
             if not session.ref.is_alive():

@@ -9,13 +9,13 @@ crash or waiting out a retry backoff go out then. One actor sends, so sends are 
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import pykka
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from agrochat.actors._common import Peers, Ticker, tell
 from agrochat.actors.whatsapp._sender import DRAIN_BATCH, OutboxSender, Outcome
 from agrochat.actors.whatsapp._transports import Transport
 from agrochat.config import Config
@@ -24,43 +24,6 @@ from agrochat.messages import DrainOutbox, Send
 from agrochat.persistence import AlertStore, Database, OutboxStore
 
 log = get_logger(__name__)
-
-
-class Peers(Protocol):
-    def proxy(self, id: str) -> Any: ...
-
-
-def _tell(peers: Peers, id: str, message: object) -> None:
-    ref = getattr(peers, "ref", None)
-    if callable(ref):
-        ref(id).tell(message)
-    else:
-        peers.proxy(id).actor_ref.tell(message)
-
-
-class _DrainTimer:
-    def __init__(self, actor_ref: pykka.ActorRef[Any], interval_s: float) -> None:
-        self.actor_ref = actor_ref
-        self.interval_s = interval_s
-        self.outstanding = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-drain", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            if self.outstanding.is_set():
-                continue
-            self.outstanding.set()
-            try:
-                self.actor_ref.tell(DrainOutbox(at=time.time()))
-            except pykka.ActorDeadError:
-                return
 
 
 class WhatsAppActor(pykka.ThreadingActor):
@@ -85,12 +48,17 @@ class WhatsAppActor(pykka.ThreadingActor):
             alerts=AlertStore(database),
             template=config.alert_template,
         )
-        self._timer: _DrainTimer | None = None
+        self._timer: Ticker | None = None
         self.errors = 0
         self.last_error: str | None = None
 
     def on_start(self) -> None:
-        self._timer = _DrainTimer(self.actor_ref, self.drain_interval_s)
+        self._timer = Ticker(
+            self.actor_ref,
+            self.drain_interval_s,
+            message=lambda at: DrainOutbox(at=at),
+            name="outbox-drain",
+        )
         self._timer.start()
         # Drain through the inbox, not here: an exception in on_start kills the actor without
         # on_failure, and a database that is slow to answer at start is no reason to die.
@@ -128,7 +96,7 @@ class WhatsAppActor(pykka.ThreadingActor):
 
     def drain(self, limit: int = DRAIN_BATCH) -> int:
         if self._timer is not None:
-            self._timer.outstanding.clear()
+            self._timer.handled()
         try:
             outcomes = self.sender.drain(limit)
         except Exception as exc:
@@ -142,7 +110,7 @@ class WhatsAppActor(pykka.ThreadingActor):
         if outcome.alert_id is None:
             return
         try:
-            _tell(self.peers, "alerts", outcome)
+            tell(self.peers, "alerts", outcome)
         except Exception as exc:
             # The scheduler is restarting: it settles the alert from the outbox row when the
             # alert's lease runs out, so nothing is lost by not telling it now.
