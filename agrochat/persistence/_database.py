@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from agrochat.persistence import _schema
 log = get_logger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
 
 
 def utcnow() -> dt.datetime:
@@ -39,6 +42,9 @@ class Database:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        in_memory = self.dialect == "sqlite" and parsed.database in (None, "", ":memory:")
+        if not in_memory:
+            engine_kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         statements: list[str] = []
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -52,8 +58,6 @@ class Database:
                 "PRAGMA foreign_keys=ON",
                 "PRAGMA synchronous=NORMAL",
             ]
-        elif self.dialect == "postgresql":
-            engine_kwargs.update(pool_size=10, max_overflow=20)
         self.dataset = dataset.connect(
             url,
             engine_kwargs=engine_kwargs,
@@ -62,6 +66,11 @@ class Database:
             on_connect_statements=statements,
         )
         self.engine: sa.Engine = self.dataset.engine  # type: ignore[assignment]
+        # dataset checks a connection out of the pool while holding its one global lock, and
+        # needs that lock to give one back: with more threads in transactions than the pool has
+        # connections, the thread waiting for the pool holds the lock the others need to return
+        # theirs, and everything stalls until the pool times out. Never let more threads in.
+        self._slots = threading.BoundedSemaphore(POOL_SIZE + POOL_OVERFLOW)
 
     @property
     def is_postgres(self) -> bool:
@@ -73,7 +82,11 @@ class Database:
 
         Nested use joins the outer transaction.
         """
-        with self.dataset:
+        if self.dataset.in_transaction:
+            with self.dataset:
+                yield self.dataset.executable
+            return
+        with self._slots, self.dataset:
             yield self.dataset.executable
 
     def table(self, name: str) -> dataset.Table:
