@@ -30,10 +30,11 @@ FALLBACK_RESPUESTA = (
 )
 
 
-# What a producer is told when the model cannot answer (DESIGN.md: never silence). Sessions send
-# these for ModelUnavailable and Overloaded; the message itself is kept and answered later.
+# What a producer is told when the model cannot answer (DESIGN.md: never silence). For
+# Overloaded the message is kept and answered later; a message that meets a failed model is kept
+# but marked failed, so that text must not promise an answer.
 REPLY_MODEL_UNAVAILABLE = (
-    "Servicio no disponible por el momento. Guardamos tu consulta y te responderemos pronto."
+    "Servicio no disponible por el momento. Intenta de nuevo más tarde, por favor."
 )
 REPLY_OVERLOADED = "Estoy atendiendo muchas consultas, te respondo en breve."
 

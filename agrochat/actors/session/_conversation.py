@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agrochat.actors.inference import REPLY_OVERLOADED
+from agrochat.actors.inference import REPLY_MODEL_UNAVAILABLE, REPLY_OVERLOADED
 from agrochat.actors.session._context import BuiltContext, ContextInput, Turn, build_context
 from agrochat.actors.session._forms import (
     Accepted,
@@ -63,9 +63,7 @@ DIRECT_SOURCES = frozenset({"api", "terminal"})
 WELCOME = "¡Hola! Soy agrochat, tu asesor agrícola. Para ayudarte mejor necesito unos datos."
 # The inference package's wording; the message is kept and answered later (answer_deferred).
 BUSY = REPLY_OVERLOADED
-# Not the inference package's REPLY_MODEL_UNAVAILABLE ("...te responderemos pronto"): a message
-# that meets a failed model is marked failed, not answered later, so promising it would be false.
-UNAVAILABLE = "Servicio no disponible por el momento. Intenta de nuevo más tarde, por favor."
+UNAVAILABLE = REPLY_MODEL_UNAVAILABLE
 TIMEOUT = "Disculpa, no pude responder a tiempo. ¿Puedes escribirme de nuevo en un momento?"
 CRASHED = "Disculpa, tuve un problema al procesar tu mensaje. Inténtalo de nuevo, por favor."
 ESCALATED = "Una persona del equipo te contactará pronto."
