@@ -38,7 +38,7 @@ def children(app: Agrochat) -> list[ChildSpec]:
     )
     context.metrics.append(inference_metrics)
     # One client for /chat and every session: the queue bound is global to the model.
-    inference = InferenceClient(peers, queue_limit=config.inference_queue)
+    inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
     context.inference = inference
     context.sessions = SessionGateway(peers, reply_timeout_s=config.reply_timeout_s)
 
