@@ -42,13 +42,12 @@ from agrochat.http._admin_auth import (
 from agrochat.http._admin_queries import (
     dashboard_counts,
     recent_audit,
-    record_audit,
     search_producers,
 )
 from agrochat.http._context import AppContext
 from agrochat.http._health import health_report
 from agrochat.logs import get_logger
-from agrochat.persistence import AdminStore, AlertStore, Database
+from agrochat.persistence import AdminStore, AlertStore, Database, record_audit
 from agrochat.persistence._admins import MIN_PASSWORD_LENGTH
 
 log = get_logger(__name__)

@@ -284,24 +284,14 @@ def _create_alerts(panel: Panel, draft: AlertDraft) -> list[int]:
     db = panel.db
     store = AlertStore(db)
     with db.tx():
-        if draft.phone is not None:
-            ids = [
-                store.create(
-                    phone=draft.phone,
-                    message=draft.message,
-                    level=draft.level,
-                    source="admin",
-                    scheduled_at=draft.scheduled_at,
-                )
-            ]
-        else:
-            ids = store.create_for_segment(
-                draft.segment,
-                message=draft.message,
-                level=draft.level,
-                source="admin",
-                scheduled_at=draft.scheduled_at,
-            )
+        ids = store.create_for(
+            phone=draft.phone,
+            segment=draft.segment,
+            message=draft.message,
+            level=draft.level,
+            source="admin",
+            scheduled_at=draft.scheduled_at,
+        )
         if ids:
             panel.audit(
                 "alert.create",

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agrochat.persistence import Database, utcnow
+from agrochat.persistence import Database
 from agrochat.persistence._schema import alerts, audit, form_fields, messages, producers
 
 
@@ -179,28 +179,6 @@ def search_producers(
         ],
         int(total or 0),
     )
-
-
-def record_audit(
-    db: Database,
-    *,
-    actor: str,
-    action: str,
-    target: str | None = None,
-    details: dict[str, Any] | None = None,
-    now: dt.datetime | None = None,
-) -> None:
-    """One audit row; inside a caller's ``db.tx()`` it commits (or not) with the change."""
-    with db.tx() as conn:
-        conn.execute(
-            audit.insert().values(
-                at=now or utcnow(),
-                actor=actor[:64],
-                action=action[:64],
-                target=target[:200] if target else None,
-                details=json.dumps(details, ensure_ascii=False) if details is not None else None,
-            )
-        )
 
 
 def recent_audit(db: Database, *, limit: int = 50, offset: int = 0) -> tuple[list[AuditRow], int]:

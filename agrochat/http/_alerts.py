@@ -150,26 +150,15 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         )
         store = AlertStore(_database(ctx))
-        if request.phone is not None:
-            ids = [
-                store.create(
-                    phone=request.phone,
-                    message=request.message,
-                    level=request.level,
-                    source="api",
-                    scheduled_at=request.scheduled_at,
-                    expires_at=request.expires_at,
-                )
-            ]
-        else:
-            ids = store.create_for_segment(
-                request.segment,
-                message=request.message,
-                level=request.level,
-                source="api",
-                scheduled_at=request.scheduled_at,
-                expires_at=request.expires_at,
-            )
+        ids = store.create_for(
+            phone=request.phone,
+            segment=request.segment,
+            message=request.message,
+            level=request.level,
+            source="api",
+            scheduled_at=request.scheduled_at,
+            expires_at=request.expires_at,
+        )
         log.info("alerts created", count=len(ids), level=request.level)
         if ids and (request.scheduled_at is None or request.scheduled_at <= utcnow()):
             _nudge_scheduler(ctx)

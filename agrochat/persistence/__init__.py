@@ -2,6 +2,7 @@
 
 from agrochat.persistence._admins import AdminStore
 from agrochat.persistence._alerts import Alert, AlertStore, NewAlert
+from agrochat.persistence._audit import record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
 from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import DuplicateMessage, History, MessageStore, StoredMessage
@@ -25,5 +26,6 @@ __all__ = [
     "ProducerStore",
     "StoredMessage",
     "open_database",
+    "record_audit",
     "utcnow",
 ]

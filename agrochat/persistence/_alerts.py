@@ -214,6 +214,38 @@ class AlertStore:
                     ids.append(int(created))
         return ids
 
+    def create_for(
+        self,
+        *,
+        phone: str | None,
+        segment: Mapping[str, str] | None,
+        message: str,
+        level: str,
+        source: str,
+        scheduled_at: dt.datetime | None = None,
+        expires_at: dt.datetime | None = None,
+    ) -> list[int]:
+        """The alerts of one request: for ``phone`` when given, else for ``segment``."""
+        if phone is not None:
+            return [
+                self.create(
+                    phone=phone,
+                    message=message,
+                    level=level,
+                    source=source,
+                    scheduled_at=scheduled_at,
+                    expires_at=expires_at,
+                )
+            ]
+        return self.create_for_segment(
+            segment,
+            message=message,
+            level=level,
+            source=source,
+            scheduled_at=scheduled_at,
+            expires_at=expires_at,
+        )
+
     def create_for_segment(
         self,
         segment: Mapping[str, str] | None,

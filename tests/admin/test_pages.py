@@ -11,13 +11,13 @@ import re
 import sqlalchemy as sa
 
 from agrochat.errors import NotReady
-from agrochat.http._admin_queries import record_audit
 from agrochat.messages import Tick
 from agrochat.persistence import (
     AlertStore,
     KnowledgeStore,
     MessageStore,
     ProducerStore,
+    record_audit,
     utcnow,
 )
 from agrochat.persistence._schema import alerts, form_fields, knowledge

@@ -10,10 +10,9 @@ from agrochat.http._admin_auth import AdminSessions
 from agrochat.http._admin_queries import (
     dashboard_counts,
     last_escalation,
-    record_audit,
     search_producers,
 )
-from agrochat.persistence import AdminStore, Database, MessageStore, ProducerStore
+from agrochat.persistence import AdminStore, Database, MessageStore, ProducerStore, record_audit
 
 DAY = dt.datetime(2026, 9, 15, 5, 0)  # midnight in Lima, as naive UTC
 

@@ -31,7 +31,7 @@ from agrochat.actors.session._forms import (
     validate_value,
 )
 from agrochat.actors.session._model import Inference, output_schema, parse_output
-from agrochat.actors.session._records import recent_alerts, record_audit, record_model_alert
+from agrochat.actors.session._records import recent_alerts, record_model_alert
 from agrochat.actors.session._retrieval import rank_knowledge
 from agrochat.actors.session._text import fold, mask_phone
 from agrochat.config import Config
@@ -49,6 +49,7 @@ from agrochat.persistence import (
     Producer,
     ProducerStore,
     StoredMessage,
+    record_audit,
     utcnow,
 )
 from agrochat.phones import chat_id

@@ -11,13 +11,12 @@ producer's future context.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import sqlalchemy as sa
 
 from agrochat.persistence import AlertStore, Database, utcnow
-from agrochat.persistence._schema import alerts, audit
+from agrochat.persistence._schema import alerts
 
 ALERT_CONTEXT_DAYS = 14
 ALERT_CONTEXT_LIMIT = 3
@@ -50,27 +49,6 @@ def record_model_alert(
             )
         )
         return int(result.inserted_primary_key[0])
-
-
-def record_audit(
-    db: Database,
-    *,
-    actor: str,
-    action: str,
-    target: str | None = None,
-    details: dict[str, Any] | None = None,
-    now: dt.datetime | None = None,
-) -> None:
-    with db.tx() as conn:
-        conn.execute(
-            audit.insert().values(
-                at=now or utcnow(),
-                actor=actor,
-                action=action,
-                target=target,
-                details=json.dumps(details, ensure_ascii=False) if details is not None else None,
-            )
-        )
 
 
 def recent_alerts(
