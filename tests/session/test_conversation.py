@@ -133,6 +133,33 @@ def test_values_the_producer_never_wrote_are_dropped(make_conversation) -> None:
     assert out["acciones"]["actualizar_formulario"] == {}
 
 
+def test_a_place_the_producer_named_is_not_taken_for_a_crop(make_conversation) -> None:
+    # Seen with the packaged model: "Siembro papa en Huancayo" -> cultivo "huancayo". A value
+    # outside the known crops passes only as the producer's own answer to the crop question.
+    register(make_conversation.database, {"nombre": "Juan"})
+    inference = FakeInference(
+        lambda r: model_json(formulario={"cultivo": "huancayo", "distrito": "Huancayo"})
+    )
+    conversation = make_conversation(inference=inference)
+    out = conversation.handle(incoming("Siembro papa en Huancayo")).reply.model_output
+    fields = producer_fields(make_conversation.database)
+    assert fields.get("cultivo") != "huancayo"
+    assert fields["distrito"] == "Huancayo"
+    assert "cultivo" not in out["acciones"]["actualizar_formulario"]
+
+
+def test_a_number_without_its_unit_is_not_taken_for_an_area(make_conversation) -> None:
+    # Seen with the packaged model: "Sembré el 15 de septiembre" -> area_ha "15".
+    register(make_conversation.database, {"nombre": "Juan", "cultivo": "papa"})
+    inference = FakeInference(lambda r: model_json(formulario={"area_ha": "15"}))
+    conversation = make_conversation(inference=inference)
+    conversation.handle(incoming("Sembré el 15 de septiembre"))
+    assert "area_ha" not in producer_fields(make_conversation.database)
+    # The same number named with its unit is the producer's area.
+    conversation.handle(incoming("Son 15 hectáreas"))
+    assert producer_fields(make_conversation.database)["area_ha"] == "15"
+
+
 def test_registration_completes_and_the_producer_becomes_active(make_conversation) -> None:
     register(
         make_conversation.database, {k: v for k, v in FULL_PROFILE.items() if k != "tipo_riego"}

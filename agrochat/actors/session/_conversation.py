@@ -33,7 +33,7 @@ from agrochat.actors.session._forms import (
 from agrochat.actors.session._model import Inference, output_schema, parse_output
 from agrochat.actors.session._records import recent_alerts, record_model_alert
 from agrochat.actors.session._retrieval import rank_knowledge
-from agrochat.actors.session._text import fold, mask_phone
+from agrochat.actors.session._text import contains_phrase, fold, mask_phone
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.logs import get_logger
@@ -669,12 +669,23 @@ class Conversation:
         """Did the producer's own message say this value?"""
         if spec is None:
             return False
+        folded = fold(text)
         if spec.type == "text":
-            return fold(value) in fold(text)
+            return fold(value) in folded
+        if spec.type == "enum" and value not in spec.options:
+            # A value outside the known options ("huancayo" as a crop) is only ever the
+            # producer's own answer to that field's question, handled by the caller.
+            return False
+        if spec.units and not any(
+            contains_phrase(folded, fold(s)) for synonyms in spec.units.values() for s in synonyms
+        ):
+            # A bare number in a sentence is rarely this field's ("el 15 de septiembre" is no
+            # area); a number the producer gave as this field names its unit.
+            return False
         from_text = validate_value(spec, text, today=today)
         if isinstance(from_text, Accepted) and from_text.value == value:
             return True
-        return spec.type == "enum" and fold(value) in fold(text)
+        return spec.type == "enum" and fold(value) in folded
 
     def _after_fields_changed(self, producer: Producer, fields: Mapping[str, str]) -> None:
         updates: dict[str, Any] = {}
