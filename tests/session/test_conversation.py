@@ -160,6 +160,21 @@ def test_a_number_without_its_unit_is_not_taken_for_an_area(make_conversation) -
     assert producer_fields(make_conversation.database)["area_ha"] == "15"
 
 
+def test_sentences_copied_from_the_conversation_are_not_sent_back(make_conversation) -> None:
+    # Seen with the packaged model: the producer's message repeated, then the form question it
+    # saw in the history, though that field was answered.
+    register(make_conversation.database)
+    said = "Hola, soy Juan Quispe y siembro papa en Huancayo."
+    advice = "Riega cada 7 a 10 días según la humedad del suelo."
+    inference = FakeInference(lambda r: model_json(f"{said} {advice}"))
+    conversation = make_conversation(inference=inference)
+    assert conversation.handle(incoming(said)).reply.model_output["respuesta_chat"] == advice
+    question = "¿Cuántas hectáreas siembras?"
+    inference.respond = lambda r: model_json(question)
+    out = conversation.handle(incoming("¿y luego?")).reply.model_output
+    assert out["respuesta_chat"] == "Entendido."
+
+
 def test_registration_completes_and_the_producer_becomes_active(make_conversation) -> None:
     register(
         make_conversation.database, {k: v for k, v in FULL_PROFILE.items() if k != "tipo_riego"}

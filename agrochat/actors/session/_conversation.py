@@ -33,7 +33,13 @@ from agrochat.actors.session._forms import (
 from agrochat.actors.session._model import Inference, output_schema, parse_output
 from agrochat.actors.session._records import recent_alerts, record_model_alert
 from agrochat.actors.session._retrieval import rank_knowledge
-from agrochat.actors.session._text import contains_phrase, fold, mask_phone
+from agrochat.actors.session._text import (
+    contains_phrase,
+    drop_echoes,
+    fold,
+    mask_phone,
+    sentences,
+)
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.logs import get_logger
@@ -61,6 +67,8 @@ ROLES = ("consulta", "registro", "alerta", "saludo", "fuera_de_tema")
 # terminal prints it). Any other source is a gateway we own: its replies go through the outbox.
 DIRECT_SOURCES = frozenset({"api", "terminal"})
 
+# Said when everything the model wrote was a copy of the conversation.
+ECHOED = "Entendido."
 WELCOME = "¡Hola! Soy agrochat, tu asesor agrícola. Para ayudarte mejor necesito unos datos."
 # The inference package's wording; the message is kept and answered later (answer_deferred).
 BUSY = REPLY_OVERLOADED
@@ -434,6 +442,17 @@ class Conversation:
 
         output = parse_output(result.content, self.form.names)
         asked = self._asked_field(fields, inbound, history)
+        output["respuesta_chat"] = (
+            drop_echoes(
+                output["respuesta_chat"],
+                producer_said=[
+                    inbound.text,
+                    *(m.text for m in history.messages if m.direction == "in"),
+                ],
+                ours=self._own_phrases(history),
+            )
+            or ECHOED
+        )
         output = self._apply(
             producer, fields, inbound, output, asked=asked, first_contact=first_contact
         )
@@ -660,6 +679,17 @@ class Conversation:
             if fold(last_out.text).endswith(fold(spec.question)):
                 return spec
         return None
+
+    def _own_phrases(self, history: History) -> list[str]:
+        """What agrochat adds to replies itself, and the notes it added in this history."""
+        notes = [
+            s
+            for m in history.messages
+            if m.direction == "out"
+            for s in sentences(m.text)
+            if fold(s).startswith("no pude guardar")
+        ]
+        return [WELCOME, ESCALATED, *(f.question for f in self.form.fields), *notes]
 
     @staticmethod
     def _looks_like_answer(text: str) -> bool:
