@@ -17,10 +17,10 @@ import pytest
 
 from agrochat.persistence import AlertStore, MessageStore, ProducerStore
 from tests.admin.conftest import ADMIN, PASSWORD, Panel
+from tests.conftest import IN_CI
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Set to a directory to keep the screenshots (to look at them); by default they go to tmp_path.
 SCREENSHOT_DIR = os.environ.get("AGROCHAT_ADMIN_SCREENSHOTS")
 FLAGS = (

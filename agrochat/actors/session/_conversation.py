@@ -729,19 +729,33 @@ class Conversation:
 
     # -- replies that are not the model's ---------------------------------------------------
 
-    def _hold(self, producer: Producer, inbound: StoredMessage, role: str, source: str) -> Outcome:
-        missing = self.form.missing(self.producers.fields(producer.id))
-        output = _empty_output(role, BUSY, missing)
+    def _canned_reply(
+        self,
+        inbound: StoredMessage,
+        role: str,
+        text: str,
+        missing: Sequence[str],
+        *,
+        status: str,
+        source: str,
+    ) -> dict[str, Any]:
+        """Record a reply that is not the model's and send it where the message came from."""
+        output = _empty_output(role, text, missing)
         row = self.messages.record_reply(
             inbound.id,
-            BUSY,
-            status="received",
+            text,
+            status=status,
             role=role,
             model_output=output,
             now=self.clock.utcnow(),
         )
         if source not in DIRECT_SOURCES:
-            self.outgoing.deliver(self.phone, BUSY, reply_to_id=row.id)
+            self.outgoing.deliver(self.phone, text, reply_to_id=row.id)
+        return output
+
+    def _hold(self, producer: Producer, inbound: StoredMessage, role: str, source: str) -> Outcome:
+        missing = self.form.missing(self.producers.fields(producer.id))
+        output = self._canned_reply(inbound, role, BUSY, missing, status="received", source=source)
         log.warning(
             "model overloaded; message deferred",
             message_id=inbound.id,
@@ -761,17 +775,7 @@ class Conversation:
     ) -> Outcome:
         self.failures += 1
         self.last_failure = error
-        output = _empty_output(role, text, missing)
-        row = self.messages.record_reply(
-            inbound.id,
-            text,
-            status="failed",
-            role=role,
-            model_output=output,
-            now=self.clock.utcnow(),
-        )
-        if source not in DIRECT_SOURCES:
-            self.outgoing.deliver(self.phone, text, reply_to_id=row.id)
+        output = self._canned_reply(inbound, role, text, missing, status="failed", source=source)
         log.warning(
             "message failed", message_id=inbound.id, producer=mask_phone(self.phone), error=error
         )
