@@ -10,7 +10,6 @@ nothing. After a change, a redirect (POST/redirect/GET), so reloading a page rep
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -59,18 +58,13 @@ from agrochat.persistence import (
 )
 from agrochat.persistence._alerts import LEVELS, STATUSES
 from agrochat.phones import normalize_phone
+from agrochat.text import fold
 
 log = get_logger(__name__)
 
 Route = Callable[..., Callable[[Callable[..., Any]], Any]]
 HISTORY_SIZES = (50, 200, 1000)
 PRODUCER_ALERTS = 20
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: a search for "fertilizacion" finds "fertilización"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def install(route: Route, panel: Panel) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agrochat.actors.session._text import drop_echoes
+from agrochat.text import drop_echoes
 
 WELCOME = "¡Hola! Soy agrochat, tu asesor agrícola."
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import string
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from agrochat.persistence import NewAlert
 from agrochat.persistence._alerts import LEVELS
+from agrochat.text import fold
 
 RULES_DIR = Path(__file__).parent / "rules"
 PROFILE_FIELDS = ("cultivo", "fecha_siembra", "ultimo_riego")
@@ -38,8 +38,7 @@ class RuleError(ValueError):
 
 def crop_key(name: str) -> str:
     """Crop names compared without case, accents or surrounding spaces ("Maíz " = "maiz")."""
-    decomposed = unicodedata.normalize("NFKD", name.strip().lower())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return fold(name)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from agrochat.actors.session._conversation import Conversation
-from agrochat.actors.session._text import mask_phone
 from agrochat.logs import get_logger
 from agrochat.messages import Incoming, PushAlert, RetryDeferred, SessionDone, UpdateForm
+from agrochat.text import mask_phone
 
 log = get_logger(__name__)
 

@@ -33,13 +33,6 @@ from agrochat.actors.session._forms import (
 from agrochat.actors.session._model import Inference, output_schema, parse_output
 from agrochat.actors.session._records import recent_alerts, record_model_alert
 from agrochat.actors.session._retrieval import rank_knowledge
-from agrochat.actors.session._text import (
-    contains_phrase,
-    drop_echoes,
-    fold,
-    mask_phone,
-    sentences,
-)
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.logs import get_logger
@@ -59,6 +52,13 @@ from agrochat.persistence import (
     utcnow,
 )
 from agrochat.phones import chat_id
+from agrochat.text import (
+    contains_phrase,
+    drop_echoes,
+    fold,
+    mask_phone,
+    sentences,
+)
 
 log = get_logger(__name__)
 

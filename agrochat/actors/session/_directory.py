@@ -40,7 +40,6 @@ from agrochat.actors.session._conversation import (
 )
 from agrochat.actors.session._forms import load_form
 from agrochat.actors.session._model import Inference
-from agrochat.actors.session._text import mask_phone
 from agrochat.config import Config
 from agrochat.logs import get_logger
 from agrochat.messages import (
@@ -54,6 +53,7 @@ from agrochat.messages import (
 )
 from agrochat.persistence import Database, KnowledgeStore
 from agrochat.phones import normalize_phone
+from agrochat.text import mask_phone
 
 log = get_logger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from agrochat.actors.session._text import collapse_spaces, contains_phrase, fold, strip_accents
+from agrochat.text import collapse_spaces, contains_phrase, fold, strip_accents
 
 FIELD_TYPES = ("text", "number", "date", "enum")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from agrochat.actors.session._text import contains_phrase, fold
 from agrochat.persistence import KnowledgeEntry
+from agrochat.text import contains_phrase, fold
 
 # Words that say nothing about what the producer asks.
 _STOPWORDS = """

@@ -1,7 +1,7 @@
-"""Spanish text folding shared by the form validators and knowledge retrieval.
+"""Spanish text as agrochat compares it: one folding for forms, retrieval, rules and the panel.
 
-Producers write on phones: accents come and go ("maíz"/"maiz"), capitals are random and
-punctuation is sparse, so every comparison is made on the folded form.
+Producers write on phones: accents come and go ("maíz"/"maiz", "mañana"/"manana"), capitals are
+random and punctuation is sparse, so every comparison is made on the folded form.
 """
 
 from __future__ import annotations
@@ -9,25 +9,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_NON_WORD = re.compile(r"[^0-9a-zñ²]+")
+_NON_WORD = re.compile(r"[^0-9a-z²]+")
 _SPACES = re.compile(r"\s+")
 
 
 def strip_accents(text: str) -> str:
-    """'maíz' -> 'maiz', keeping 'ñ' (it is a different letter, not an accented 'n')."""
-    out = []
-    for char in unicodedata.normalize("NFD", text):
-        if unicodedata.combining(char):
-            # The tilde of ñ is the only combining mark that changes the letter.
-            if char == "\u0303" and out and out[-1] in "nN":
-                out[-1] = "ñ" if out[-1] == "n" else "Ñ"
-            continue
-        out.append(char)
-    return unicodedata.normalize("NFC", "".join(out))
+    """'maíz' -> 'maiz', 'mañana' -> 'manana': phone keyboards drop the tilde of ñ as often as
+    any accent, so a comparison that kept it would miss what producers type."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def fold(text: str) -> str:
-    """Lower case, no accents (except ñ), punctuation turned into single spaces."""
+    """Lower case, no accents, punctuation turned into single spaces."""
     folded = strip_accents(text.lower())
     return _NON_WORD.sub(" ", folded).strip()
 
