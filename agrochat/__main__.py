@@ -64,7 +64,7 @@ def _serve(config: Config) -> int:
 
 
 def _chat(config: Config, phone: str) -> int:
-    from agrochat.actors.session import run_terminal_chat
+    from agrochat.terminal import run_terminal_chat
 
     return run_terminal_chat(config, phone, stdin=sys.stdin, stdout=sys.stdout)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import pykka
@@ -23,7 +22,7 @@ from agrochat.errors import NotReady
 from agrochat.http._boot import SwappableApp
 from agrochat.http._server import HttpServer
 from agrochat.logs import get_logger
-from agrochat.supervisor import ChildSpec, Supervisor
+from agrochat.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from agrochat.http import AppContext
@@ -31,26 +30,12 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-ChildrenFactory = Callable[["Agrochat"], Sequence[ChildSpec]]
-
-
-def default_children(app: Agrochat) -> list[ChildSpec]:
-    """The actor tree, in dependency order: what an actor talks to starts before it.
-
-    Called once the database is open; factories may use ``app.database``, and the wiring may add
-    health checks and metrics to ``app.context``.
-    """
-    from agrochat import wiring
-
-    return wiring.children(app)
-
 
 class Agrochat:
     def __init__(
         self,
         config: Config,
         *,
-        children: ChildrenFactory = default_children,
         announce: TextIO | None = None,
     ) -> None:
         self.config = ensure_credentials(config, announce=announce)
@@ -59,7 +44,6 @@ class Agrochat:
         self.exit_reason: str | None = None
         self.database: Database | None = None
         self.supervisor: Supervisor | None = None
-        self._children = children
         self.context: AppContext | None = None
         self._front = SwappableApp()
         self.http = HttpServer(
@@ -74,19 +58,29 @@ class Agrochat:
         try:
             # Imported only now: the routes, dataset, SQLAlchemy and alembic take most of a
             # second, and /health must answer before that.
+            from agrochat import wiring
             from agrochat.http import AppContext, make_app
+            from agrochat.knowledge import seed_knowledge
             from agrochat.persistence import open_database
 
-            self.context = AppContext(config=self.config)
             self.database = open_database(self.config.effective_database_url)
-            self.context.database = self.database
+            seed_knowledge(self.database)
+            built = wiring.build(self.config, self.database, peers=self)
             self.supervisor = Supervisor(
-                self._children(self),
+                built.specs,
                 intensity=self.config.restart_intensity,
                 period_s=self.config.restart_period_s,
                 on_escalate=self._on_escalate,
             )
-            self.context.supervisor = self.supervisor
+            self.context = AppContext(
+                config=self.config,
+                supervisor=self.supervisor,
+                database=self.database,
+                health_checks=built.health_checks,
+                metrics=built.metrics,
+                sessions=built.sessions,
+                inference=built.inference,
+            )
             self.supervisor.start()
             self._front.target = make_app(self.context)
         except BaseException:
@@ -101,9 +95,6 @@ class Agrochat:
         if self.supervisor is None:
             raise NotReady("agrochat is starting")
         return self.supervisor.ref(actor_id)
-
-    def proxy(self, actor_id: str) -> Any:
-        return self.ref(actor_id).proxy()
 
     def _on_escalate(self, reason: str) -> None:
         self.exit_reason = reason

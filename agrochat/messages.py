@@ -38,6 +38,12 @@ class ChildSnapshot:
     state: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Inspect:
+    """Ask any actor for its snapshot: plain, immutable data for /debug/actors and tests, never
+    the live object (which another thread would read while the actor changes it)."""
+
+
 # --- inference ---------------------------------------------------------------------------
 
 

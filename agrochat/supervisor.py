@@ -58,11 +58,10 @@ from types import TracebackType
 from typing import Any
 
 import pykka
-from pykka.messages import ProxyCall
 
 from agrochat.errors import NotFound, NotReady
 from agrochat.logs import get_logger
-from agrochat.messages import ChildSnapshot
+from agrochat.messages import ChildSnapshot, Inspect
 
 __all__ = [
     "Backoff",
@@ -233,6 +232,8 @@ class _PykkaFailureRecorder(logging.Handler):
 
 def _plain(value: Any) -> dict[str, Any]:
     """The actor's snapshot as plain JSON data: never a live object shared across threads."""
+    if value is None:
+        return {}  # an actor that keeps no snapshot of its own
     try:
         data = json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError) as exc:
@@ -751,9 +752,8 @@ class Supervisor:
             pending = self._state_asks.get(ref.actor_urn)
             if pending is not None and not _is_done(pending):
                 return pending
-            # A ProxyCall ask skips building a proxy (which introspects the live actor object
-            # from this thread); putting into Pykka's unbounded inbox never blocks.
-            future = ref.ask(ProxyCall(attr_path=("snapshot",), args=(), kwargs={}), block=False)
+            # Putting into Pykka's unbounded inbox never blocks.
+            future = ref.ask(Inspect(), block=False)
             self._state_asks[ref.actor_urn] = future
             return future
 

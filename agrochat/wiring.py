@@ -1,71 +1,142 @@
-"""Which actors agrochat runs and how each is built: the child specs, in dependency order.
+"""Everything agrochat runs, built once: the actors' child specs in dependency order, and the
+services shared by actors and HTTP routes.
 
 inference  owns the model; talks to no one
 whatsapp   sends the outbox through the gateway; tells "alerts" what was delivered
 sessions   one actor per producer; asks inference, tells whatsapp
 alerts     ticks, claims due alerts, tells "sessions" to deliver them in each producer's order
 
-Peers are looked up through the supervisor at call time, so a restarted actor is found again.
+Whether a WhatsApp gateway exists is decided here, once: without one there is no WhatsApp actor,
+replies are not put in the outbox (the seed's bridge reads them from ``/agent``), and alerts wait
+for a bridge to poll them. Peers are looked up at call time (``peers.ref(id)``), so a restarted
+actor is found again.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+from agrochat.actors import ActorId, Peers, tell
+from agrochat.actors.alerts import AlertSchedulerActor
+from agrochat.actors.inference import (
+    BackendFactory,
+    InferenceActor,
+    InferenceClient,
+    ModelStatus,
+)
+from agrochat.actors.inference import render_metrics as inference_metrics
+from agrochat.actors.session import (
+    Clock,
+    Conversation,
+    Outgoing,
+    SessionDirectory,
+    SessionGateway,
+    load_form,
+)
+from agrochat.actors.whatsapp import Transport, WhatsAppActor, make_transport
+from agrochat.config import Config
+from agrochat.knowledge import KnowledgeBase
+from agrochat.messages import Send
+from agrochat.persistence import Database, KnowledgeStore
 from agrochat.supervisor import ChildSpec
 
-if TYPE_CHECKING:
-    from agrochat.app import Agrochat
+HealthCheck = Callable[[], tuple[bool, Any]]
 
 
-def children(app: Agrochat) -> list[ChildSpec]:
-    from agrochat.actors.alerts import AlertSchedulerActor
-    from agrochat.actors.inference import InferenceActor, InferenceClient, ModelStatus
-    from agrochat.actors.inference import render_metrics as inference_metrics
-    from agrochat.actors.session import SessionDirectory, SessionGateway
-    from agrochat.actors.whatsapp import WhatsAppActor, make_transport
+@dataclass
+class Wiring:
+    """What ``build`` made: the supervisor's children and what the HTTP routes are given."""
 
-    config, database, context = app.config, app.database, app.context
-    assert database is not None and context is not None, "wired after the database is open"
-    peers = app  # Agrochat.proxy/ref resolve through the supervisor once it exists
+    specs: list[ChildSpec]
+    inference: InferenceClient
+    sessions: SessionGateway
+    gateway: Transport | None
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    metrics: list[Callable[[], str]] = field(default_factory=list)
 
+
+def build(
+    config: Config,
+    database: Database,
+    peers: Peers,
+    *,
+    backend_factory: BackendFactory | None = None,
+) -> Wiring:
+    """``backend_factory``: the model (default: what the configuration names); tests and
+    benchmarks give a test double here and get everything else exactly as production has it."""
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
-    # Not ready while loading: a balancer should not send producers to a node without a model.
-    context.health_checks["model"] = lambda: (
-        status.usable,
-        "failed: " + status.detail if status.state == "failed" else status.state,
-    )
-    context.metrics.append(inference_metrics)
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
-    context.inference = inference
-    context.sessions = SessionGateway(peers, reply_timeout_s=config.reply_timeout_s)
+    gateway = make_transport(config)
 
-    specs = [ChildSpec(id="inference", start=lambda: InferenceActor.start(config, status=status))]
-    transport = make_transport(config)
-    if transport is not None:
-        context.health_checks["gateway"] = lambda: (True, config.whatsapp)
+    send: Callable[[Send], None] | None = None
+    if gateway is not None:
+
+        def send(message: Send) -> None:
+            tell(peers, ActorId.WHATSAPP, message)
+
+    form = load_form("perfil")
+    knowledge = KnowledgeBase(KnowledgeStore(database))
+    outgoing = Outgoing(database, send)
+    clock = Clock(config.timezone)
+
+    def conversation(phone: str) -> Conversation:
+        return Conversation(
+            phone,
+            config=config,
+            database=database,
+            inference=inference,
+            form=form,
+            knowledge=knowledge,
+            outgoing=outgoing,
+            clock=clock,
+        )
+
+    specs = [
+        ChildSpec(id=ActorId.INFERENCE, start=lambda: InferenceActor.start(config, status=status))
+    ]
+    if gateway is not None:
         specs.append(
             ChildSpec(
-                id="whatsapp",
+                id=ActorId.WHATSAPP,
                 start=lambda: WhatsAppActor.start(
-                    config, database=database, transport=transport, peers=peers
+                    config, database=database, transport=gateway, peers=peers
                 ),
             )
         )
-    specs.append(
+    specs += [
         ChildSpec(
-            id="sessions",
+            id=ActorId.SESSIONS,
             start=lambda: SessionDirectory.start(
-                config, database=database, peers=peers, inference=inference
+                config, peers=peers, conversation_factory=conversation
             ),
-        )
-    )
-    specs.append(
+        ),
         ChildSpec(
-            id="alerts",
-            start=lambda: AlertSchedulerActor.start(config, database=database, peers=peers),
-        )
+            id=ActorId.ALERTS,
+            start=lambda: AlertSchedulerActor.start(
+                config, database=database, peers=peers, deliver=gateway is not None
+            ),
+        ),
+    ]
+
+    health_checks: dict[str, HealthCheck] = {
+        # Not ready while loading: a balancer should not send producers to a node without a
+        # model.
+        "model": lambda: (
+            status.usable,
+            "failed: " + status.detail if status.state == "failed" else status.state,
+        ),
+    }
+    if gateway is not None:
+        health_checks["gateway"] = lambda: (True, gateway.name)
+    return Wiring(
+        specs=specs,
+        inference=inference,
+        sessions=SessionGateway(peers, reply_timeout_s=config.reply_timeout_s),
+        gateway=gateway,
+        health_checks=health_checks,
+        metrics=[inference_metrics],
     )
-    return specs

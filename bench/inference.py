@@ -41,7 +41,7 @@ from agrochat.actors.inference import (
 from agrochat.actors.inference._llama import LlamaBackend
 from agrochat.config import Config
 from agrochat.errors import Overloaded
-from agrochat.messages import InferenceRequest, deadline_in
+from agrochat.messages import InferenceRequest, Inspect, deadline_in
 
 FORM_FIELDS = ["cultivo", "variedad", "fecha_siembra", "hectareas", "riego", "ubicacion"]
 SCHEMA = output_schema(FORM_FIELDS)
@@ -194,15 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     class Peers:
-        def proxy(self, id: str) -> Any:
-            return ref.proxy()
+        def ref(self, id: str) -> Any:
+            return ref
 
     client = InferenceClient(Peers(), queue_limit=8, stats=stats)
 
     def settle() -> None:
         """Wait until the actor is idle: it may still be preparing a producer's next turn, and
         only one thread at a time may touch the Llama (in agrochat, only the actor does)."""
-        ref.proxy().snapshot().get(timeout=600)
+        ref.ask(Inspect(), timeout=600)
 
     def ours(messages, key=None, max_tokens=args.max_tokens, schema=SCHEMA):
         started = time.perf_counter()

@@ -31,19 +31,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agrochat import logs
+from agrochat import logs, wiring
 from agrochat.actors.inference import (
     Completion,
-    InferenceActor,
-    InferenceClient,
-    InferenceStats,
-    ModelStatus,
 )
-from agrochat.actors.session import SessionDirectory
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.messages import Inspect
 from agrochat.persistence import open_database
-from agrochat.supervisor import ChildSpec, Supervisor
+from agrochat.supervisor import Supervisor
 
 API_KEY = "bench-api-key-0123456789"
 BARE_BODY = json.dumps(
@@ -275,32 +271,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         reply_timeout_s=60.0,
     )
     db = open_database(url)
-    status = ModelStatus()
-    client: InferenceClient | None = None
 
-    supervisor: Supervisor = Supervisor(
-        [
-            ChildSpec(
-                id="inference",
-                start=lambda: InferenceActor.start(
-                    config,
-                    status=status,
-                    backend_factory=lambda cfg: InstantBackend(),
-                    stats=InferenceStats(),
-                ),
-            ),
-            ChildSpec(
-                id="sessions",
-                start=lambda: SessionDirectory.start(
-                    config, database=db, peers=supervisor, inference=client
-                ),
-            ),
-        ],
-        intensity=5,
-        period_s=30,
+    class LatePeers:
+        """The supervisor, once it exists (the wiring hands peers out before that)."""
+
+        supervisor: Supervisor | None = None
+
+        def ref(self, id: str) -> Any:
+            assert self.supervisor is not None
+            return self.supervisor.ref(id)
+
+    peers = LatePeers()
+    built = wiring.build(config, db, peers, backend_factory=lambda cfg: InstantBackend())
+    supervisor = Supervisor(built.specs, intensity=5, period_s=30)
+    peers.supervisor = supervisor
+    app = make_app(
+        AppContext(
+            config=config,
+            supervisor=supervisor,
+            database=db,
+            sessions=built.sessions,
+            inference=built.inference,
+        )
     )
-    client = InferenceClient(supervisor, queue_limit=config.inference_queue, status=status)
-    app = make_app(AppContext(config=config, supervisor=supervisor, database=db))
 
     # The baseline: a bare route, none of agrochat's plugins (auth, request ids, JSON errors).
     @app.post("/bench/bare", skip=True)
@@ -366,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for stat in tracemalloc.take_snapshot().compare_to(snap_10, "traceback")[:8]:
                 print(stat, *stat.traceback.format()[-6:], sep="\n  ", file=sys.stderr)
         problems += check_order(replies, args.messages)
-        snapshot = supervisor.proxy("sessions").snapshot().get(timeout=10)
+        snapshot = supervisor.ref("sessions").ask(Inspect(), timeout=10)
 
         t0 = time.perf_counter()
         lat_bare, _, _ = drive(

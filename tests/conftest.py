@@ -10,18 +10,35 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pykka
 import pytest
 import sqlalchemy as sa
 
+from agrochat.errors import NotFound, NotReady
 from agrochat.persistence import Database, open_database
 
 PG_URL = os.environ.get("AGROCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _pg_reachable: bool | None = None
+
+
+class FakePeers:
+    """What the supervisor offers actors: the current ref for an id, nothing more."""
+
+    def __init__(self, **refs: pykka.ActorRef[Any]) -> None:
+        self.refs: dict[str, pykka.ActorRef[Any]] = dict(refs)
+
+    def ref(self, id: str) -> pykka.ActorRef[Any]:
+        ref = self.refs.get(id)
+        if ref is None:
+            raise NotFound(f"no actor named {id!r}")
+        if not ref.is_alive():
+            raise NotReady(f"actor {id!r} is not running")
+        return ref
 
 
 def _postgres_reachable() -> bool:

@@ -1,7 +1,9 @@
-"""What every actor shell shares: finding peers at call time, and a periodic self-tell."""
+"""What every actor shell shares: the ids actors are known by, finding peers at call time, and a
+periodic self-tell."""
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Callable
@@ -10,20 +12,26 @@ from typing import Any, Protocol
 import pykka
 
 
+class ActorId(enum.StrEnum):
+    """The supervised actors, by the id the supervisor knows them under (and /debug shows)."""
+
+    INFERENCE = "inference"
+    WHATSAPP = "whatsapp"
+    SESSIONS = "sessions"
+    ALERTS = "alerts"
+
+
 class Peers(Protocol):
-    """How an actor reaches another: by id, looked up at call time (the Supervisor, Agrochat, or
-    a test's fake). After a restart the id names a new actor, so never keep what this returns."""
+    """How an actor (or a thread that is not one) reaches another: by id, looked up at call time
+    (the Supervisor, Agrochat, or a test's fake). After a restart the id names a new actor, so
+    never keep what this returns."""
 
-    def proxy(self, id: str) -> Any: ...
+    def ref(self, id: str) -> pykka.ActorRef[Any]: ...
 
 
-def tell(peers: Peers, id: str, message: object) -> None:
+def tell(peers: Peers, id: ActorId, message: object) -> None:
     """Tell ``message`` to the current actor ``id``."""
-    ref = getattr(peers, "ref", None)
-    if callable(ref):
-        ref(id).tell(message)
-    else:
-        peers.proxy(id).actor_ref.tell(message)
+    peers.ref(id).tell(message)
 
 
 class Ticker:

@@ -45,7 +45,6 @@ from agrochat.http._admin_queries import (
     last_escalation,
     search_producers,
 )
-from agrochat.http._agent import gateway
 from agrochat.logs import get_logger
 from agrochat.messages import Tick
 from agrochat.persistence import (
@@ -202,7 +201,7 @@ def _producer_routes(route: Route, panel: Panel) -> None:
         # Through the producer's session, as POST /form/update: in order with its
         # conversation, and the session updates the name and the "activo" status.
         try:
-            gateway(panel.ctx).update_form(producer.phone, checked.values, source="admin")
+            panel.ctx.require_sessions().update_form(producer.phone, checked.values, source="admin")
         except NotReady as exc:
             log.warning("profile edit not stored: sessions unavailable", error=exc.message)
             raise NotReady(

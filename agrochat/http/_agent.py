@@ -14,7 +14,6 @@ from typing import Any
 
 import bottle
 
-from agrochat.actors.session import SessionGateway
 from agrochat.errors import Unprocessable
 from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
@@ -71,12 +70,6 @@ def raise_if_errors(errors: dict[str, str]) -> None:
         )
 
 
-def gateway(ctx: AppContext) -> SessionGateway:
-    if ctx.sessions is not None:
-        return ctx.sessions
-    return SessionGateway(ctx.require_supervisor(), reply_timeout_s=ctx.config.reply_timeout_s)
-
-
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @app.post("/agent", auth="api")
     def agent() -> bottle.HTTPResponse:
@@ -92,7 +85,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         )
         raise_if_errors(errors)
         assert phone is not None and message is not None
-        reply = gateway(ctx).converse(
+        reply = ctx.require_sessions().converse(
             phone,
             message.strip(),
             role=role,

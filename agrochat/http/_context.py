@@ -27,7 +27,7 @@ class AppContext:
     health_checks: dict[str, Callable[[], tuple[bool, Any]]] = field(default_factory=dict)
     # Extra /metrics text (Prometheus exposition format) from the parts that keep metrics.
     metrics: list[Callable[[], str]] = field(default_factory=list)
-    # How routes reach producers' sessions (/agent, /form/update); None: through the supervisor.
+    # How routes reach producers' sessions (/agent, /form/update, the panel's profile edits).
     sessions: SessionGateway | None = None
     # How /chat reaches the model; None: /chat answers 503 (not configured yet).
     inference: InferenceClient | None = None
@@ -36,6 +36,11 @@ class AppContext:
         if self.supervisor is None:
             raise NotReady("agrochat is starting; try again in a moment")
         return self.supervisor
+
+    def require_sessions(self) -> SessionGateway:
+        if self.sessions is None:
+            raise NotReady("conversations are starting; try again in a moment")
+        return self.sessions
 
     def require_database(self) -> Database:
         if self.database is None:

@@ -16,7 +16,7 @@ import bottle
 
 from agrochat.actors.session import Clock, load_form, validate_fields
 from agrochat.errors import Unprocessable
-from agrochat.http._agent import check_phone, gateway, raise_if_errors
+from agrochat.http._agent import check_phone, raise_if_errors
 from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
 
@@ -49,5 +49,5 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 "invalid fields: " + ", ".join(sorted(checked.errors)),
                 details={"fields": checked.errors},
             )
-        state = gateway(ctx).update_form(phone, checked.values, source="api")
+        state = ctx.require_sessions().update_form(phone, checked.values, source="api")
         return json_response(state)

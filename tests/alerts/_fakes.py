@@ -10,18 +10,7 @@ import pykka
 from agrochat.actors.whatsapp import TransportError
 from agrochat.messages import PushAlert, Send
 from agrochat.persistence import Database, OutboxStore
-
-
-class FakePeers:
-    """The supervisor's ``proxy(id)``, nothing more: actors must manage with that alone."""
-
-    def __init__(self) -> None:
-        self.refs: dict[str, pykka.ActorRef[Any]] = {}
-
-    def proxy(self, id: str) -> Any:
-        if id not in self.refs or not self.refs[id].is_alive():
-            raise LookupError(f"actor {id!r} is not running")
-        return self.refs[id].proxy()
+from tests.conftest import FakePeers
 
 
 class FakeSessions(pykka.ThreadingActor):
@@ -37,14 +26,11 @@ class FakeSessions(pykka.ThreadingActor):
         if isinstance(message, PushAlert):
             self.pushed.append(message)
             oid = self.outbox.enqueue(message.phone, message.text, alert_id=message.alert_id)
-            self.peers.proxy("whatsapp").actor_ref.tell(
+            self.peers.ref("whatsapp").tell(
                 Send(
                     outbox_id=oid, phone=message.phone, text=message.text, alert_id=message.alert_id
                 )
             )
-
-    def pushes(self) -> list[PushAlert]:
-        return list(self.pushed)
 
 
 class SimulatedCrash(BaseException):

@@ -13,10 +13,11 @@ from freezegun import freeze_time
 from agrochat.actors.alerts import AlertSchedulerActor, RuleBook
 from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
-from agrochat.messages import DrainOutbox, Tick
+from agrochat.messages import DrainOutbox, Inspect, Tick
 from agrochat.persistence import AlertStore, Database, OutboxStore, open_database
 from tests.alerts._data import add_producer
-from tests.alerts._fakes import FakePeers, FakeSessions, RecordingTransport
+from tests.alerts._fakes import FakeSessions, RecordingTransport
+from tests.conftest import FakePeers
 
 T0 = dt.datetime(2026, 3, 2, 15, 0, 0)
 N = 6
@@ -40,8 +41,7 @@ def _settle(peers: FakePeers) -> None:
     """Wait until everything told so far has flowed scheduler -> sessions -> WhatsApp ->
     scheduler: an ask is answered only after the messages told before it."""
     for id in ("alerts", "sessions", "whatsapp", "alerts"):
-        proxy = peers.refs[id].proxy()
-        (proxy.pushes() if id == "sessions" else proxy.snapshot()).get(timeout=10)
+        peers.refs[id].ask(Inspect(), timeout=10)
 
 
 @pytest.mark.parametrize("crash_on_send", [1, 3, N])

@@ -11,10 +11,11 @@ from freezegun import freeze_time
 from agrochat.actors.alerts import AlertSchedulerActor, RuleBook, backoff
 from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
-from agrochat.messages import Tick
+from agrochat.messages import Inspect, Tick
 from agrochat.persistence import AlertStore, Database, utcnow
 from tests.alerts._data import add_producer
-from tests.alerts._fakes import FakePeers, FakeSessions, RecordingTransport
+from tests.alerts._fakes import FakeSessions, RecordingTransport
+from tests.conftest import FakePeers
 
 PHONE = "51987654321"
 NO_RULES = RuleBook(crops={})
@@ -48,7 +49,7 @@ def test_due_alerts_are_handed_to_sessions_in_schedule_order(sqlite_database: Da
     scheduler = AlertSchedulerActor.start(
         CONFIG, database=db, peers=peers, rules=NO_RULES, tick_on_start=False
     )
-    scheduler.proxy().tick().get(timeout=10)
+    scheduler.ask(Tick(at=0), timeout=10)
     pushed = peers.refs["sessions"].proxy().received().get(timeout=10)
     assert [(p.alert_id, p.text) for p in pushed] == [(first, "a"), (second, "b")]
 
@@ -65,7 +66,7 @@ def test_sessions_down_counts_as_a_failed_attempt_retried_after_backoff(
         scheduler = AlertSchedulerActor.start(
             CONFIG, database=db, peers=peers, rules=NO_RULES, tick_on_start=False
         )
-        scheduler.proxy().tick().get(timeout=10)
+        scheduler.ask(Tick(at=0), timeout=10)
         alert = store.get(alert_id)
         assert alert is not None
         assert (alert.status, alert.attempts) == ("pending", 1)
@@ -74,7 +75,7 @@ def test_sessions_down_counts_as_a_failed_attempt_retried_after_backoff(
         peers.refs["sessions"] = _Recorder.start()
         clock.tick(backoff(1))
         scheduler.tell(Tick(at=0))
-        scheduler.proxy().snapshot().get(timeout=10)
+        scheduler.ask(Inspect(), timeout=10)
         pushed = peers.refs["sessions"].proxy().received().get(timeout=10)
     assert [p.alert_id for p in pushed] == [alert_id]
 
@@ -93,8 +94,8 @@ def test_a_failing_tick_is_logged_and_the_scheduler_lives_on(sqlite_database: Da
         dispatcher=BrokenDispatcher(),  # type: ignore[arg-type]
         tick_on_start=False,
     )
-    assert scheduler.proxy().tick().get(timeout=10) is None
-    snapshot = scheduler.proxy().snapshot().get(timeout=10)
+    scheduler.ask(Tick(at=0), timeout=10)
+    snapshot = scheduler.ask(Inspect(), timeout=10)
     assert scheduler.is_alive()
     assert snapshot["errors"] == 1 and "database is locked" in snapshot["last_error"]
 
@@ -116,8 +117,8 @@ def test_alert_goes_from_tick_through_session_and_gateway_to_sent(
         CONFIG, database=db, peers=peers, rules=NO_RULES
     )
     assert transport.done.wait(10)
-    peers.refs["whatsapp"].proxy().snapshot().get(timeout=10)
-    peers.refs["alerts"].proxy().snapshot().get(timeout=10)
+    peers.refs["whatsapp"].ask(Inspect(), timeout=10)
+    peers.refs["alerts"].ask(Inspect(), timeout=10)
     assert transport.sent == [(PHONE, "Helada esta noche", None)]
     alert = store.get(alert_id)
     assert alert is not None and (alert.status, alert.delivery) == ("sent", "text")
@@ -132,9 +133,9 @@ def test_without_a_gateway_the_scheduler_leaves_alerts_for_pollers(
     peers = FakePeers()
     peers.refs["sessions"] = _Recorder.start()
     scheduler = AlertSchedulerActor.start(
-        CONFIG.replace(whatsapp="none"), database=db, peers=peers, rules=NO_RULES
+        CONFIG, database=db, peers=peers, deliver=False, rules=NO_RULES
     )
-    scheduler.proxy().tick().get(timeout=10)
-    assert scheduler.proxy().snapshot().get(timeout=10)["delivering"] is False
+    scheduler.ask(Tick(at=0), timeout=10)
+    assert scheduler.ask(Inspect(), timeout=10)["delivering"] is False
     assert peers.refs["sessions"].proxy().received().get(timeout=10) == []
     assert [a.id for a in AlertStore(db).pending_due()] == [alert_id]

@@ -7,6 +7,7 @@ import pykka
 from agrochat.actors.alerts import AlertSchedulerActor, RuleBook
 from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
+from agrochat.messages import Inspect
 from agrochat.persistence import AlertStore, Database, OutboxStore, utcnow
 from agrochat.supervisor import ChildSpec, Supervisor
 from tests.alerts._data import add_producer
@@ -60,8 +61,8 @@ def test_alerts_flow_through_supervised_actors(sqlite_database: Database) -> Non
     sup.start()
     try:
         assert transport.done.wait(10)
-        sup.proxy("whatsapp").snapshot().get(timeout=10)
-        snapshot = sup.proxy("alerts").snapshot().get(timeout=10)
+        sup.ref("whatsapp").ask(Inspect(), timeout=10)
+        snapshot = sup.ref("alerts").ask(Inspect(), timeout=10)
         assert snapshot["delivering"] is True
         assert [store.get(i).status for i in ids] == ["sent"] * 3  # type: ignore[union-attr]
         assert sorted(text for _, text, _ in transport.sent) == ["a0", "a1", "a2"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+from typing import Any
 
 import pykka
 
@@ -29,9 +31,14 @@ def test_restart_loop_that_never_succeeds_exits_non_zero_with_a_clear_line(
     monkeypatch.setenv("AGROCHAT_BIND", f"127.0.0.1:{_free_port()}")
     monkeypatch.setenv("AGROCHAT_RESTART_INTENSITY", "2")
     monkeypatch.setenv("AGROCHAT_LOG_FORMAT", "console")
-    monkeypatch.setattr(
-        wiring, "children", lambda app: [ChildSpec(id="flaky", start=NeverStarts.start)]
-    )
+    build = wiring.build
+
+    def flaky(*args: Any, **kwargs: Any) -> wiring.Wiring:
+        return dataclasses.replace(
+            build(*args, **kwargs), specs=[ChildSpec(id="flaky", start=NeverStarts.start)]
+        )
+
+    monkeypatch.setattr(wiring, "build", flaky)
     assert main(["serve"]) == 1
     out = capsys.readouterr().out
     assert "supervisor giving up" in out

@@ -13,6 +13,7 @@ import pytest
 
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.messages import Inspect
 from agrochat.persistence import Database
 from agrochat.supervisor import ChildSpec, Supervisor
 
@@ -31,7 +32,9 @@ class Worker(pykka.ThreadingActor):
     def on_start(self) -> None:
         self.started.set()
 
-    def on_receive(self, message: Any) -> None:
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inspect):
+            return self.snapshot()
         # A failure in a tell kills the actor (a failure in an ask goes back to the caller).
         if message == "crash":
             raise RuntimeError("worker crashed on purpose")

@@ -3,22 +3,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-import pykka
 import pytest
 
 from agrochat.actors.inference import InferenceStats
-
-
-class FakePeers:
-    """What the supervisor offers actors: the current proxy for an id."""
-
-    def __init__(self, **refs: pykka.ActorRef[Any]) -> None:
-        self.refs = dict(refs)
-
-    def proxy(self, id: str) -> Any:
-        return self.refs[id].proxy()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import cast
 
 import pytest
 
@@ -14,14 +13,14 @@ from agrochat.actors.inference import (
     FakeBackend,
     InferenceActor,
     InferenceClient,
-    InferenceProxy,
     ModelRunner,
     ModelStatus,
 )
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
-from agrochat.messages import InferenceRequest, deadline_in
-from tests.inference.conftest import FakePeers, wait_for
+from agrochat.messages import InferenceRequest, Inspect, deadline_in
+from tests.conftest import FakePeers
+from tests.inference.conftest import wait_for
 
 CONFIG = Config()
 MESSAGES = ({"role": "system", "content": "Eres un asesor."}, {"role": "user", "content": "hola"})
@@ -66,7 +65,7 @@ def test_answers_through_the_client_with_metrics(stats):
     assert result.metrics.generated_tokens > 0
     assert status.state == "ready"
     assert backend.calls[0]["cache_key"] == "51987654321@c.us"
-    snapshot = ref.proxy().snapshot().get(timeout=5)
+    snapshot = ref.ask(Inspect(), timeout=5)
     assert snapshot["state"] == "ready"
     assert snapshot["counts"]["ok"] == 1
     assert snapshot["last_metrics"]["generated_tokens"] == result.metrics.generated_tokens
@@ -75,11 +74,9 @@ def test_answers_through_the_client_with_metrics(stats):
     assert "agrochat_inference_queue_wait_seconds_count 1.0" in text
 
 
-def test_typed_proxy_reaches_the_actor(stats):
+def test_an_asked_request_gets_its_result(stats):
     ref, _, _ = start(FakeBackend(), stats=stats)
-    # Like Mopidy's typed proxies: a type for the checker, the object is Pykka's proxy.
-    proxy = cast(InferenceProxy, ref.proxy())
-    result = proxy.generate(request()).get(timeout=5)
+    result = ref.ask(request(), timeout=5)
     assert result.finish_reason == "stop"
 
 
@@ -113,7 +110,7 @@ def test_expired_request_is_dropped_before_generation(stats):
             client.generate(request(0.2))
         gate.open.set()
         busy.result(timeout=10)
-    snapshot = ref.proxy().snapshot().get(timeout=5)  # handled after the expired request
+    snapshot = ref.ask(Inspect(), timeout=5)  # handled after the expired request
     assert snapshot["counts"]["expired_before_start"] == 1
     assert len(backend.calls) == 1
     assert client.in_flight == 0
@@ -139,7 +136,7 @@ def test_model_load_failure_answers_unavailable_and_actor_stays_alive(stats):
         client.generate(request())
     # Also when asked directly (a caller without the status).
     with pytest.raises(ModelUnavailable, match="does not exist"):
-        ref.proxy().generate(request()).get(timeout=5)
+        ref.ask(request(), timeout=5)
     assert ref.is_alive()
 
 
@@ -254,5 +251,5 @@ def test_requests_without_a_producer_are_not_prefilled(stats):
     backend = PrefillingBackend()
     ref, client, _ = start(backend, stats=stats)
     client.generate(request())
-    ref.proxy().snapshot().get(timeout=5)  # anything told before this has been handled
+    ref.ask(Inspect(), timeout=5)  # anything told before this has been handled
     assert backend.prefilled == []

@@ -21,7 +21,8 @@ from agrochat.actors.inference import (
 from agrochat.config import Config
 from agrochat.errors import ModelUnavailable
 from agrochat.http import AppContext, HttpServer, make_app
-from tests.inference.conftest import FakePeers, wait_for
+from tests.conftest import FakePeers
+from tests.inference.conftest import wait_for
 
 API_KEY = "test-api-key-0123456789"
 SEED_BODY = {

@@ -25,8 +25,8 @@ from agrochat.actors.inference import (
     parse_output_detailed,
 )
 from agrochat.config import Config
-from agrochat.messages import InferenceRequest, deadline_in
-from tests.inference.conftest import FakePeers
+from agrochat.messages import InferenceRequest, Inspect, deadline_in
+from tests.conftest import FakePeers
 
 pytestmark = pytest.mark.model
 
@@ -126,7 +126,7 @@ def client(peers) -> InferenceClient:
 def settle(peers: FakePeers) -> None:
     """Wait until the actor is idle (it prepares producers' next turns after replying): only
     one thread at a time may touch the model."""
-    peers.proxy("inference").snapshot().get(timeout=120)
+    peers.ref("inference").ask(Inspect(), timeout=120)
 
 
 def ask(client: InferenceClient, msgs: tuple, *, key: str | None = None, max_tokens: int = 128):

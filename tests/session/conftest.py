@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from agrochat.actors.session import Clock, Conversation, KnowledgeBase, Outgoing, load_form
+from agrochat.actors.session import Clock, Conversation, Outgoing, load_form
 from agrochat.config import Config
+from agrochat.knowledge import KnowledgeBase
 from agrochat.messages import (
     Incoming,
     InferenceMetrics,

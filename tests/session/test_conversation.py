@@ -7,10 +7,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from agrochat.actors.session import BUSY, CRASHED, TIMEOUT, UNAVAILABLE, load_knowledge_seed
+from agrochat.actors.session import BUSY, CRASHED, TIMEOUT, UNAVAILABLE
 from agrochat.actors.session._conversation import ESCALATED, WELCOME
 from agrochat.actors.session._records import count_alerts
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
+from agrochat.knowledge import load_knowledge_seed
 from agrochat.persistence import (
     AlertStore,
     KnowledgeStore,

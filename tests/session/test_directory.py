@@ -17,8 +17,9 @@ from agrochat.actors.session import (
     SessionGateway,
 )
 from agrochat.errors import Overloaded
-from agrochat.messages import InferenceRequest, PushAlert, Send
+from agrochat.messages import InferenceRequest, Inspect, PushAlert, Send, Tick
 from agrochat.persistence import AlertStore, MessageStore, ProducerStore
+from tests.conftest import FakePeers
 from tests.session.conftest import PHONE, FakeInference, incoming, model_json
 
 OTHER = "51911222333"
@@ -32,17 +33,6 @@ class ManualClock:
         return self.now
 
 
-class Peers:
-    def __init__(self, **refs: pykka.ActorRef[Any]) -> None:
-        self.refs = refs
-
-    def ref(self, id: str) -> pykka.ActorRef[Any]:
-        return self.refs[id]
-
-    def proxy(self, id: str) -> Any:
-        return self.refs[id].proxy()
-
-
 class SendLog:
     def __init__(self) -> None:
         self.sent: list[Send] = []
@@ -51,6 +41,11 @@ class SendLog:
     def __call__(self, message: Send) -> None:
         self.sent.append(message)
         self.event.set()
+
+
+def route(directory: pykka.ActorRef[Any], message: Any) -> pykka.Future[Any]:
+    """Hand a message to the directory as HTTP does: its answer is the session's future."""
+    return directory.ask(message, block=False)
 
 
 def asked(request: InferenceRequest) -> str:
@@ -68,16 +63,14 @@ def start_directory(make_conversation, config):
         make_conversation.config = cfg
         ref = SessionDirectory.start(
             cfg,
-            database=make_conversation.database,
-            peers=Peers(),
+            peers=FakePeers(),
             conversation_factory=lambda phone: make_conversation(
                 phone, inference=inference, send=send
             ),
             clock=clock or ManualClock(),
             tick_interval_s=None,
-            seed_knowledge=False,
         )
-        return ref, ref.proxy()
+        return ref, ref
 
     return start
 
@@ -93,9 +86,9 @@ def test_second_message_waits_for_first_from_same_producer(start_directory) -> N
 
     inference = FakeInference(respond)
     _, directory = start_directory(inference)
-    first = directory.route(incoming("primero")).get(timeout=5)
+    first = route(directory, incoming("primero")).get(timeout=5)
     assert started.wait(5)
-    second = directory.route(incoming("segundo")).get(timeout=5)
+    second = route(directory, incoming("segundo")).get(timeout=5)
     # The second is queued in the same mailbox while the first is with the model.
     with pytest.raises(pykka.Timeout):
         second.get(timeout=0)
@@ -120,19 +113,19 @@ def test_two_producers_are_answered_concurrently(start_directory) -> None:
 
     inference = FakeInference(respond)
     _, directory = start_directory(inference)
-    a = directory.route(incoming("hola", phone=PHONE)).get(timeout=5)
-    b = directory.route(incoming("hola", phone=OTHER)).get(timeout=5)
+    a = route(directory, incoming("hola", phone=PHONE)).get(timeout=5)
+    b = route(directory, incoming("hola", phone=OTHER)).get(timeout=5)
     assert "ok" in a.get(timeout=15).model_output["respuesta_chat"]
     assert "ok" in b.get(timeout=15).model_output["respuesta_chat"]
-    assert directory.snapshot().get(timeout=5)["live"] == 2
+    assert directory.ask(Inspect(), timeout=5)["live"] == 2
 
 
 def test_phone_forms_reach_the_same_session(start_directory) -> None:
     inference = FakeInference()
     _, directory = start_directory(inference)
     for phone in ("51987654321@c.us", "+51 987 654 321", "51987654321"):
-        directory.route(incoming("hola", phone=phone)).get(timeout=5).get(timeout=5)
-    snapshot = directory.snapshot().get(timeout=5)
+        route(directory, incoming("hola", phone=phone)).get(timeout=5).get(timeout=5)
+    snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["live"], snapshot["started"]) == (1, 1)
 
 
@@ -140,21 +133,21 @@ def test_idle_session_is_passivated_and_reactivation_keeps_history(start_directo
     clock = ManualClock()
     inference = FakeInference(lambda r: model_json(f"respuesta a {asked(r)}"))
     _, directory = start_directory(inference, clock=clock, session_idle_s=10.0)
-    directory.route(incoming("primero")).get(timeout=5).get(timeout=5)
+    route(directory, incoming("primero")).get(timeout=5).get(timeout=5)
     # Let the directory take the session's SessionDone (told before the reply) before the clock
     # moves: it stamps the session's last use when it processes it.
-    directory.snapshot().get(timeout=5)
+    directory.ask(Inspect(), timeout=5)
     clock.now += 5
-    directory.tick().get(timeout=5)
-    assert directory.live_sessions().get(timeout=5) == 1  # not idle long enough
+    directory.ask(Tick(at=0), timeout=5)
+    assert directory.ask(Inspect(), timeout=5)["live"] == 1  # not idle long enough
     clock.now += 6
     (session,) = pykka.ActorRegistry.get_by_class(SessionActor)
-    directory.tick().get(timeout=5)
-    assert directory.live_sessions().get(timeout=5) == 0
+    directory.ask(Tick(at=0), timeout=5)
+    assert directory.ask(Inspect(), timeout=5)["live"] == 0
     assert session.actor_stopped.wait(5)
 
-    directory.route(incoming("segundo")).get(timeout=5).get(timeout=5)
-    snapshot = directory.snapshot().get(timeout=5)
+    route(directory, incoming("segundo")).get(timeout=5).get(timeout=5)
+    snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["started"], snapshot["passivated"]) == (2, 1)
     history = [h["texto"] for h in context_of(inference.requests[-1])["historial"]]
     assert history[0] == "primero" and "respuesta a primero" in history[1]
@@ -170,11 +163,11 @@ def test_a_busy_session_is_not_passivated(start_directory) -> None:
         return model_json()
 
     _, directory = start_directory(FakeInference(respond), clock=clock, session_idle_s=10.0)
-    reply = directory.route(incoming("hola")).get(timeout=5)
+    reply = route(directory, incoming("hola")).get(timeout=5)
     assert started.wait(5)
     clock.now += 100
-    directory.tick().get(timeout=5)
-    assert directory.live_sessions().get(timeout=5) == 1
+    directory.ask(Tick(at=0), timeout=5)
+    assert directory.ask(Inspect(), timeout=5)["live"] == 1
     release.set()
     assert reply.get(timeout=5).model_output["respuesta_chat"]
 
@@ -184,9 +177,9 @@ def test_live_sessions_stay_bounded(start_directory) -> None:
     _, directory = start_directory(inference, session_max=3)
     seen: dict[str, pykka.ActorRef[Any]] = {}
     for i in range(10):
-        directory.route(incoming("hola", phone=f"5198765{i:04d}")).get(timeout=5).get(timeout=5)
+        route(directory, incoming("hola", phone=f"5198765{i:04d}")).get(timeout=5).get(timeout=5)
         seen.update((r.actor_urn, r) for r in pykka.ActorRegistry.get_by_class(SessionActor))
-    snapshot = directory.snapshot().get(timeout=5)
+    snapshot = directory.ask(Inspect(), timeout=5)
     assert snapshot["live"] <= 3 and snapshot["peak"] <= 3
     assert snapshot["started"] == 10 and snapshot["passivated"] >= 7
     assert len(seen) == 10
@@ -208,30 +201,30 @@ def test_a_message_that_crashes_its_session_gets_an_apology_and_is_not_retried(
     inference = FakeInference(respond)
     _, directory = start_directory(inference)
     reply = (
-        directory.route(incoming("explota", message_id="wamid.boom")).get(timeout=5).get(timeout=5)
+        route(directory, incoming("explota", message_id="wamid.boom")).get(timeout=5).get(timeout=5)
     )
     assert reply.model_output["respuesta_chat"] == CRASHED
     calls = inference.calls
-    after = directory.route(incoming("¿sigues ahí?")).get(timeout=5).get(timeout=5)
+    after = route(directory, incoming("¿sigues ahí?")).get(timeout=5).get(timeout=5)
     assert "todo bien" in after.model_output["respuesta_chat"]
     assert inference.calls == calls + 1  # the crashing message was not retried
     stored = MessageStore(make_conversation.database).by_gateway_id("wamid.boom")
     assert stored is not None and stored.status == "failed"
-    snapshot = directory.snapshot().get(timeout=5)
+    snapshot = directory.ask(Inspect(), timeout=5)
     assert snapshot["failed"] == 1
     assert "bug in the conversation" in snapshot["recent_failures"][0]["error"]
     session = pykka.ActorRegistry.get_by_class(SessionActor)[0]
-    assert session.proxy().snapshot().get(timeout=5)["restarts"] == 1
+    assert session.ask(Inspect(), timeout=5)["restarts"] == 1
 
 
 def test_a_dead_session_is_replaced_on_the_next_message(start_directory) -> None:
     inference = FakeInference()
     _, directory = start_directory(inference)
-    directory.route(incoming("hola")).get(timeout=5).get(timeout=5)
+    route(directory, incoming("hola")).get(timeout=5).get(timeout=5)
     pykka.ActorRegistry.get_by_class(SessionActor)[0].stop()
-    reply = directory.route(incoming("¿estás?")).get(timeout=5).get(timeout=5)
+    reply = route(directory, incoming("¿estás?")).get(timeout=5).get(timeout=5)
     assert reply.model_output["respuesta_chat"]
-    snapshot = directory.snapshot().get(timeout=5)
+    snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["started"], snapshot["restarted"]) == (2, 1)
 
 
@@ -250,10 +243,10 @@ def test_an_alert_never_interleaves_with_a_reply_being_written(
 
     send = SendLog()
     ref, directory = start_directory(FakeInference(respond), send=send)
-    directory.route(incoming("¿riego hoy?", source="waha")).get(timeout=5)
+    route(directory, incoming("¿riego hoy?", source="waha")).get(timeout=5)
     assert started.wait(5)
     ref.tell(PushAlert(alert_id=alert_id, phone=f"{PHONE}@c.us", text="Helada esta noche"))
-    directory.snapshot().get(timeout=5)  # the directory has routed the alert
+    directory.ask(Inspect(), timeout=5)  # the directory has routed the alert
     assert send.sent == []  # queued behind the reply, not sent around it
     release.set()
     for _ in range(2):
@@ -273,19 +266,19 @@ def test_deferred_messages_are_answered_on_a_later_tick(start_directory, make_co
     send = SendLog()
     clock = ManualClock()
     _, directory = start_directory(inference, send=send, clock=clock, session_idle_s=10.0)
-    held = directory.route(incoming("¿Cuándo riego?")).get(timeout=5).get(timeout=5)
+    held = route(directory, incoming("¿Cuándo riego?")).get(timeout=5).get(timeout=5)
     assert "Estoy atendiendo muchas consultas" in held.model_output["respuesta_chat"]
-    assert directory.snapshot().get(timeout=5)["deferred"] == 1
+    assert directory.ask(Inspect(), timeout=5)["deferred"] == 1
     clock.now += 100
-    directory.tick().get(timeout=5)
+    directory.ask(Tick(at=0), timeout=5)
     # The retry the tick asked for has run once this ask (queued behind it) returns.
     (session,) = pykka.ActorRegistry.get_by_class(SessionActor)
-    assert session.proxy().snapshot().get(timeout=5)["deferred"] == 1
+    assert session.ask(Inspect(), timeout=5)["deferred"] == 1
     assert inference.calls == 2 and send.sent == []
     # Not passivated while it holds an unanswered message.
-    assert directory.live_sessions().get(timeout=5) == 1
+    assert directory.ask(Inspect(), timeout=5)["live"] == 1
     busy["on"] = False
-    directory.tick().get(timeout=5)
+    directory.ask(Tick(at=0), timeout=5)
     assert send.event.wait(5)
     assert "Ya te respondo" in send.sent[-1].text
     producer = ProducerStore(make_conversation.database).get(PHONE)
@@ -298,7 +291,7 @@ def test_deferred_messages_are_answered_on_a_later_tick(start_directory, make_co
 def test_gateway_converses_and_updates_forms_through_the_session(start_directory) -> None:
     inference = FakeInference(lambda r: model_json("Hola.", role="saludo"))
     ref, _ = start_directory(inference)
-    gateway = SessionGateway(Peers(sessions=ref), reply_timeout_s=10)
+    gateway = SessionGateway(FakePeers(sessions=ref), reply_timeout_s=10)
     reply = gateway.converse("+51 987 654 321", "hola", role="saludo")
     assert reply.phone == f"{PHONE}@c.us"
     assert reply.model_output["role"] == "saludo"
@@ -327,15 +320,12 @@ def test_told_messages_that_cannot_be_routed_do_not_kill_the_directory(
 
     ref = SessionDirectory.start(
         config,
-        database=make_conversation.database,
-        peers=Peers(),
+        peers=FakePeers(),
         conversation_factory=factory,
         tick_interval_s=None,
-        seed_knowledge=False,
     )
     ref.tell(incoming("hola", phone="not a phone", source="waha"))
     ref.tell(incoming("hola", phone=OTHER, source="waha"))
-    directory = ref.proxy()
-    assert directory.snapshot().get(timeout=5)["live"] == 0
-    reply = directory.route(incoming("hola")).get(timeout=5).get(timeout=5)
+    assert ref.ask(Inspect(), timeout=5)["live"] == 0
+    reply = route(ref, incoming("hola")).get(timeout=5).get(timeout=5)
     assert reply.model_output["respuesta_chat"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from agrochat.actors.session import UNAVAILABLE, SessionDirectory
+from agrochat.actors.session import UNAVAILABLE, SessionDirectory, SessionGateway
 from agrochat.config import Config
 from agrochat.errors import ModelUnavailable
 from agrochat.http import AppContext, HttpServer, make_app
@@ -35,18 +35,21 @@ class Harness:
                     id="sessions",
                     start=lambda: SessionDirectory.start(
                         self.config,
-                        database=db,
                         peers=self.supervisor,
                         conversation_factory=lambda phone: factory(phone, inference=inference),
                         tick_interval_s=None,
-                        seed_knowledge=False,
                     ),
                 )
             ],
             intensity=5,
             period_s=30,
         )
-        self.context = AppContext(config=self.config, supervisor=self.supervisor, database=db)
+        self.context = AppContext(
+            config=self.config,
+            supervisor=self.supervisor,
+            database=db,
+            sessions=SessionGateway(self.supervisor, reply_timeout_s=self.config.reply_timeout_s),
+        )
         self.server = HttpServer(make_app(self.context), host="127.0.0.1", port=0, threads=4)
         self.client = httpx.Client(
             base_url=f"http://127.0.0.1:{self.server.port}",

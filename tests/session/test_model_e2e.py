@@ -29,15 +29,15 @@ from agrochat.actors.inference import (
 )
 from agrochat.actors.session import (
     Conversation,
-    KnowledgeBase,
     Outgoing,
     SessionDirectory,
     SessionGateway,
     load_form,
-    load_knowledge_seed,
 )
 from agrochat.config import Config
+from agrochat.knowledge import KnowledgeBase, load_knowledge_seed
 from agrochat.persistence import Database, KnowledgeStore, MessageStore, ProducerStore
+from tests.conftest import FakePeers
 from tests.session.conftest import FixedClock
 
 pytestmark = pytest.mark.model
@@ -70,17 +70,6 @@ EXPECTED = {
     "fecha_siembra": "2025-10-15",
     "tipo_riego": "goteo",
 }
-
-
-class Peers:
-    def __init__(self, **refs: Any) -> None:
-        self.refs = refs
-
-    def ref(self, id: str) -> Any:
-        return self.refs[id]
-
-    def proxy(self, id: str) -> Any:
-        return self.refs[id].proxy()
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +108,7 @@ def test_registration_conversation_with_the_real_model(
         backend_factory=lambda c: Borrowed(real_backend),
         stats=InferenceStats(),
     )
-    peers = Peers(inference=inference_ref)
+    peers = FakePeers(inference=inference_ref)
     client = InferenceClient(peers, queue_limit=4, status=status)
     knowledge = KnowledgeBase(KnowledgeStore(db))
     clock = FixedClock()  # 2026-03-10: "15 de octubre" is 2025-10-15
@@ -140,11 +129,9 @@ def test_registration_conversation_with_the_real_model(
 
     directory = SessionDirectory.start(
         CONFIG,
-        database=db,
         peers=peers,
         conversation_factory=conversation,
         tick_interval_s=None,
-        seed_knowledge=False,
     )
     peers.refs["sessions"] = directory
     gateway = SessionGateway(peers, reply_timeout_s=CONFIG.reply_timeout_s)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from agrochat.actors.session import load_form, load_knowledge_seed, rank_knowledge
+from agrochat.actors.session import load_form, rank_knowledge
 from agrochat.actors.session._retrieval import detect_topic
+from agrochat.knowledge import load_knowledge_seed
 from agrochat.persistence import KnowledgeEntry
 
 CROPS = load_form("perfil").get("cultivo").options  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from agrochat.actors.session import load_knowledge_seed
+from agrochat.knowledge import load_knowledge_seed
 from agrochat.persistence import (
     Database,
     DuplicateMessage,

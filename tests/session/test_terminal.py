@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import io
 
-from agrochat.actors.session import SessionDirectory, SessionGateway, run_terminal_chat
+from agrochat.actors.session import SessionDirectory, SessionGateway
 from agrochat.persistence import MessageStore, ProducerStore
+from agrochat.terminal import run_terminal_chat
+from tests.conftest import FakePeers
 from tests.session.conftest import PHONE, FakeInference, model_json
-from tests.session.test_directory import Peers
 
 
 def test_terminal_chat_talks_as_the_producer_and_stores_history(make_conversation, config) -> None:
     inference = FakeInference(lambda r: model_json("Hola, ¿en qué te ayudo?", role="saludo"))
     directory = SessionDirectory.start(
         config,
-        database=make_conversation.database,
-        peers=Peers(),
+        peers=FakePeers(),
         conversation_factory=lambda phone: make_conversation(phone, inference=inference),
         tick_interval_s=None,
-        seed_knowledge=False,
     )
-    gateway = SessionGateway(Peers(sessions=directory), reply_timeout_s=10)
+    gateway = SessionGateway(FakePeers(sessions=directory), reply_timeout_s=10)
     stdin = io.StringIO("hola\n\nJuan Pérez\n/salir\nesto no se envía\n")
     stdout = io.StringIO()
     status = run_terminal_chat(

@@ -19,6 +19,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from agrochat.errors import NotFound, NotReady
+from agrochat.messages import Inspect
 from agrochat.supervisor import (
     Backoff,
     ChildSpec,
@@ -82,6 +83,8 @@ class Worker(pykka.ThreadingActor):
         self.journal.append(("on_failure", self.name))
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inspect):
+            return self.snapshot()
         if message == "crash":
             raise ValueError("boom")
         if message == "quit":
@@ -102,9 +105,10 @@ class Worker(pykka.ThreadingActor):
 
 
 class Mute(Worker):
-    """A child without a snapshot() of its own."""
+    """A child that does not answer Inspect with a snapshot of its own."""
 
-    snapshot = None  # type: ignore[assignment]
+    def on_receive(self, message: Any) -> Any:
+        return None if isinstance(message, Inspect) else super().on_receive(message)
 
 
 class Disguised(Worker):

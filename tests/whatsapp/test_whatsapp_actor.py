@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from agrochat.actors.whatsapp import ConsoleTransport, OutboxSender, TransportError, WhatsAppActor
 from agrochat.config import Config
-from agrochat.messages import Delivered, DeliveryFailed, DrainOutbox, Send
+from agrochat.messages import Delivered, DeliveryFailed, DrainOutbox, Inspect, Send
 from agrochat.persistence import AlertStore, Database, OutboxStore
 from tests.alerts._data import add_producer
 from tests.alerts._fakes import FakePeers, RecordingTransport
@@ -54,7 +54,7 @@ def test_send_marks_the_row_sent_and_tells_the_scheduler(sqlite_database: Databa
     transport = RecordingTransport()
     whatsapp, alerts = _start(db, transport)
     whatsapp.tell(Send(outbox_id=oid, phone=PHONE, text="Helada", alert_id=alert_id))
-    whatsapp.proxy().snapshot().get(timeout=10)
+    whatsapp.ask(Inspect(), timeout=10)
     assert transport.sent == [(PHONE, "Helada", None)]
     row = OutboxStore(db).get(oid)
     assert row is not None and row.status == "sent" and row.gateway_message_id == "gw_1"
@@ -70,7 +70,7 @@ def test_a_second_send_of_the_same_row_sends_nothing(sqlite_database: Database) 
     whatsapp, _ = _start(db, transport)
     for _ in range(3):
         whatsapp.tell(Send(outbox_id=oid, phone=PHONE, text="Hola"))
-    whatsapp.proxy().snapshot().get(timeout=10)
+    whatsapp.ask(Inspect(), timeout=10)
     assert transport.sent == [(PHONE, "Hola", None)]
 
 
@@ -81,7 +81,7 @@ def test_on_start_it_drains_rows_a_crash_left_in_the_outbox(sqlite_database: Dat
     transport = RecordingTransport(expect=3)
     whatsapp, _ = _start(db, transport)
     assert transport.done.wait(10)
-    whatsapp.proxy().snapshot().get(timeout=10)
+    whatsapp.ask(Inspect(), timeout=10)
     assert [text for _, text, _ in transport.sent] == ["m0", "m1", "m2"]
     assert all(outbox.get(i).status == "sent" for i in ids)  # type: ignore[union-attr]
 
@@ -116,7 +116,7 @@ def test_a_failed_alert_row_is_closed_and_the_retry_left_to_the_scheduler(
     transport = RecordingTransport(fail_with=TransportError("WAHA error 500", retryable=True))
     whatsapp, alerts = _start(db, transport)
     whatsapp.tell(Send(outbox_id=oid, phone=PHONE, text="Helada", alert_id=alert_id))
-    whatsapp.proxy().snapshot().get(timeout=10)
+    whatsapp.ask(Inspect(), timeout=10)
     assert outbox.get(oid).status == "failed"  # type: ignore[union-attr]
     assert alerts.proxy().received().get(timeout=10) == [
         DeliveryFailed(outbox_id=oid, error="WAHA error 500", alert_id=alert_id, retryable=True)
@@ -137,7 +137,7 @@ def test_a_transport_bug_keeps_the_message_and_the_actor(sqlite_database: Databa
     oid = OutboxStore(db).enqueue(PHONE, "Hola")
     whatsapp, _ = _start(db, Buggy())
     whatsapp.tell(DrainOutbox(at=0))
-    snapshot = whatsapp.proxy().snapshot().get(timeout=10)
+    snapshot = whatsapp.ask(Inspect(), timeout=10)
     assert whatsapp.is_alive() and snapshot["failed"] >= 1
     assert OutboxStore(db).get(oid).status == "pending"  # type: ignore[union-attr]
 

@@ -12,14 +12,13 @@ import time
 from typing import Any
 
 import pykka
-from pykka.typing import ActorMemberMixin, proxy_method
 
-from agrochat.actors._common import Peers, Ticker, tell
+from agrochat.actors._common import ActorId, Peers, Ticker, tell
 from agrochat.actors.alerts._dispatcher import AlertDispatcher, TickReport
 from agrochat.actors.alerts._rules import RuleBook
 from agrochat.config import Config
 from agrochat.logs import get_logger
-from agrochat.messages import Delivered, DeliveryFailed, PushAlert, Tick
+from agrochat.messages import Delivered, DeliveryFailed, Inspect, PushAlert, Tick
 from agrochat.persistence import AlertStore, Database
 
 log = get_logger(__name__)
@@ -32,6 +31,7 @@ class AlertSchedulerActor(pykka.ThreadingActor):
         *,
         database: Database,
         peers: Peers,
+        deliver: bool = True,
         rules: RuleBook | None = None,
         dispatcher: AlertDispatcher | None = None,
         tick_on_start: bool = True,
@@ -42,7 +42,7 @@ class AlertSchedulerActor(pykka.ThreadingActor):
         self.tick_on_start = tick_on_start
         self.dispatcher = dispatcher or AlertDispatcher(
             AlertStore(database),
-            deliver=config.whatsapp != "none",
+            deliver=deliver,
             rules=rules if rules is not None else RuleBook.load(),
             template=config.alert_template,
             max_attempts=config.alert_max_attempts,
@@ -79,16 +79,18 @@ class AlertSchedulerActor(pykka.ThreadingActor):
     # -- messages ------------------------------------------------------------------------------
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inspect):
+            return self.snapshot()
         if isinstance(message, Tick):
-            self.tick()
+            self._tick()
         elif isinstance(message, Delivered):
-            self.delivered(message)
+            self._delivered(message)
         elif isinstance(message, DeliveryFailed):
-            self.delivery_failed(message)
+            self._delivery_failed(message)
         else:
             log.warning("alert scheduler ignored a message", message=type(message).__name__)
 
-    def tick(self) -> TickReport | None:
+    def _tick(self) -> TickReport | None:
         if self._ticker is not None:
             self._ticker.handled()
         self.ticks += 1
@@ -108,7 +110,7 @@ class AlertSchedulerActor(pykka.ThreadingActor):
 
     def _push(self, alert_id: int, phone: str, text: str) -> None:
         try:
-            tell(self.peers, "sessions", PushAlert(alert_id=alert_id, phone=phone, text=text))
+            tell(self.peers, ActorId.SESSIONS, PushAlert(alert_id=alert_id, phone=phone, text=text))
             self.pushed += 1
         except Exception as exc:
             # Sessions are down or restarting: a failed attempt, retried after backoff.
@@ -120,11 +122,11 @@ class AlertSchedulerActor(pykka.ThreadingActor):
                 retryable=True,
             )
 
-    def delivered(self, message: Delivered) -> None:
+    def _delivered(self, message: Delivered) -> None:
         if message.alert_id is not None:
             self._safely(self.dispatcher.delivered, message.alert_id)
 
-    def delivery_failed(self, message: DeliveryFailed) -> None:
+    def _delivery_failed(self, message: DeliveryFailed) -> None:
         if message.alert_id is not None:
             self._safely(
                 self.dispatcher.delivery_failed,
@@ -165,10 +167,3 @@ class AlertSchedulerActor(pykka.ThreadingActor):
                 "pushed": len(report.pushes),
             },
         }
-
-
-class AlertSchedulerProxy(ActorMemberMixin, pykka.ActorProxy[AlertSchedulerActor]):
-    tick = proxy_method(AlertSchedulerActor.tick)
-    delivered = proxy_method(AlertSchedulerActor.delivered)
-    delivery_failed = proxy_method(AlertSchedulerActor.delivery_failed)
-    snapshot = proxy_method(AlertSchedulerActor.snapshot)

@@ -8,7 +8,6 @@ are the one definition of what the model returns. Test doubles live in ``.testin
 from agrochat.actors.inference._actor import (
     BackendFactory,
     InferenceActor,
-    InferenceProxy,
     make_backend,
 )
 from agrochat.actors.inference._assemble import (
@@ -54,7 +53,6 @@ __all__ = [
     "FakeBackend",
     "InferenceActor",
     "InferenceClient",
-    "InferenceProxy",
     "InferenceStats",
     "ModelRunner",
     "ModelStatus",

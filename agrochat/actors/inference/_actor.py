@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pykka
-from pykka.typing import ActorMemberMixin, proxy_method
 
 from agrochat.actors.inference._assemble import assemble_default_model
 from agrochat.actors.inference._backend import Backend
@@ -19,7 +18,7 @@ from agrochat.actors.inference._status import ModelStatus
 from agrochat.config import Config
 from agrochat.errors import AgrochatError
 from agrochat.logs import get_logger
-from agrochat.messages import InferenceRequest, InferenceResult
+from agrochat.messages import InferenceRequest, InferenceResult, Inspect
 
 log = get_logger(__name__)
 
@@ -116,21 +115,26 @@ class InferenceActor(pykka.ThreadingActor):
 
     # --- messages --------------------------------------------------------------------------
 
-    def generate(self, request: InferenceRequest) -> InferenceResult:
-        result = self._runner.generate(request)
-        if request.cache_key is not None and self._runner.can_prefill:
-            # Handled after this reply is on its way, behind anything already queued.
-            self.actor_ref.tell(_Prefill(request, result.content))
-        return result
-
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inspect):
+            return self.snapshot()
+        if isinstance(message, InferenceRequest):
+            return self._generate(message)
         if isinstance(message, _Prefill):
             # Only when nobody is waiting: it is an investment in a producer's next turn and
             # must not delay anyone's current one.
             if self.actor_inbox.empty():
                 self._runner.prefill(message.request, message.reply)
             return None
-        return super().on_receive(message)
+        log.warning("inference actor ignored a message", message=type(message).__name__)
+        return None
+
+    def _generate(self, request: InferenceRequest) -> InferenceResult:
+        result = self._runner.generate(request)
+        if request.cache_key is not None and self._runner.can_prefill:
+            # Handled after this reply is on its way, behind anything already queued.
+            self.actor_ref.tell(_Prefill(request, result.content))
+        return result
 
     def snapshot(self) -> dict[str, Any]:
         view = self._status.view()
@@ -140,11 +144,3 @@ class InferenceActor(pykka.ThreadingActor):
             "inbox": self.actor_inbox.qsize(),
             **self._runner.snapshot(),
         }
-
-
-class InferenceProxy(ActorMemberMixin, pykka.ActorProxy[InferenceActor]):
-    """The type of ``peers.proxy("inference")``, for type checkers (Mopidy's pattern): write
-    ``cast(InferenceProxy, ref.proxy())``; the object itself is Pykka's proxy."""
-
-    generate = proxy_method(InferenceActor.generate)
-    snapshot = proxy_method(InferenceActor.snapshot)

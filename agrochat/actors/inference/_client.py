@@ -13,18 +13,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Any, Protocol
 
 import pykka
 
+from agrochat.actors._common import ActorId, Peers
 from agrochat.actors.inference._metrics import STATS, InferenceStats
 from agrochat.actors.inference._status import ModelStatus
-from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
+from agrochat.errors import DeadlineExceeded, ModelUnavailable, NotReady, Overloaded
 from agrochat.messages import InferenceRequest, InferenceResult, expired
-
-
-class Peers(Protocol):
-    def proxy(self, id: str) -> Any: ...
 
 
 class InferenceClient:
@@ -39,7 +35,6 @@ class InferenceClient:
         queue_limit: int,
         status: ModelStatus | None = None,
         stats: InferenceStats | None = None,
-        actor_id: str = "inference",
     ) -> None:
         if queue_limit < 1:
             raise ValueError("queue_limit must be at least 1")
@@ -47,7 +42,6 @@ class InferenceClient:
         self.queue_limit = queue_limit
         self._status = status
         self._stats = stats or STATS
-        self._actor_id = actor_id
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -74,14 +68,16 @@ class InferenceClient:
             self._stats.in_flight.set(self._in_flight)
         try:
             # Looked up per call: after a restart the supervisor holds a new actor.
-            proxy = self._peers.proxy(self._actor_id)
-            future = proxy.generate(dataclasses.replace(request, submitted_at=time.monotonic()))
+            ref = self._peers.ref(ActorId.INFERENCE)
+            future = ref.ask(
+                dataclasses.replace(request, submitted_at=time.monotonic()), block=False
+            )
             timeout = max(0.0, request.deadline - time.monotonic()) + self.GRACE_S
             try:
                 return future.get(timeout=timeout)
             except pykka.Timeout:
                 raise DeadlineExceeded("no answer from the model before the deadline") from None
-        except pykka.ActorDeadError:
+        except (pykka.ActorDeadError, NotReady):
             self._stats.requests.labels("unavailable").inc()
             raise ModelUnavailable("the inference actor is not running") from None
         finally:

@@ -1,7 +1,7 @@
 """Conversations: one SessionActor per producer, the directory that starts and passivates them,
-the context orchestrator, forms, and the terminal chat."""
+the context orchestrator and forms."""
 
-from agrochat.actors.session._actor import SessionActor, SessionActorProxy
+from agrochat.actors.session._actor import SessionActor
 from agrochat.actors.session._context import (
     SYSTEM_PROMPT,
     BuiltContext,
@@ -17,15 +17,10 @@ from agrochat.actors.session._conversation import (
     UNAVAILABLE,
     Clock,
     Conversation,
-    KnowledgeBase,
     Outcome,
     Outgoing,
 )
-from agrochat.actors.session._directory import (
-    SessionDirectory,
-    SessionDirectoryProxy,
-    load_knowledge_seed,
-)
+from agrochat.actors.session._directory import SessionDirectory
 from agrochat.actors.session._forms import (
     Accepted,
     Form,
@@ -39,7 +34,6 @@ from agrochat.actors.session._forms import (
 from agrochat.actors.session._gateway import SessionGateway
 from agrochat.actors.session._model import Inference
 from agrochat.actors.session._retrieval import rank_knowledge
-from agrochat.actors.session._terminal import run_terminal_chat
 
 __all__ = [
     "BUSY",
@@ -56,22 +50,17 @@ __all__ = [
     "FormField",
     "FormValidation",
     "Inference",
-    "KnowledgeBase",
     "Outcome",
     "Outgoing",
     "Rejected",
     "SessionActor",
-    "SessionActorProxy",
     "SessionDirectory",
-    "SessionDirectoryProxy",
     "SessionGateway",
     "Turn",
     "build_context",
     "estimate_tokens",
     "load_form",
-    "load_knowledge_seed",
     "rank_knowledge",
-    "run_terminal_chat",
     "validate_fields",
     "validate_value",
 ]

@@ -19,11 +19,17 @@ from typing import Any
 
 import pykka
 import structlog
-from pykka.typing import ActorMemberMixin, proxy_method
 
 from agrochat.actors.session._conversation import Conversation
 from agrochat.logs import get_logger
-from agrochat.messages import Incoming, PushAlert, RetryDeferred, SessionDone, UpdateForm
+from agrochat.messages import (
+    Incoming,
+    Inspect,
+    PushAlert,
+    RetryDeferred,
+    SessionDone,
+    UpdateForm,
+)
 from agrochat.text import mask_phone
 
 log = get_logger(__name__)
@@ -58,6 +64,8 @@ class SessionActor(pykka.ThreadingActor):
         request_id = getattr(message, "request_id", None)
         if request_id:
             ids["request_id"] = request_id
+        if isinstance(message, Inspect):
+            return self.snapshot()
         with structlog.contextvars.bound_contextvars(**ids):
             if isinstance(message, Incoming):
                 return self._incoming(message)
@@ -142,7 +150,3 @@ class SessionActor(pykka.ThreadingActor):
 
     def snapshot(self) -> dict[str, Any]:
         return {**self.conversation.snapshot(), "restarts": self.restarts}
-
-
-class SessionActorProxy(ActorMemberMixin, pykka.ActorProxy[SessionActor]):
-    snapshot = proxy_method(SessionActor.snapshot)

@@ -13,7 +13,6 @@ a timeout or a missing model gets a short apology and the message is marked ``fa
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 import uuid
 import zoneinfo
@@ -35,14 +34,13 @@ from agrochat.actors.session._records import recent_alerts, record_model_alert
 from agrochat.actors.session._retrieval import rank_knowledge
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
+from agrochat.knowledge import KnowledgeBase
 from agrochat.logs import get_logger
 from agrochat.messages import Incoming, InferenceRequest, Reply, Send, expired
 from agrochat.persistence import (
     Database,
     DuplicateMessage,
     History,
-    KnowledgeEntry,
-    KnowledgeStore,
     MessageStore,
     OutboxStore,
     Producer,
@@ -97,25 +95,6 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.monotonic()
-
-
-class KnowledgeBase:
-    """The knowledge table, cached for ``ttl_s`` and shared by every session (read-mostly)."""
-
-    def __init__(self, store: KnowledgeStore, *, ttl_s: float = 60.0) -> None:
-        self.store = store
-        self.ttl_s = ttl_s
-        self._lock = threading.Lock()
-        self._entries: tuple[KnowledgeEntry, ...] = ()
-        self._loaded_at: float | None = None
-
-    def entries(self) -> tuple[KnowledgeEntry, ...]:
-        with self._lock:
-            now = time.monotonic()
-            if self._loaded_at is None or now - self._loaded_at > self.ttl_s:
-                self._entries = tuple(self.store.all())
-                self._loaded_at = now
-            return self._entries
 
 
 class Outgoing:

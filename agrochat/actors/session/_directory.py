@@ -20,38 +20,26 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import pykka
-from pykka.typing import ActorMemberMixin, proxy_method
 
-from agrochat.actors._common import Peers, Ticker, tell
+from agrochat.actors._common import Peers, Ticker
 from agrochat.actors.session._actor import ConversationFactory, SessionActor
-from agrochat.actors.session._conversation import (
-    Clock,
-    Conversation,
-    KnowledgeBase,
-    Outgoing,
-)
-from agrochat.actors.session._forms import load_form
-from agrochat.actors.session._model import Inference
 from agrochat.config import Config
 from agrochat.logs import get_logger
 from agrochat.messages import (
     Incoming,
+    Inspect,
     PushAlert,
     RetryDeferred,
-    Send,
     SessionDone,
     Tick,
     UpdateForm,
 )
-from agrochat.persistence import Database, KnowledgeStore
 from agrochat.phones import normalize_phone
 from agrochat.text import mask_phone
 
@@ -59,18 +47,6 @@ log = get_logger(__name__)
 
 # How many recent failures the directory keeps for /debug/actors.
 FAILURES_KEPT = 20
-KNOWLEDGE_SOURCE = "agrochat: base inicial (revisar con un agrónomo local)"
-
-
-def load_knowledge_seed() -> list[dict[str, Any]]:
-    """The packaged starter advice (``data/conocimiento.json``)."""
-    text = (
-        resources.files("agrochat.actors.session")
-        .joinpath("data/conocimiento.json")
-        .read_text(encoding="utf-8")
-    )
-    entries = json.loads(text)["entries"]
-    return [{**e, "source": e.get("source", KNOWLEDGE_SOURCE)} for e in entries]
 
 
 @dataclass
@@ -86,19 +62,15 @@ class SessionDirectory(pykka.ThreadingActor):
         self,
         config: Config,
         *,
-        database: Database,
         peers: Peers,
-        inference: Inference | None = None,
-        conversation_factory: ConversationFactory | None = None,
+        conversation_factory: ConversationFactory,
         clock: Callable[[], float] = time.monotonic,
         tick_interval_s: float | None = -1.0,
-        seed_knowledge: bool = True,
     ) -> None:
         """``tick_interval_s``: -1 picks one from the idle time; None starts no ticker (tests
         tell ``Tick`` themselves, with ``clock`` under their control)."""
         super().__init__()
         self.config = config
-        self.database = database
         self.peers = peers
         self.clock = clock
         self.idle_s = config.session_idle_s
@@ -106,8 +78,6 @@ class SessionDirectory(pykka.ThreadingActor):
         if tick_interval_s is not None and tick_interval_s < 0:
             tick_interval_s = min(5.0, max(0.05, self.idle_s / 4))
         self.tick_interval_s = tick_interval_s
-        self.seed_knowledge = seed_knowledge
-        self._inference = inference
         self.conversation_factory = conversation_factory
         self.sessions: dict[str, _Session] = {}
         self._ticker: Ticker | None = None
@@ -122,16 +92,6 @@ class SessionDirectory(pykka.ThreadingActor):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        if self.conversation_factory is None:
-            self.conversation_factory = self._default_factory()
-        if self.seed_knowledge:
-            try:
-                added = KnowledgeStore(self.database).seed_if_empty(load_knowledge_seed())
-                if added:
-                    log.info("knowledge table seeded", entries=added)
-            except Exception:
-                # Not a reason to refuse conversations: the next start seeds it.
-                log.exception("could not seed the knowledge table")
         if self.tick_interval_s is not None:
             self._ticker = Ticker(
                 self.actor_ref,
@@ -154,55 +114,15 @@ class SessionDirectory(pykka.ThreadingActor):
     def on_failure(self, *args: object) -> None:
         self.on_stop()
 
-    def _default_factory(self) -> ConversationFactory:
-        """Conversations wired to the running system: the inference client shared by every
-        session (its queue limit is global), the knowledge cache, the WhatsApp actor."""
-        config = self.config
-        inference = self._inference
-        if inference is None:
-            from agrochat.actors.inference import InferenceClient
-
-            inference = InferenceClient(self.peers, queue_limit=config.inference_queue)
-        form = load_form("perfil")
-        knowledge = KnowledgeBase(KnowledgeStore(self.database))
-        peers = self.peers
-        send: Callable[[Send], None] | None = None
-        if config.whatsapp != "none":
-
-            def send(message: Send) -> None:
-                tell(peers, "whatsapp", message)
-
-        outgoing = Outgoing(self.database, send)
-        clock = Clock(config.timezone)
-
-        def factory(phone: str) -> Conversation:
-            return Conversation(
-                phone,
-                config=config,
-                database=self.database,
-                inference=inference,
-                form=form,
-                knowledge=knowledge,
-                outgoing=outgoing,
-                clock=clock,
-            )
-
-        return factory
-
     # -- routing -----------------------------------------------------------------------------
 
-    def route(self, message: Incoming | UpdateForm | PushAlert) -> pykka.Future[Any]:
-        """Hand a message to its producer's session; returns the session's future.
-
-        ValueError for a phone that is not one (callers validate first; this is the backstop).
-        """
-        return self._dispatch(normalize_phone(message.phone), message)
-
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inspect):
+            return self.snapshot()
         if isinstance(message, SessionDone):
             self._session_done(message)
         elif isinstance(message, Tick):
-            self.tick()
+            self._tick()
         elif isinstance(message, Incoming | UpdateForm | PushAlert):
             # Asked (an HTTP thread waits on the returned future) or told (a gateway, the
             # alert scheduler: the reply goes out through the outbox, nobody waits here).
@@ -252,7 +172,6 @@ class SessionDirectory(pykka.ThreadingActor):
         if session is None:
             if len(self.sessions) >= self.max_sessions:
                 self._passivate_lru(len(self.sessions) - self.max_sessions + 1)
-            assert self.conversation_factory is not None
             ref = SessionActor.start(
                 phone, directory=self.actor_ref, conversation_factory=self.conversation_factory
             )
@@ -285,7 +204,7 @@ class SessionDirectory(pykka.ThreadingActor):
 
     # -- passivation -------------------------------------------------------------------------
 
-    def tick(self) -> None:
+    def _tick(self) -> None:
         if self._ticker is not None:
             self._ticker.handled()
         now = self.clock()
@@ -322,9 +241,6 @@ class SessionDirectory(pykka.ThreadingActor):
 
     # -- inspection --------------------------------------------------------------------------
 
-    def live_sessions(self) -> int:
-        return len(self.sessions)
-
     def snapshot(self) -> dict[str, Any]:
         return {
             "live": len(self.sessions),
@@ -340,10 +256,3 @@ class SessionDirectory(pykka.ThreadingActor):
             "idle_s": self.idle_s,
             "max": self.max_sessions,
         }
-
-
-class SessionDirectoryProxy(ActorMemberMixin, pykka.ActorProxy[SessionDirectory]):
-    route = proxy_method(SessionDirectory.route)
-    tick = proxy_method(SessionDirectory.tick)
-    live_sessions = proxy_method(SessionDirectory.live_sessions)
-    snapshot = proxy_method(SessionDirectory.snapshot)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Protocol
+from typing import Any
 
 import pykka
 
+from agrochat.actors._common import ActorId, Peers
 from agrochat.actors.session._conversation import ROLES, TIMEOUT, _empty_output
 from agrochat.errors import NotFound, NotReady
 from agrochat.logs import get_logger
@@ -28,34 +29,20 @@ ROUTE_TIMEOUT_S = 10.0
 GRACE_S = 5.0
 
 
-class Peers(Protocol):
-    """The supervisor, or a test's stand-in: the current actor for an id (``ref(id)`` is
-    used when it exists, it is cheaper than building a proxy)."""
-
-    def proxy(self, id: str) -> Any: ...
-
-
 class SessionGateway:
     def __init__(
         self,
         peers: Peers,
         *,
         reply_timeout_s: float = 120.0,
-        directory_id: str = "sessions",
     ) -> None:
         self.peers = peers
         self.reply_timeout_s = reply_timeout_s
-        self.directory_id = directory_id
 
     def _route(self, message: Incoming | UpdateForm) -> pykka.Future[Any]:
         try:
             # Looked up on every call: after a restart the directory is a new actor.
-            lookup = getattr(self.peers, "ref", None)
-            ref = (
-                lookup(self.directory_id)
-                if callable(lookup)
-                else self.peers.proxy(self.directory_id).actor_ref
-            )
+            ref = self.peers.ref(ActorId.SESSIONS)
             future = ref.ask(message, block=False).get(timeout=ROUTE_TIMEOUT_S)
         except NotFound as exc:
             raise NotReady("conversations are not running") from exc

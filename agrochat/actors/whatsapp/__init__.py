@@ -1,6 +1,6 @@
 """WhatsApp: the actor that sends the outbox through a gateway transport."""
 
-from agrochat.actors.whatsapp._actor import WhatsAppActor, WhatsAppProxy
+from agrochat.actors.whatsapp._actor import WhatsAppActor
 from agrochat.actors.whatsapp._sender import OutboxSender
 from agrochat.actors.whatsapp._transports import (
     ConsoleTransport,
@@ -17,6 +17,5 @@ __all__ = [
     "TransportError",
     "WahaClient",
     "WhatsAppActor",
-    "WhatsAppProxy",
     "make_transport",
 ]

@@ -13,14 +13,13 @@ import time
 from typing import Any
 
 import pykka
-from pykka.typing import ActorMemberMixin, proxy_method
 
-from agrochat.actors._common import Peers, Ticker, tell
+from agrochat.actors._common import ActorId, Peers, Ticker, tell
 from agrochat.actors.whatsapp._sender import DRAIN_BATCH, OutboxSender, Outcome
 from agrochat.actors.whatsapp._transports import Transport
 from agrochat.config import Config
 from agrochat.logs import get_logger
-from agrochat.messages import DrainOutbox, Send
+from agrochat.messages import DrainOutbox, Inspect, Send
 from agrochat.persistence import AlertStore, Database, OutboxStore
 
 log = get_logger(__name__)
@@ -76,15 +75,17 @@ class WhatsAppActor(pykka.ThreadingActor):
         self.on_stop()
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inspect):
+            return self.snapshot()
         if isinstance(message, Send):
-            self.send(message)
+            self._send(message)
         elif isinstance(message, DrainOutbox):
-            self.drain()
+            self._drain()
         else:
             log.warning("whatsapp actor ignored a message", message=type(message).__name__)
 
-    def send(self, message: Send) -> None:
-        """Send one persisted outbox row (also callable through a proxy)."""
+    def _send(self, message: Send) -> None:
+        """Send one persisted outbox row."""
         try:
             outcome = self.sender.send(message.outbox_id)
         except Exception as exc:
@@ -94,7 +95,7 @@ class WhatsAppActor(pykka.ThreadingActor):
         if outcome is not None:
             self._report(outcome)
 
-    def drain(self, limit: int = DRAIN_BATCH) -> int:
+    def _drain(self, limit: int = DRAIN_BATCH) -> int:
         if self._timer is not None:
             self._timer.handled()
         try:
@@ -110,7 +111,7 @@ class WhatsAppActor(pykka.ThreadingActor):
         if outcome.alert_id is None:
             return
         try:
-            tell(self.peers, "alerts", outcome)
+            tell(self.peers, ActorId.ALERTS, outcome)
         except Exception as exc:
             # The scheduler is restarting: it settles the alert from the outbox row when the
             # alert's lease runs out, so nothing is lost by not telling it now.
@@ -130,9 +131,3 @@ class WhatsAppActor(pykka.ThreadingActor):
             "errors": self.errors,
             "last_error": self.last_error,
         }
-
-
-class WhatsAppProxy(ActorMemberMixin, pykka.ActorProxy[WhatsAppActor]):
-    send = proxy_method(WhatsAppActor.send)
-    drain = proxy_method(WhatsAppActor.drain)
-    snapshot = proxy_method(WhatsAppActor.snapshot)

@@ -10,7 +10,8 @@ import sys
 from typing import TextIO
 
 from agrochat import logs
-from agrochat.actors.session._gateway import SessionGateway
+from agrochat.actors.session import SessionGateway
+from agrochat.app import Agrochat
 from agrochat.config import Config
 from agrochat.errors import AgrochatError
 from agrochat.phones import chat_id, normalize_phone
@@ -62,8 +63,6 @@ def run_terminal_chat(
         return 2
     if gateway is not None:
         return _chat_loop(gateway, canonical, stdin=stdin, stdout=stdout)
-
-    from agrochat.app import Agrochat
 
     # The chat owns the terminal: logs go to stderr, and only warnings.
     logs.configure(
