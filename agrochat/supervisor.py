@@ -5,19 +5,20 @@ Pykka has none of this, and a stopped Pykka actor cannot be restarted: a "restar
 child's factory again and swaps the ref that everyone looks up through :meth:`Supervisor.ref` /
 :meth:`Supervisor.proxy` at call time.
 
-How deaths are noticed (Pykka 4.5, ``pykka/_actor.py``):
+How deaths are noticed. Every child is a :class:`Supervised` actor, which reports to its
+supervisor, once and from its own thread, how its life ended (Pykka 4.5, ``pykka/_actor.py``):
 
-- an exception in a ``tell`` logs "Unhandled exception in <actor>" (with ``exc_info``) on the
-  ``pykka`` logger, sets ``actor_stopped``, then calls ``on_failure``;
-- an exception in ``on_start`` does the same but never calls ``on_failure``, so an actor cannot
-  be trusted to report its own death;
-- an exception in an ``ask`` goes back to the caller and the actor lives on.
+- an exception in ``on_start``: Pykka stops the actor without calling ``on_failure``, so the
+  mixin's wrapper around ``on_start`` reports the exception before it propagates;
+- an exception in a ``tell``: reported as ``on_failure`` begins, before the actor's own cleanup;
+- a normal stop (``self.stop()``, the supervisor's stop, or Pykka stopping every actor after a
+  ``BaseException`` somewhere): reported once ``on_stop`` has run, as no failure, or as the
+  exception ``on_stop`` raised.
 
-So a watcher thread checks every child's ``ref.is_alive()`` (which catches all of the above) at
-least every ``poll_s``, and a logging handler on the ``pykka`` logger records *why* an actor died,
-keyed by its URN, and wakes the watcher. Pykka logs the failure before it sets ``actor_stopped``,
-so when the watcher sees a dead actor its failure, if it had one, is already recorded; a dead
-actor with no recorded failure stopped normally (it called ``self.stop()``).
+An exception in an ``ask`` goes back to the caller and the actor lives on. A watcher thread checks
+every child's ``ref.is_alive()`` at least every ``poll_s``, and each report wakes it. A child is
+dead once its ref is not alive *and* it has reported: Pykka sets the stopped flag before it calls
+``on_failure`` or ``on_stop``, so the flag alone may be seen before the reason is known.
 
 Semantics follow Erlang/OTP's ``supervisor``:
 
@@ -37,25 +38,24 @@ Semantics follow Erlang/OTP's ``supervisor``:
   and counts in the snapshot's ``restarts`` but not toward the intensity limit: a deliberate act
   should not make the supervisor give up.
 
-Known gap: a ``BaseException`` in any actor makes Pykka stop *every* actor without logging a
-failure; the supervisor sees its children exit normally and restarts the permanent ones.
+Known gap: a ``BaseException`` in any actor makes Pykka stop *every* actor through ``on_stop``;
+the supervisor sees its children exit normally and restarts the permanent ones.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import json
-import logging
 import random
-import re
-import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import pykka
 from pykka.messages import ProxyCall
@@ -69,6 +69,7 @@ __all__ = [
     "ChildSpec",
     "Restart",
     "Strategy",
+    "Supervised",
     "Supervisor",
     "SupervisorEscalation",
     "SupervisorEvent",
@@ -76,14 +77,11 @@ __all__ = [
 
 log = get_logger(__name__)
 
-_PYKKA_LOGGER = logging.getLogger("pykka")
-# Pykka's own wording (Actor._handle_failure): f"Unhandled exception in {actor}:", where
-# str(actor) is "ClassName (urn:uuid:...)".
-_UNHANDLED_PREFIX = "Unhandled exception in "
-_URN_IN_MESSAGE = re.compile(r"\((urn:uuid:[0-9a-fA-F-]+)\)")
-# Failures are recorded for every actor (the record may arrive before the supervisor has stored
-# the ref its factory returned); bounded so other actors' failures cannot grow it forever.
-_MAX_FAILURE_RECORDS = 1024
+# Where an actor being constructed reports how it ends: set by the supervisor around a child's
+# factory, read by Supervised.__new__ (Pykka constructs an actor in the thread calling start()).
+_REPORT_TO: ContextVar[Callable[[str, str | None], None] | None] = ContextVar(
+    "agrochat_supervisor_report_to", default=None
+)
 
 
 class Restart(enum.Enum):
@@ -185,6 +183,9 @@ class _Child:
     restart_at: float | None = None
     # Clock times of this child's restarts within period_s: the backoff exponent.
     recent: deque[float] = field(default_factory=deque)
+    # How each of this child's actors ended, by URN (None: stopped normally). An actor may
+    # report before its factory has returned, or after it was replaced (its stop timed out).
+    ends: dict[str, str | None] = field(default_factory=dict)
     last_failure: str | None = None
     last_failure_at: float | None = None
 
@@ -196,39 +197,57 @@ def _describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _failing_actor_urn(record: logging.LogRecord) -> str | None:
-    message = record.getMessage()
-    if not message.startswith(_UNHANDLED_PREFIX):
-        return None
-    match = _URN_IN_MESSAGE.search(message)
-    if match:
-        return match.group(1)
-    # An actor class that overrides __str__ hides its URN from the message. Pykka logs from
-    # inside Actor._handle_failure on the failing actor's own thread: find the actor there.
-    frame = sys._getframe()
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if frame.f_code.co_name == "_handle_failure" and isinstance(candidate, pykka.Actor):
-            return candidate.actor_urn
-        frame = frame.f_back
-    return None
+class Supervised:
+    """Mixin for every actor a :class:`Supervisor` starts: the actor reports how it ended.
+
+    Mix it in as ``class InferenceActor(Supervised, pykka.ThreadingActor)``. Subclasses override
+    ``on_start``, ``on_failure`` and ``on_stop`` as usual, no ``super()`` call needed: each
+    class's hooks are wrapped when the class is defined, so an override that does cleanup cannot
+    forget to report. An actor started outside a supervisor reports nowhere.
+    """
+
+    actor_urn: str  # from pykka.Actor
+    _report_to: Callable[[str, str | None], None] | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        actor = super().__new__(cls)
+        # Here rather than in __init__: a subclass may call pykka's __init__ directly.
+        actor._report_to = _REPORT_TO.get()
+        return actor
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("on_start", "on_failure", "on_stop"):
+            # The class that mixes Supervised in wraps every hook (Pykka's empty ones too);
+            # its subclasses wrap the hooks they override.
+            if name in vars(cls) or Supervised in cls.__bases__:
+                setattr(cls, name, _reporting(name, getattr(cls, name)))
+
+    def _report_end(self, failure: str | None) -> None:
+        # Once: the first report is how the actor ended (on_failure's cleanup may call on_stop).
+        report, self._report_to = self._report_to, None
+        if report is not None:
+            report(self.actor_urn, failure)
 
 
-class _PykkaFailureRecorder(logging.Handler):
-    """Hears Pykka's "Unhandled exception in <actor>" records: the only place a failure shows."""
+def _reporting(name: str, hook: Callable[..., None]) -> Callable[..., None]:
+    """Pykka's lifecycle hook ``name``, reporting how the actor ended."""
 
-    def __init__(self, record_failure: Callable[[str, str], None]) -> None:
-        super().__init__(level=logging.ERROR)
-        self._record_failure = record_failure
-
-    def emit(self, record: logging.LogRecord) -> None:
+    @functools.wraps(hook)
+    def wrapper(self: Supervised, *args: Any) -> None:
+        if getattr(type(self), name) is not wrapper:
+            return hook(self, *args)  # reached by an override's super(): the outer one reports
+        if name == "on_failure":  # an exception in a tell: args are (type, value, traceback)
+            self._report_end(_describe(args[1]))
         try:
-            urn = _failing_actor_urn(record)
-            if urn is None or not record.exc_info:
-                return
-            self._record_failure(urn, _describe(record.exc_info[1]))
-        except Exception:
-            self.handleError(record)
+            hook(self, *args)
+        except Exception as exc:
+            self._report_end(_describe(exc))
+            raise
+        if name == "on_stop":
+            self._report_end(None)
+
+    return wrapper
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -300,11 +319,8 @@ class Supervisor:
         self._escalated_event = threading.Event()
         self._notify_pending: str | None = None
         self._restart_times: deque[float] = deque()  # all children's, within period_s
-        self._failures: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._failures_lock = threading.Lock()
         self._state_asks: dict[str, pykka.Future[Any]] = {}
         self._history: deque[SupervisorEvent] = deque(maxlen=500)
-        self._recorder = _PykkaFailureRecorder(self._record_failure)
         self._watcher: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -321,7 +337,6 @@ class Supervisor:
             if self._phase != "new" or self._stop_requested:
                 raise RuntimeError(f"{self.name} was already started; make a new Supervisor")
             self._phase = "running"
-            _PYKKA_LOGGER.addHandler(self._recorder)
             for child in self._children:
                 if not self._start_child(child):
                     reason = (
@@ -359,7 +374,6 @@ class Supervisor:
             self._phase = "stopped"
             refs = [c.ref for c in self._children if c.ref is not None]
             self._stop_all()
-            _PYKKA_LOGGER.removeHandler(self._recorder)
         self._warn_about_live_threads(refs)
         log.info("supervisor stopped", supervisor=self.name)
 
@@ -502,9 +516,11 @@ class Supervisor:
                 return
             now = self._clock()
             for child in self._children:
-                ref = child.ref
-                if child.status is _Status.RUNNING and ref is not None and not ref.is_alive():
-                    self._handle_death(child, now)
+                if child.status is not _Status.RUNNING:
+                    continue
+                ended, failure = self._pop_end(child)
+                if ended:
+                    self._handle_death(child, now, failure)
                     if self._escalated is not None:
                         break
             if self._escalated is None:
@@ -529,31 +545,28 @@ class Supervisor:
             return self._poll_s
         return max(0.0, min(self._poll_s, min(times) - self._clock()))
 
-    def _record_failure(self, urn: str, text: str) -> None:
-        """Called by the pykka log handler, on the dying actor's thread."""
-        with self._failures_lock:
-            # Keep the first failure: on_failure raising afterwards logs a second one.
-            if urn not in self._failures:
-                self._failures[urn] = (text, self._wall_clock())
-                while len(self._failures) > _MAX_FAILURE_RECORDS:
-                    self._failures.popitem(last=False)
+    def _actor_ended(self, child: _Child, urn: str, failure: str | None) -> None:
+        """A Supervised actor's report of how it ended, on that actor's thread."""
+        with self._lock:
+            child.ends[urn] = failure
         self._wake.set()
 
-    def _pop_failure(self, urn: str) -> tuple[str, float] | None:
-        with self._failures_lock:
-            return self._failures.pop(urn, None)
+    def _pop_end(self, child: _Child) -> tuple[bool, str | None]:
+        """Whether the child's actor has ended (dead and reported), and its failure if any."""
+        with self._lock:
+            ref = child.ref
+            if ref is None or ref.is_alive() or ref.actor_urn not in child.ends:
+                return False, None
+            return True, child.ends.pop(ref.actor_urn)
 
     # --- decisions (all under _ops) ----------------------------------------------------------
 
-    def _handle_death(self, child: _Child, now: float) -> None:
-        assert child.ref is not None
-        failure = self._pop_failure(child.ref.actor_urn)
+    def _handle_death(self, child: _Child, now: float, failure: str | None) -> None:
         cid = child.spec.id
         if failure is not None:
-            with self._lock:
-                child.last_failure, child.last_failure_at = failure
-            self._event(now, cid, "failed", failure[0])
-            log.warning("child failed", supervisor=self.name, child=cid, failure=failure[0])
+            self._record_failure(child, failure)
+            self._event(now, cid, "failed", failure)
+            log.warning("child failed", supervisor=self.name, child=cid, failure=failure)
         else:
             self._event(now, cid, "exited")
             log.info("child exited", supervisor=self.name, child=cid)
@@ -563,7 +576,7 @@ class Supervisor:
                 child.status = _Status.EXITED
             self._event(now, cid, "not_restarted", restart.value)
             return
-        self._restart_needed(child, now, failure[0] if failure else "exited normally")
+        self._restart_needed(child, now, failure or "exited normally")
 
     def _restart_needed(self, child: _Child, now: float, why: str) -> None:
         self._prune(self._restart_times, now)
@@ -639,14 +652,14 @@ class Supervisor:
 
     def _start_child(self, child: _Child, *, count_restart: bool = False) -> bool:
         cid = child.spec.id
+        token = _REPORT_TO.set(functools.partial(self._actor_ended, child))
         try:
             ref = child.spec.start()
-            if not isinstance(ref, pykka.ActorRef):
-                raise TypeError(f"factory returned {type(ref).__name__}, not a pykka.ActorRef")
+            if not isinstance(ref, pykka.ActorRef) or not issubclass(ref.actor_class, Supervised):
+                raise TypeError(f"factory returned {ref!r}, not a Supervised actor's ref")
         except Exception as exc:
             text = _describe(exc)
-            with self._lock:
-                child.last_failure, child.last_failure_at = text, self._wall_clock()
+            self._record_failure(child, text)
             self._event(self._clock(), cid, "start_failed", text)
             log.error(
                 "child failed to start",
@@ -656,7 +669,11 @@ class Supervisor:
                 exc_info=True,
             )
             return False
+        finally:
+            _REPORT_TO.reset(token)
         with self._lock:
+            # Reports from the child's earlier actors are stale; this one may have died already.
+            child.ends = {urn: f for urn, f in child.ends.items() if urn == ref.actor_urn}
             if child.started and count_restart:
                 child.restarts += 1
             child.started = True
@@ -683,12 +700,12 @@ class Supervisor:
                     timeout_s=child.spec.stop_timeout_s,
                 )
         # on_stop may have raised, or the actor died on its own just before: keep the reason.
-        failure = self._pop_failure(ref.actor_urn) if ref is not None else None
+        _, failure = self._pop_end(child)
+        if failure is not None:
+            self._record_failure(child, failure)
         with self._lock:
-            if failure is not None:
-                child.last_failure, child.last_failure_at = failure
             child.status = _Status.STOPPED
-        self._event(self._clock(), child.spec.id, "stopped", failure[0] if failure else None)
+        self._event(self._clock(), child.spec.id, "stopped", failure)
 
     def _stop_all(self) -> None:
         for child in reversed(self._children):
@@ -703,7 +720,6 @@ class Supervisor:
         # One clear line first, so it shows even if stopping the children takes a while.
         log.error(reason, supervisor=self.name, child=child.spec.id)
         self._stop_all()
-        _PYKKA_LOGGER.removeHandler(self._recorder)
         with self._lock:
             self._escalated = reason
         self._event(self._clock(), child.spec.id, "escalated", reason)
@@ -721,6 +737,10 @@ class Supervisor:
             self._on_escalate(reason)
         except Exception:
             log.exception("on_escalate failed", supervisor=self.name)
+
+    def _record_failure(self, child: _Child, failure: str) -> None:
+        with self._lock:
+            child.last_failure, child.last_failure_at = failure, self._wall_clock()
 
     def _prune(self, times: deque[float], now: float) -> None:
         while times and times[0] <= now - self.period_s:

@@ -14,13 +14,13 @@ import pytest
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.persistence import Database
-from agrochat.supervisor import ChildSpec, Supervisor
+from agrochat.supervisor import ChildSpec, Supervised, Supervisor
 
 API_KEY = "test-api-key-0123456789"
 OPERATOR_TOKEN = "test-operator-token-0123456789"
 
 
-class Worker(pykka.ThreadingActor):
+class Worker(Supervised, pykka.ThreadingActor):
     """A small actor that can be told to crash, and reports a snapshot of its own."""
 
     def __init__(self, started: threading.Event) -> None:

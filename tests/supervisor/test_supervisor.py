@@ -1,9 +1,10 @@
 """The supervisor's promises, one small test each, named after Erlang's supervisor_SUITE.
 
-Children are real Pykka actors. A child "crashes" on a told message (an exception in a tell kills
-a Pykka actor; in an ask it would only go back to the caller) and "exits normally" by stopping
-itself. Time-dependent behaviour (backoff) runs on a fake clock and ``Supervisor.check()``, so
-nothing depends on how fast this machine is; elsewhere tests wait for a condition, with a timeout.
+Children are real Pykka actors with the Supervised mixin. A child "crashes" on a told message (an
+exception in a tell kills a Pykka actor; in an ask it would only go back to the caller) and "exits
+normally" by stopping itself. Time-dependent behaviour (backoff) runs on a fake clock and
+``Supervisor.check()``, so nothing depends on how fast this machine is; elsewhere tests wait for a
+condition, with a timeout.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agrochat.supervisor import (
     ChildSpec,
     Restart,
     Strategy,
+    Supervised,
     Supervisor,
     SupervisorEscalation,
 )
@@ -52,7 +54,7 @@ class FakeClock:
         self.now += seconds
 
 
-class Worker(pykka.ThreadingActor):
+class Worker(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
         *,
@@ -107,11 +109,22 @@ class Mute(Worker):
     snapshot = None  # type: ignore[assignment]
 
 
-class Disguised(Worker):
-    """Overrides __str__, which hides the URN from Pykka's failure log line."""
+class Cleaner(Worker):
+    """Cleans up in on_failure as agrochat's actors do: by calling its own on_stop."""
 
-    def __str__(self) -> str:
-        return "a disguised worker"
+    def on_failure(self, *exc_info: Any) -> None:
+        self.journal.append(("cleanup", self.name))
+        self.on_stop()
+
+
+class BadStop(Worker):
+    def on_stop(self) -> None:
+        super().on_stop()
+        raise OSError("socket already closed")
+
+
+class Plain(pykka.ThreadingActor):
+    """An actor without the mixin: it could not say how it ended."""
 
 
 def worker_spec(
@@ -400,10 +413,19 @@ def test_escalation_callback_may_stop_the_supervisor(supervise, journal):
     assert sup.escalated is not None
 
 
-# --- detection and restart types -------------------------------------------------------------
+# --- how a death is reported (the Supervised mixin) --------------------------------------------
 
 
-def test_actor_dying_in_on_start_is_detected_and_restarted(supervise, journal):
+def test_failure_in_a_tell_is_reported_with_its_reason(supervise, journal):
+    sup = supervise([worker_spec("a", journal)])
+
+    wait_restarted(sup, "a", crash(sup, "a"))
+
+    assert child(sup, "a").last_failure == "ValueError: boom"
+    assert ("on_failure", "a") in journal  # the actor's own on_failure still ran
+
+
+def test_failure_in_on_start_is_reported_with_its_reason(supervise, journal):
     attempts = itertools.count()
 
     def start() -> pykka.ActorRef[Any]:
@@ -421,12 +443,65 @@ def test_actor_dying_in_on_start_is_detected_and_restarted(supervise, journal):
     assert sup.proxy("m").whoami().get(timeout=3) == snap.urn
 
 
-def test_failure_is_recorded_for_an_actor_that_hides_its_urn(supervise, journal):
-    sup = supervise([worker_spec("d", journal, actor=Disguised)])
+def test_actor_that_overrides_on_failure_still_reports(supervise, journal):
+    sup = supervise([worker_spec("c", journal, actor=Cleaner)])
 
-    wait_restarted(sup, "d", crash(sup, "d"))
+    wait_restarted(sup, "c", crash(sup, "c"))
 
-    assert child(sup, "d").last_failure == "ValueError: boom"
+    # Its cleanup ran, and the on_stop it calls did not turn the failure into a normal stop.
+    assert child(sup, "c").last_failure == "ValueError: boom"
+    assert [e for e in journal if e[0] in ("cleanup", "on_stop")] == [
+        ("cleanup", "c"),
+        ("on_stop", "c"),
+    ]
+
+
+def test_normal_stop_records_no_failure(supervise, journal):
+    sup = supervise([worker_spec("q", journal)])
+    ref = sup.ref("q")
+
+    with capture_logs() as logs:
+        ref.tell("quit")
+        wait_restarted(sup, "q", ref.actor_urn)
+
+    assert child(sup, "q").last_failure is None
+    assert [e["event"] for e in logs if e["event"].startswith("child ")] == ["child exited"]
+
+
+def test_failure_in_on_stop_is_reported_with_its_reason(supervise, journal):
+    sup = supervise([worker_spec("b", journal, actor=BadStop)])
+    ref = sup.ref("b")
+
+    ref.tell("quit")
+    wait_restarted(sup, "b", ref.actor_urn)
+
+    assert child(sup, "b").last_failure == "OSError: socket already closed"
+
+
+def test_child_is_not_restarted_before_its_on_stop_returns(supervise, journal):
+    gate = threading.Event()
+    sup = supervise([worker_spec("s", journal, stop_gate=gate)])
+    ref = sup.ref("s")
+
+    ref.tell("quit")
+    # Pykka marks the actor stopped before on_stop runs: dead, but it has not said how yet.
+    assert ref.actor_stopped.wait(3)
+    sup.check()
+    assert factories(journal) == ["s"]
+
+    gate.set()
+    wait_restarted(sup, "s", ref.actor_urn)
+    assert child(sup, "s").last_failure is None
+
+
+def test_child_that_is_not_supervised_is_refused(supervise):
+    sup = supervise([ChildSpec(id="plain", start=Plain.start)], start=False)
+
+    with pytest.raises(SupervisorEscalation, match="not a Supervised actor's ref"):
+        sup.start()
+
+
+# --- restart types -----------------------------------------------------------------------------
 
 
 def test_temporary_child_is_not_restarted(supervise, journal):

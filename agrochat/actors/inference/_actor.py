@@ -20,6 +20,7 @@ from agrochat.config import Config
 from agrochat.errors import AgrochatError
 from agrochat.logs import get_logger
 from agrochat.messages import InferenceRequest, InferenceResult
+from agrochat.supervisor import Supervised
 
 log = get_logger(__name__)
 
@@ -58,7 +59,7 @@ class _Prefill:
     reply: str
 
 
-class InferenceActor(pykka.ThreadingActor):
+class InferenceActor(Supervised, pykka.ThreadingActor):
     """A thin shell around ModelRunner: loads the backend in ``on_start`` (off the HTTP path;
     the mailbox simply waits meanwhile) and hands each ``generate`` to the runner.
 

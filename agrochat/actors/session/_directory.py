@@ -53,6 +53,7 @@ from agrochat.messages import (
 )
 from agrochat.persistence import Database, KnowledgeStore
 from agrochat.phones import normalize_phone
+from agrochat.supervisor import Supervised
 from agrochat.text import mask_phone
 
 log = get_logger(__name__)
@@ -81,7 +82,7 @@ class _Session:
     last_used: float = 0.0
 
 
-class SessionDirectory(pykka.ThreadingActor):
+class SessionDirectory(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
         config: Config,
