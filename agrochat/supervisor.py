@@ -1,9 +1,15 @@
-"""Supervision for Pykka actors: child specs, restart strategies, restart intensity with
+"""Supervision for Pykka actors: child specs, one_for_one restarts, restart intensity with
 escalation, exponential backoff with jitter, start in dependency order and stop in reverse.
 
 Pykka has none of this, and a stopped Pykka actor cannot be restarted: a "restart" here calls the
 child's factory again and swaps the ref that everyone looks up through :meth:`Supervisor.ref` /
 :meth:`Supervisor.proxy` at call time.
+
+Only OTP's one_for_one strategy and permanent children. OTP's one_for_all and rest_for_one exist
+for children that hold a dead sibling's pid; agrochat's actors look their peers up at each call,
+so a restarted peer is found again and nothing needs restarting with it. Transient and temporary
+children are for work that may finish; agrochat's children are services that must always run
+(the actors that do come and go, one per producer, are started by the session directory).
 
 How deaths are noticed. Every child is a :class:`Supervised` actor, which reports to its
 supervisor, once and from its own thread, how its life ended (Pykka 4.5, ``pykka/_actor.py``):
@@ -22,9 +28,7 @@ dead once its ref is not alive *and* it has reported: Pykka sets the stopped fla
 
 Semantics follow Erlang/OTP's ``supervisor``:
 
-- ``PERMANENT`` children are always restarted, ``TRANSIENT`` ones only after an abnormal exit
-  (an exception), ``TEMPORARY`` ones never (also not when a sibling's death stops them under
-  ``ONE_FOR_ALL``/``REST_FOR_ONE``).
+- A child that stops, with an exception or without, is restarted (it is permanent).
 - More than ``intensity`` restarts within ``period_s`` (counted over all children) and the
   supervisor gives up: it stops every child in reverse order, logs one error line, sets
   :attr:`Supervisor.escalated` and calls ``on_escalate(reason)``. It never loops.
@@ -34,12 +38,12 @@ Semantics follow Erlang/OTP's ``supervisor``:
   :class:`SupervisorEscalation` (OTP's ``start_link`` fails the same way); ``on_escalate`` is not
   called then, the caller has the exception.
 - Unlike OTP, restarts are delayed by :class:`Backoff` so a child that keeps dying does not spin.
-- An operator's :meth:`Supervisor.restart_child` restarts that child only (whatever the strategy)
-  and counts in the snapshot's ``restarts`` but not toward the intensity limit: a deliberate act
-  should not make the supervisor give up.
+- An operator's :meth:`Supervisor.restart_child` restarts that child now and counts in the
+  snapshot's ``restarts`` but not toward the intensity limit: a deliberate act should not make
+  the supervisor give up.
 
 Known gap: a ``BaseException`` in any actor makes Pykka stop *every* actor through ``on_stop``;
-the supervisor sees its children exit normally and restarts the permanent ones.
+the supervisor sees its children exit normally and restarts them.
 """
 
 from __future__ import annotations
@@ -67,8 +71,6 @@ from agrochat.messages import ChildSnapshot
 __all__ = [
     "Backoff",
     "ChildSpec",
-    "Restart",
-    "Strategy",
     "Supervised",
     "Supervisor",
     "SupervisorEscalation",
@@ -82,22 +84,6 @@ log = get_logger(__name__)
 _REPORT_TO: ContextVar[Callable[[str, str | None], None] | None] = ContextVar(
     "agrochat_supervisor_report_to", default=None
 )
-
-
-class Restart(enum.Enum):
-    """When a child that stopped is started again (OTP's restart types)."""
-
-    PERMANENT = "permanent"  # always
-    TRANSIENT = "transient"  # only after an abnormal exit (an unhandled exception)
-    TEMPORARY = "temporary"  # never
-
-
-class Strategy(enum.Enum):
-    """Which children are restarted when one of them dies."""
-
-    ONE_FOR_ONE = "one_for_one"  # only the dead child
-    ONE_FOR_ALL = "one_for_all"  # every child: the others are stopped (in reverse) first
-    REST_FOR_ONE = "rest_for_one"  # the dead child and those started after it
 
 
 @dataclass(frozen=True)
@@ -128,15 +114,15 @@ class Backoff:
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """How to start one child and what to do when it stops.
+    """How to start one child.
 
-    ``start`` must return a *new* actor's ref every time it is called (usually
-    ``lambda: SomeActor.start(...)``); it runs on the thread that starts or restarts the child.
+    ``start`` must return a *new* :class:`Supervised` actor's ref every time it is called
+    (usually ``lambda: SomeActor.start(...)``); it runs on the thread that starts or restarts the
+    child.
     """
 
     id: str
     start: Callable[[], pykka.ActorRef[Any]]
-    restart: Restart = Restart.PERMANENT
     stop_timeout_s: float = 10.0
 
 
@@ -153,7 +139,7 @@ class SupervisorEvent:
     """One line of the supervisor's recent history (for /debug and for tests).
 
     ``kind`` is one of: started, start_failed, failed, exited, stopped, restart_scheduled,
-    not_restarted, escalated. ``at`` is the supervisor's clock.
+    escalated. ``at`` is the supervisor's clock.
     """
 
     at: float
@@ -169,7 +155,6 @@ class _Status(enum.Enum):
     RESTART_PENDING = "restart_pending"  # waiting for restart_at
     STOPPING = "stopping"  # being stopped by the supervisor (not a failure)
     STOPPED = "stopped"  # stopped by the supervisor
-    EXITED = "exited"  # died or exited and its restart type says: not again
 
 
 @dataclass(eq=False)
@@ -277,7 +262,6 @@ class Supervisor:
         self,
         specs: Sequence[ChildSpec],
         *,
-        strategy: Strategy = Strategy.ONE_FOR_ONE,
         intensity: int = 5,
         period_s: float = 30.0,
         backoff: Backoff = Backoff(),  # frozen, so one shared default is safe
@@ -296,7 +280,6 @@ class Supervisor:
         if intensity < 0 or period_s <= 0:
             raise ValueError("need intensity >= 0 and period_s > 0")
         self.name = name
-        self.strategy = strategy
         self.intensity = intensity
         self.period_s = period_s
         self.backoff = backoff
@@ -482,7 +465,7 @@ class Supervisor:
     # --- operator ----------------------------------------------------------------------------
 
     def restart_child(self, id: str) -> None:
-        """Stop (if running) and start the child ``id`` now; only that child, any strategy.
+        """Stop (if running) and start the child ``id`` now.
 
         Counts in the snapshot's ``restarts``, not toward the intensity limit. Raises NotFound
         for an unknown id, NotReady when the supervisor is not running or the factory raised
@@ -497,7 +480,7 @@ class Supervisor:
                 self._stop_child(child)
             started = self._start_child(child, count_restart=True)
             if not started:
-                self._start_failed(child, self._clock())
+                self._restart_needed(child, self._clock(), child.last_failure or "failed to start")
             failure = child.last_failure
         self._notify_escalation()
         if not started:
@@ -570,12 +553,6 @@ class Supervisor:
         else:
             self._event(now, cid, "exited")
             log.info("child exited", supervisor=self.name, child=cid)
-        restart = child.spec.restart
-        if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and failure is None):
-            with self._lock:
-                child.status = _Status.EXITED
-            self._event(now, cid, "not_restarted", restart.value)
-            return
         self._restart_needed(child, now, failure or "exited normally")
 
     def _restart_needed(self, child: _Child, now: float, why: str) -> None:
@@ -592,63 +569,22 @@ class Supervisor:
         self._prune(child.recent, now)
         delay = self.backoff.delay(len(child.recent), self._rng)
         child.recent.append(now)
-        group = self._group(child)
-        # Siblings that depend on the dead child go down too, in reverse start order.
-        for sibling in reversed(group):
-            if sibling is not child and sibling.status is _Status.RUNNING:
-                self._stop_child(sibling)
         with self._lock:
-            for member in group:
-                if member is not child and member.status not in (
-                    _Status.STOPPED,
-                    _Status.RESTART_PENDING,
-                ):
-                    continue  # exited for good (temporary, or transient that exited normally)
-                if member is not child and member.spec.restart is Restart.TEMPORARY:
-                    member.status = _Status.EXITED
-                    continue
-                member.status = _Status.RESTART_PENDING
-                member.restart_at = now + delay
+            child.status = _Status.RESTART_PENDING
+            child.restart_at = now + delay
         self._event(now, child.spec.id, "restart_scheduled", why, delay_s=delay)
         log.info(
-            "restart scheduled",
-            supervisor=self.name,
-            child=child.spec.id,
-            group=[m.spec.id for m in group if m.status is _Status.RESTART_PENDING],
-            in_s=round(delay, 3),
+            "restart scheduled", supervisor=self.name, child=child.spec.id, in_s=round(delay, 3)
         )
 
-    def _group(self, child: _Child) -> list[_Child]:
-        if self.strategy is Strategy.ONE_FOR_ALL:
-            return list(self._children)
-        if self.strategy is Strategy.REST_FOR_ONE:
-            return self._children[self._children.index(child) :]
-        return [child]
-
     def _start_due(self, now: float) -> None:
-        # Under one_for_all/rest_for_one the pending children depend on each other: start them
-        # strictly in spec order and let later ones wait while an earlier one is not up.
-        ordered = self.strategy is not Strategy.ONE_FOR_ONE
         for child in self._children:
             if self._escalated is not None:
                 return
-            if child.status is not _Status.RESTART_PENDING:
-                continue
-            if child.restart_at is not None and child.restart_at > now:
-                if ordered:
-                    return
+            if child.status is not _Status.RESTART_PENDING or (child.restart_at or 0.0) > now:
                 continue
             if not self._start_child(child, count_restart=True):
-                self._start_failed(child, now)
-                if ordered:
-                    return
-
-    def _start_failed(self, child: _Child, now: float) -> None:
-        if child.spec.restart is Restart.TEMPORARY:
-            with self._lock:
-                child.status = _Status.EXITED
-            return
-        self._restart_needed(child, now, child.last_failure or "failed to start")
+                self._restart_needed(child, now, child.last_failure or "failed to start")
 
     def _start_child(self, child: _Child, *, count_restart: bool = False) -> bool:
         cid = child.spec.id

@@ -23,8 +23,6 @@ from agrochat.errors import NotFound, NotReady
 from agrochat.supervisor import (
     Backoff,
     ChildSpec,
-    Restart,
-    Strategy,
     Supervised,
     Supervisor,
     SupervisorEscalation,
@@ -131,7 +129,6 @@ def worker_spec(
     id: str,
     journal: list[tuple[str, str]],
     *,
-    restart: Restart = Restart.PERMANENT,
     actor: type[Worker] = Worker,
     stop_timeout_s: float = 5.0,
     **kwargs: Any,
@@ -140,7 +137,7 @@ def worker_spec(
         journal.append(("factory", id))
         return actor.start(name=id, journal=journal, **kwargs)
 
-    return ChildSpec(id=id, start=start, restart=restart, stop_timeout_s=stop_timeout_s)
+    return ChildSpec(id=id, start=start, stop_timeout_s=stop_timeout_s)
 
 
 @pytest.fixture
@@ -200,7 +197,7 @@ def stops(journal: list[tuple[str, str]]) -> list[str]:
     return [name for kind, name in journal if kind == "on_stop"]
 
 
-# --- strategies ------------------------------------------------------------------------------
+# --- one_for_one -----------------------------------------------------------------------------
 
 
 def test_one_for_one_restarts_only_the_failed_child(supervise, journal):
@@ -217,77 +214,15 @@ def test_one_for_one_restarts_only_the_failed_child(supervise, journal):
     assert factories(journal) == ["a", "b", "c", "b"]
 
 
-def test_one_for_all_restarts_siblings(supervise, journal):
-    sup = supervise([worker_spec(i, journal) for i in "abc"], strategy=Strategy.ONE_FOR_ALL)
-    before = urns(sup)
-    del journal[:]
+def test_child_restarted_after_normal_exit(supervise, journal):
+    sup = supervise([worker_spec("p", journal)])
+    ref = sup.ref("p")
 
-    dead = crash(sup, "b")
-    wait_restarted(sup, "b", dead)
-    wait_until(lambda: all(c.alive for c in sup.snapshot(state=False)), "all children up")
+    ref.tell("quit")
+    assert ref.actor_stopped.wait(3)
+    wait_restarted(sup, "p", ref.actor_urn)
 
-    after = urns(sup)
-    assert all(after[i] != before[i] for i in "abc")
-    # The survivors are stopped in reverse start order, then everyone starts in order.
-    assert stops(journal) == ["c", "a"]
-    assert factories(journal) == ["a", "b", "c"]
-    assert [c.restarts for c in sup.snapshot(state=False)] == [1, 1, 1]
-
-
-def test_rest_for_one_restarts_later_siblings(supervise, journal):
-    sup = supervise([worker_spec(i, journal) for i in "abc"], strategy=Strategy.REST_FOR_ONE)
-    before = urns(sup)
-    del journal[:]
-
-    dead = crash(sup, "b")
-    wait_restarted(sup, "b", dead)
-    wait_until(lambda: all(c.alive for c in sup.snapshot(state=False)), "all children up")
-
-    after = urns(sup)
-    assert after["a"] == before["a"]
-    assert after["b"] != before["b"] and after["c"] != before["c"]
-    assert stops(journal) == ["c"]
-    assert factories(journal) == ["b", "c"]
-
-
-def test_temporary_sibling_is_stopped_not_restarted_by_one_for_all(supervise, journal):
-    sup = supervise(
-        [worker_spec("a", journal), worker_spec("t", journal, restart=Restart.TEMPORARY)],
-        strategy=Strategy.ONE_FOR_ALL,
-    )
-    del journal[:]
-
-    dead = crash(sup, "a")
-    wait_restarted(sup, "a", dead)
-    sup.check()
-
-    assert stops(journal) == ["t"]
-    assert factories(journal) == ["a"]
-    assert child(sup, "t").alive is False
-
-
-def test_one_for_all_keeps_start_order_when_a_restart_fails(supervise, journal):
-    attempts = itertools.count()
-
-    def first() -> pykka.ActorRef[Any]:
-        journal.append(("factory", "a"))
-        if next(attempts) == 1:  # the first restart fails, the next one works
-            raise OSError("not yet")
-        return Worker.start(name="a", journal=journal)
-
-    sup = supervise(
-        [ChildSpec(id="a", start=first), worker_spec("b", journal)],
-        strategy=Strategy.ONE_FOR_ALL,
-        backoff=Backoff(base_s=0.0, max_s=0.0, jitter=0.0),
-    )
-    del journal[:]
-
-    dead = crash(sup, "b")
-    wait_restarted(sup, "b", dead)
-
-    # "b" depends on "a": it is not started while "a" is still down, even with no delay.
-    assert factories(journal) == ["a", "a", "b"]
-    assert child(sup, "a").alive
+    assert child(sup, "p").restarts == 1
 
 
 # --- intensity and escalation ------------------------------------------------------------------
@@ -499,55 +434,6 @@ def test_child_that_is_not_supervised_is_refused(supervise):
 
     with pytest.raises(SupervisorEscalation, match="not a Supervised actor's ref"):
         sup.start()
-
-
-# --- restart types -----------------------------------------------------------------------------
-
-
-def test_temporary_child_is_not_restarted(supervise, journal):
-    sup = supervise(
-        [worker_spec("t", journal, restart=Restart.TEMPORARY), worker_spec("p", journal)]
-    )
-
-    crash(sup, "t")
-    sup.check()
-
-    snap = child(sup, "t")
-    assert (snap.alive, snap.restarts, snap.last_failure) == (False, 0, "ValueError: boom")
-    assert factories(journal) == ["t", "p"]
-    assert [e.kind for e in sup.history() if e.child_id == "t"][-1] == "not_restarted"
-    with pytest.raises(NotReady):
-        sup.ref("t")
-    assert child(sup, "p").alive
-
-
-def test_transient_child_restarted_only_after_abnormal_exit(supervise, journal):
-    sup = supervise([worker_spec("t", journal, restart=Restart.TRANSIENT)])
-
-    wait_restarted(sup, "t", crash(sup, "t"))
-    assert child(sup, "t").restarts == 1
-
-    ref = sup.ref("t")
-    ref.tell("quit")
-    assert ref.actor_stopped.wait(3)
-    sup.check()
-
-    snap = child(sup, "t")
-    assert (snap.alive, snap.restarts) == (False, 1)
-    assert factories(journal) == ["t", "t"]
-    assert [e.kind for e in sup.history()][-2:] == ["exited", "not_restarted"]
-
-
-def test_permanent_child_restarted_after_normal_exit(supervise, journal):
-    sup = supervise([worker_spec("p", journal)])
-    ref = sup.ref("p")
-
-    ref.tell("quit")
-    assert ref.actor_stopped.wait(3)
-    wait_restarted(sup, "p", ref.actor_urn)
-
-    snap = child(sup, "p")
-    assert (snap.restarts, snap.last_failure) == (1, None)
 
 
 # --- order -----------------------------------------------------------------------------------
