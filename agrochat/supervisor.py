@@ -58,7 +58,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Self
 
 import pykka
@@ -74,7 +73,6 @@ __all__ = [
     "Supervised",
     "Supervisor",
     "SupervisorEscalation",
-    "SupervisorEvent",
 ]
 
 log = get_logger(__name__)
@@ -134,36 +132,18 @@ class SupervisorEscalation(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class SupervisorEvent:
-    """One line of the supervisor's recent history (for /debug and for tests).
-
-    ``kind`` is one of: started, start_failed, failed, exited, stopped, restart_scheduled,
-    escalated. ``at`` is the supervisor's clock.
-    """
-
-    at: float
-    child_id: str
-    kind: str
-    detail: str | None = None
-    delay_s: float | None = None
-
-
 class _Status(enum.Enum):
-    NEW = "new"  # supervisor not started yet
     RUNNING = "running"  # has a ref; may have died since the watcher last looked
     RESTART_PENDING = "restart_pending"  # waiting for restart_at
-    STOPPING = "stopping"  # being stopped by the supervisor (not a failure)
-    STOPPED = "stopped"  # stopped by the supervisor
+    STOPPED = "stopped"  # by the supervisor, or not started yet
 
 
 @dataclass(eq=False)
 class _Child:
     spec: ChildSpec
-    status: _Status = _Status.NEW
+    status: _Status = _Status.STOPPED
     ref: pykka.ActorRef[Any] | None = None
     actor_class: str = ""
-    started: bool = False
     restarts: int = 0
     restart_at: float | None = None
     # Clock times of this child's restarts within period_s: the backoff exponent.
@@ -245,8 +225,7 @@ def _plain(value: Any) -> dict[str, Any]:
 
 
 def _inbox_size(ref: pykka.ActorRef[Any] | None) -> int:
-    qsize = getattr(ref.actor_inbox, "qsize", None) if ref is not None else None
-    return int(qsize()) if callable(qsize) else 0
+    return ref.actor_inbox.qsize() if ref is not None else 0
 
 
 class Supervisor:
@@ -294,16 +273,14 @@ class Supervisor:
         self._by_id = {child.spec.id: child for child in self._children}
         self._lock = threading.Lock()
         self._ops = threading.Lock()
-        self._phase = "new"  # new -> running -> stopped; changed under _ops
-        self._stop_requested = False
-        self._quit = threading.Event()
+        self._started = False  # under _ops
+        self._quit = threading.Event()  # stop() was called
         self._wake = threading.Event()
         self._escalated: str | None = None
         self._escalated_event = threading.Event()
         self._notify_pending: str | None = None
         self._restart_times: deque[float] = deque()  # all children's, within period_s
         self._state_asks: dict[str, pykka.Future[Any]] = {}
-        self._history: deque[SupervisorEvent] = deque(maxlen=500)
         self._watcher: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -317,9 +294,9 @@ class Supervisor:
         stopped in reverse order first).
         """
         with self._ops:
-            if self._phase != "new" or self._stop_requested:
+            if self._started or self._quit.is_set():
                 raise RuntimeError(f"{self.name} was already started; make a new Supervisor")
-            self._phase = "running"
+            self._started = True
             for child in self._children:
                 if not self._start_child(child):
                     reason = (
@@ -340,48 +317,27 @@ class Supervisor:
     def stop(self) -> None:
         """Stop the watcher, then every child in reverse start order. Idempotent.
 
-        Each child gets ``ref.stop(block=True, timeout=spec.stop_timeout_s)``; one that does not
-        stop in time is logged, and so is any child's thread still alive afterwards (as Mopidy
-        does on shutdown: it is a bug worth seeing).
+        Each child gets ``ref.stop(block=True, timeout=spec.stop_timeout_s)``, which returns
+        once its ``on_stop`` has run: a child that does not stop in time is one whose thread is
+        still alive, and it is logged (as Mopidy does on shutdown: it is a bug worth seeing).
         """
         with self._lock:
-            if self._stop_requested:
+            if self._quit.is_set():
                 return
-            self._stop_requested = True
-        self._quit.set()
+            self._quit.set()
         self._wake.set()
         watcher = self._watcher
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join()
         with self._ops:
-            self._phase = "stopped"
-            refs = [c.ref for c in self._children if c.ref is not None]
             self._stop_all()
-        self._warn_about_live_threads(refs)
         log.info("supervisor stopped", supervisor=self.name)
-
-    def __enter__(self) -> Supervisor:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def escalated(self) -> str | None:
         """Why the supervisor gave up, once it has; None while it is fine."""
         with self._lock:
             return self._escalated
-
-    @property
-    def escalated_event(self) -> threading.Event:
-        """Set when the supervisor gives up (for an app that waits on several things)."""
-        return self._escalated_event
 
     def wait_escalated(self, timeout: float | None = None) -> str | None:
         """Block until the supervisor gives up (its reason) or ``timeout`` passes (None)."""
@@ -406,14 +362,6 @@ class Supervisor:
     def proxy(self, id: str) -> Any:
         """A proxy of the current actor for ``id``: look it up per call, never cache it."""
         return self.ref(id).proxy()
-
-    def ids(self) -> list[str]:
-        return [child.spec.id for child in self._children]
-
-    def history(self) -> list[SupervisorEvent]:
-        """Recent starts, deaths, scheduled restarts and escalation, oldest first."""
-        with self._lock:
-            return list(self._history)
 
     def snapshot(self, *, state: bool = True) -> list[ChildSnapshot]:
         """Every child, as plain data. Never blocks for long.
@@ -473,7 +421,7 @@ class Supervisor:
         """
         child = self._child(id)
         with self._ops:
-            if self._phase != "running" or self._quit.is_set() or self._escalated is not None:
+            if not self._running():
                 raise NotReady(f"cannot restart {id!r}: the supervisor is not running")
             log.info("operator restart", supervisor=self.name, child=id)
             if child.status is _Status.RUNNING:
@@ -495,7 +443,7 @@ class Supervisor:
         completed at a given time (passes are serialized).
         """
         with self._ops:
-            if self._phase != "running" or self._quit.is_set() or self._escalated is not None:
+            if not self._running():
                 return
             now = self._clock()
             for child in self._children:
@@ -509,6 +457,9 @@ class Supervisor:
             if self._escalated is None:
                 self._start_due(now)
         self._notify_escalation()
+
+    def _running(self) -> bool:
+        return self._started and not self._quit.is_set() and self._escalated is None
 
     def _watch(self) -> None:
         while not self._quit.is_set() and self._escalated is None:
@@ -548,10 +499,8 @@ class Supervisor:
         cid = child.spec.id
         if failure is not None:
             self._record_failure(child, failure)
-            self._event(now, cid, "failed", failure)
             log.warning("child failed", supervisor=self.name, child=cid, failure=failure)
         else:
-            self._event(now, cid, "exited")
             log.info("child exited", supervisor=self.name, child=cid)
         self._restart_needed(child, now, failure or "exited normally")
 
@@ -572,9 +521,12 @@ class Supervisor:
         with self._lock:
             child.status = _Status.RESTART_PENDING
             child.restart_at = now + delay
-        self._event(now, child.spec.id, "restart_scheduled", why, delay_s=delay)
         log.info(
-            "restart scheduled", supervisor=self.name, child=child.spec.id, in_s=round(delay, 3)
+            "restart scheduled",
+            supervisor=self.name,
+            child=child.spec.id,
+            reason=why,
+            in_s=round(delay, 3),
         )
 
     def _start_due(self, now: float) -> None:
@@ -587,7 +539,6 @@ class Supervisor:
                 self._restart_needed(child, now, child.last_failure or "failed to start")
 
     def _start_child(self, child: _Child, *, count_restart: bool = False) -> bool:
-        cid = child.spec.id
         token = _REPORT_TO.set(functools.partial(self._actor_ended, child))
         try:
             ref = child.spec.start()
@@ -596,11 +547,10 @@ class Supervisor:
         except Exception as exc:
             text = _describe(exc)
             self._record_failure(child, text)
-            self._event(self._clock(), cid, "start_failed", text)
             log.error(
                 "child failed to start",
                 supervisor=self.name,
-                child=cid,
+                child=child.spec.id,
                 failure=text,
                 exc_info=True,
             )
@@ -610,21 +560,19 @@ class Supervisor:
         with self._lock:
             # Reports from the child's earlier actors are stale; this one may have died already.
             child.ends = {urn: f for urn, f in child.ends.items() if urn == ref.actor_urn}
-            if child.started and count_restart:
+            if count_restart:
                 child.restarts += 1
-            child.started = True
             child.ref = ref
             child.actor_class = ref.actor_class.__name__
             child.status = _Status.RUNNING
             child.restart_at = None
-        self._event(self._clock(), cid, "started", ref.actor_urn)
         return True
 
     def _stop_child(self, child: _Child) -> None:
         """Stop one child ourselves (not a failure). Blocks up to its stop timeout."""
         with self._lock:
             ref = child.ref
-            child.status = _Status.STOPPING
+            child.status = _Status.STOPPED
         if ref is not None and ref.is_alive():
             try:
                 ref.stop(block=True, timeout=child.spec.stop_timeout_s)
@@ -639,18 +587,14 @@ class Supervisor:
         _, failure = self._pop_end(child)
         if failure is not None:
             self._record_failure(child, failure)
-        with self._lock:
-            child.status = _Status.STOPPED
-        self._event(self._clock(), child.spec.id, "stopped", failure)
 
     def _stop_all(self) -> None:
         for child in reversed(self._children):
             if child.status is _Status.RUNNING:
                 self._stop_child(child)
-            elif child.status is _Status.RESTART_PENDING:
-                with self._lock:
-                    child.status = _Status.STOPPED
-                    child.restart_at = None
+            with self._lock:
+                child.status = _Status.STOPPED
+                child.restart_at = None
 
     def _give_up(self, child: _Child, reason: str) -> None:
         # One clear line first, so it shows even if stopping the children takes a while.
@@ -658,7 +602,6 @@ class Supervisor:
         self._stop_all()
         with self._lock:
             self._escalated = reason
-        self._event(self._clock(), child.spec.id, "escalated", reason)
         self._notify_pending = reason
         self._escalated_event.set()
         self._wake.set()
@@ -681,18 +624,6 @@ class Supervisor:
     def _prune(self, times: deque[float], now: float) -> None:
         while times and times[0] <= now - self.period_s:
             times.popleft()
-
-    def _event(
-        self,
-        at: float,
-        child_id: str,
-        kind: str,
-        detail: str | None = None,
-        *,
-        delay_s: float | None = None,
-    ) -> None:
-        with self._lock:
-            self._history.append(SupervisorEvent(at, child_id, kind, detail, delay_s))
 
     def _child(self, id: str) -> _Child:
         try:
@@ -735,32 +666,6 @@ class Supervisor:
         with self._lock:
             for urn in [u for u in self._state_asks if u not in current_urns]:
                 del self._state_asks[urn]
-
-    # --- shutdown diagnostics ----------------------------------------------------------------
-
-    def _warn_about_live_threads(
-        self, refs: list[pykka.ActorRef[Any]], grace_s: float = 0.5
-    ) -> None:
-        """Log any of our children's threads still alive after stop: probably a bug.
-
-        Pykka names an actor's thread f"{ClassName}-{counter}" (pykka/_threading.py) and keeps
-        no link from ref to thread, so threads are matched by class name: an actor of the same
-        class started outside this supervisor and still running would be reported too.
-        """
-        classes = {ref.actor_class.__name__ for ref in refs}
-        deadline = time.monotonic() + grace_s
-        for thread in threading.enumerate():
-            prefix, _, number = thread.name.rpartition("-")
-            if prefix not in classes or not number.isdigit():
-                continue
-            # A stopped actor's thread still drains its inbox before it ends: give it a moment.
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                log.warning(
-                    "actor thread still alive after stop; this is probably a bug",
-                    supervisor=self.name,
-                    thread=thread.name,
-                )
 
 
 def _is_done(future: pykka.Future[Any]) -> bool:
