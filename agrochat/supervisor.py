@@ -250,7 +250,6 @@ class Supervisor:
         wall_clock: Callable[[], float] = time.time,
         poll_s: float = 0.05,
         state_timeout_s: float = 0.2,
-        name: str = "supervisor",
     ) -> None:
         ids = [spec.id for spec in specs]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -258,7 +257,6 @@ class Supervisor:
             raise ValueError(f"duplicate child ids: {', '.join(duplicates)}")
         if intensity < 0 or period_s <= 0:
             raise ValueError("need intensity >= 0 and period_s > 0")
-        self.name = name
         self.intensity = intensity
         self.period_s = period_s
         self.backoff = backoff
@@ -295,7 +293,7 @@ class Supervisor:
         """
         with self._ops:
             if self._started or self._quit.is_set():
-                raise RuntimeError(f"{self.name} was already started; make a new Supervisor")
+                raise RuntimeError("this supervisor was already started; make a new one")
             self._started = True
             for child in self._children:
                 if not self._start_child(child):
@@ -307,12 +305,10 @@ class Supervisor:
                     self._notify_pending = None  # the caller gets the exception instead
                     raise SupervisorEscalation(reason)
             self._watcher = threading.Thread(
-                target=self._watch, name=f"{self.name}-watcher", daemon=True
+                target=self._watch, name="supervisor-watcher", daemon=True
             )
             self._watcher.start()
-        log.info(
-            "supervisor started", supervisor=self.name, children=[c.spec.id for c in self._children]
-        )
+        log.info("supervisor started", children=[c.spec.id for c in self._children])
 
     def stop(self) -> None:
         """Stop the watcher, then every child in reverse start order. Idempotent.
@@ -331,7 +327,7 @@ class Supervisor:
             watcher.join()
         with self._ops:
             self._stop_all()
-        log.info("supervisor stopped", supervisor=self.name)
+        log.info("supervisor stopped")
 
     @property
     def escalated(self) -> str | None:
@@ -423,7 +419,7 @@ class Supervisor:
         with self._ops:
             if not self._running():
                 raise NotReady(f"cannot restart {id!r}: the supervisor is not running")
-            log.info("operator restart", supervisor=self.name, child=id)
+            log.info("operator restart", child=id)
             if child.status is _Status.RUNNING:
                 self._stop_child(child)
             started = self._start_child(child, count_restart=True)
@@ -469,7 +465,7 @@ class Supervisor:
             try:
                 self.check()
             except Exception:
-                log.exception("supervisor watcher pass failed", supervisor=self.name)
+                log.exception("supervisor watcher pass failed")
 
     def _next_wait(self) -> float:
         with self._lock:
@@ -499,9 +495,9 @@ class Supervisor:
         cid = child.spec.id
         if failure is not None:
             self._record_failure(child, failure)
-            log.warning("child failed", supervisor=self.name, child=cid, failure=failure)
+            log.warning("child failed", child=cid, failure=failure)
         else:
-            log.info("child exited", supervisor=self.name, child=cid)
+            log.info("child exited", child=cid)
         self._restart_needed(child, now, failure or "exited normally")
 
     def _restart_needed(self, child: _Child, now: float, why: str) -> None:
@@ -521,13 +517,7 @@ class Supervisor:
         with self._lock:
             child.status = _Status.RESTART_PENDING
             child.restart_at = now + delay
-        log.info(
-            "restart scheduled",
-            supervisor=self.name,
-            child=child.spec.id,
-            reason=why,
-            in_s=round(delay, 3),
-        )
+        log.info("restart scheduled", child=child.spec.id, reason=why, in_s=round(delay, 3))
 
     def _start_due(self, now: float) -> None:
         for child in self._children:
@@ -547,13 +537,7 @@ class Supervisor:
         except Exception as exc:
             text = _describe(exc)
             self._record_failure(child, text)
-            log.error(
-                "child failed to start",
-                supervisor=self.name,
-                child=child.spec.id,
-                failure=text,
-                exc_info=True,
-            )
+            log.error("child failed to start", child=child.spec.id, failure=text, exc_info=True)
             return False
         finally:
             _REPORT_TO.reset(token)
@@ -579,7 +563,6 @@ class Supervisor:
             except pykka.Timeout:
                 log.warning(
                     "actor did not stop in time; its thread is still alive",
-                    supervisor=self.name,
                     child=child.spec.id,
                     timeout_s=child.spec.stop_timeout_s,
                 )
@@ -598,7 +581,7 @@ class Supervisor:
 
     def _give_up(self, child: _Child, reason: str) -> None:
         # One clear line first, so it shows even if stopping the children takes a while.
-        log.error(reason, supervisor=self.name, child=child.spec.id)
+        log.error(reason, child=child.spec.id)
         self._stop_all()
         with self._lock:
             self._escalated = reason
@@ -615,7 +598,7 @@ class Supervisor:
         try:
             self._on_escalate(reason)
         except Exception:
-            log.exception("on_escalate failed", supervisor=self.name)
+            log.exception("on_escalate failed")
 
     def _record_failure(self, child: _Child, failure: str) -> None:
         with self._lock:
