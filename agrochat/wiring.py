@@ -31,11 +31,7 @@ def children(app: Agrochat) -> list[ChildSpec]:
 
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
-    # Not ready while loading: a balancer should not send producers to a node without a model.
-    context.health_checks["model"] = lambda: (
-        status.usable,
-        "failed: " + status.detail if status.state == "failed" else status.state,
-    )
+    context.health_checks["model"] = status.health
     context.metrics.append(inference_metrics)
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
