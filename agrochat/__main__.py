@@ -48,12 +48,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(config: Config) -> int:
-    from agrochat.app import Agrochat, dump_threads
+    import pykka.debug
+
+    from agrochat.app import Agrochat
 
     app = Agrochat(config, announce=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: app.stopped.set())
     signal.signal(signal.SIGINT, lambda *_: app.stopped.set())
-    signal.signal(signal.SIGUSR1, lambda *_: dump_threads())
+    # Each thread's stack, at CRITICAL on the "pykka" logger, which logs.configure routes.
+    signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
     app.start()
     app.stopped.wait()
     app.stop()

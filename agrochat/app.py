@@ -8,9 +8,7 @@ threads); then the full app is swapped in. Stop is the reverse, in one place.
 
 from __future__ import annotations
 
-import sys
 import threading
-import traceback
 from typing import TYPE_CHECKING, Any, TextIO
 
 import pykka
@@ -109,12 +107,3 @@ class Agrochat:
             self.database.close()
         self.stopped.set()
         log.info("agrochat stopped")
-
-
-def dump_threads() -> None:
-    """Every thread's traceback to the log (SIGUSR1): what is each actor doing right now."""
-    frames = sys._current_frames()
-    for thread in threading.enumerate():
-        frame = frames.get(thread.ident or -1)
-        stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
-        log.warning("thread dump", thread=thread.name, daemon=thread.daemon, stack=stack)

@@ -97,7 +97,8 @@ def configure(
     root.setLevel(level)
     # dataset drives alembic, which announces its plugins at INFO on every connect.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Pykka reports actor crashes only through its own logger; keep it at INFO or lower.
+    # Pykka reports actor crashes, and SIGUSR1's thread dumps (pykka.debug), only through its
+    # own logger; keep it at INFO or lower.
     logging.getLogger("pykka").setLevel(min(logging.INFO, logging.getLevelName(level)))
     structlog.configure(
         processors=[

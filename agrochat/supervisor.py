@@ -1,29 +1,34 @@
-"""Supervision for Pykka actors: child specs, restart strategies, restart intensity with
+"""Supervision for Pykka actors: child specs, one_for_one restarts, restart intensity with
 escalation, exponential backoff with jitter, start in dependency order and stop in reverse.
 
 Pykka has none of this, and a stopped Pykka actor cannot be restarted: a "restart" here calls the
 child's factory again and swaps the ref that everyone looks up through :meth:`Supervisor.ref` /
 :meth:`Supervisor.proxy` at call time.
 
-How deaths are noticed (Pykka 4.5, ``pykka/_actor.py``):
+Only OTP's one_for_one strategy and permanent children. OTP's one_for_all and rest_for_one exist
+for children that hold a dead sibling's pid; agrochat's actors look their peers up at each call,
+so a restarted peer is found again and nothing needs restarting with it. Transient and temporary
+children are for work that may finish; agrochat's children are services that must always run
+(the actors that do come and go, one per producer, are started by the session directory).
 
-- an exception in a ``tell`` logs "Unhandled exception in <actor>" (with ``exc_info``) on the
-  ``pykka`` logger, sets ``actor_stopped``, then calls ``on_failure``;
-- an exception in ``on_start`` does the same but never calls ``on_failure``, so an actor cannot
-  be trusted to report its own death;
-- an exception in an ``ask`` goes back to the caller and the actor lives on.
+How deaths are noticed. Every child is a :class:`Supervised` actor, which reports to its
+supervisor, once and from its own thread, how its life ended (Pykka 4.5, ``pykka/_actor.py``):
 
-So a watcher thread checks every child's ``ref.is_alive()`` (which catches all of the above) at
-least every ``poll_s``, and a logging handler on the ``pykka`` logger records *why* an actor died,
-keyed by its URN, and wakes the watcher. Pykka logs the failure before it sets ``actor_stopped``,
-so when the watcher sees a dead actor its failure, if it had one, is already recorded; a dead
-actor with no recorded failure stopped normally (it called ``self.stop()``).
+- an exception in ``on_start``: Pykka stops the actor without calling ``on_failure``, so the
+  mixin's wrapper around ``on_start`` reports the exception before it propagates;
+- an exception in a ``tell``: reported as ``on_failure`` begins, before the actor's own cleanup;
+- a normal stop (``self.stop()``, the supervisor's stop, or Pykka stopping every actor after a
+  ``BaseException`` somewhere): reported once ``on_stop`` has run, as no failure, or as the
+  exception ``on_stop`` raised.
+
+An exception in an ``ask`` goes back to the caller and the actor lives on. A watcher thread checks
+every child's ``ref.is_alive()`` at least every ``poll_s``, and each report wakes it. A child is
+dead once its ref is not alive *and* it has reported: Pykka sets the stopped flag before it calls
+``on_failure`` or ``on_stop``, so the flag alone may be seen before the reason is known.
 
 Semantics follow Erlang/OTP's ``supervisor``:
 
-- ``PERMANENT`` children are always restarted, ``TRANSIENT`` ones only after an abnormal exit
-  (an exception), ``TEMPORARY`` ones never (also not when a sibling's death stops them under
-  ``ONE_FOR_ALL``/``REST_FOR_ONE``).
+- A child that stops, with an exception or without, is restarted (it is permanent).
 - More than ``intensity`` restarts within ``period_s`` (counted over all children) and the
   supervisor gives up: it stops every child in reverse order, logs one error line, sets
   :attr:`Supervisor.escalated` and calls ``on_escalate(reason)``. It never loops.
@@ -33,29 +38,27 @@ Semantics follow Erlang/OTP's ``supervisor``:
   :class:`SupervisorEscalation` (OTP's ``start_link`` fails the same way); ``on_escalate`` is not
   called then, the caller has the exception.
 - Unlike OTP, restarts are delayed by :class:`Backoff` so a child that keeps dying does not spin.
-- An operator's :meth:`Supervisor.restart_child` restarts that child only (whatever the strategy)
-  and counts in the snapshot's ``restarts`` but not toward the intensity limit: a deliberate act
-  should not make the supervisor give up.
+- An operator's :meth:`Supervisor.restart_child` restarts that child now and counts in the
+  snapshot's ``restarts`` but not toward the intensity limit: a deliberate act should not make
+  the supervisor give up.
 
-Known gap: a ``BaseException`` in any actor makes Pykka stop *every* actor without logging a
-failure; the supervisor sees its children exit normally and restarts the permanent ones.
+Known gap: a ``BaseException`` in any actor makes Pykka stop *every* actor through ``on_stop``;
+the supervisor sees its children exit normally and restarts them.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import json
-import logging
 import random
-import re
-import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import pykka
 
@@ -66,39 +69,18 @@ from agrochat.messages import ChildSnapshot, Inspect
 __all__ = [
     "Backoff",
     "ChildSpec",
-    "Restart",
-    "Strategy",
+    "Supervised",
     "Supervisor",
     "SupervisorEscalation",
-    "SupervisorEvent",
 ]
 
 log = get_logger(__name__)
 
-_PYKKA_LOGGER = logging.getLogger("pykka")
-# Pykka's own wording (Actor._handle_failure): f"Unhandled exception in {actor}:", where
-# str(actor) is "ClassName (urn:uuid:...)".
-_UNHANDLED_PREFIX = "Unhandled exception in "
-_URN_IN_MESSAGE = re.compile(r"\((urn:uuid:[0-9a-fA-F-]+)\)")
-# Failures are recorded for every actor (the record may arrive before the supervisor has stored
-# the ref its factory returned); bounded so other actors' failures cannot grow it forever.
-_MAX_FAILURE_RECORDS = 1024
-
-
-class Restart(enum.Enum):
-    """When a child that stopped is started again (OTP's restart types)."""
-
-    PERMANENT = "permanent"  # always
-    TRANSIENT = "transient"  # only after an abnormal exit (an unhandled exception)
-    TEMPORARY = "temporary"  # never
-
-
-class Strategy(enum.Enum):
-    """Which children are restarted when one of them dies."""
-
-    ONE_FOR_ONE = "one_for_one"  # only the dead child
-    ONE_FOR_ALL = "one_for_all"  # every child: the others are stopped (in reverse) first
-    REST_FOR_ONE = "rest_for_one"  # the dead child and those started after it
+# Where an actor being constructed reports how it ends: set by the supervisor around a child's
+# factory, read by Supervised.__new__ (Pykka constructs an actor in the thread calling start()).
+_REPORT_TO: ContextVar[Callable[[str, str | None], None] | None] = ContextVar(
+    "agrochat_supervisor_report_to", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -129,15 +111,15 @@ class Backoff:
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """How to start one child and what to do when it stops.
+    """How to start one child.
 
-    ``start`` must return a *new* actor's ref every time it is called (usually
-    ``lambda: SomeActor.start(...)``); it runs on the thread that starts or restarts the child.
+    ``start`` must return a *new* :class:`Supervised` actor's ref every time it is called
+    (usually ``lambda: SomeActor.start(...)``); it runs on the thread that starts or restarts the
+    child.
     """
 
     id: str
     start: Callable[[], pykka.ActorRef[Any]]
-    restart: Restart = Restart.PERMANENT
     stop_timeout_s: float = 10.0
 
 
@@ -149,41 +131,25 @@ class SupervisorEscalation(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class SupervisorEvent:
-    """One line of the supervisor's recent history (for /debug and for tests).
-
-    ``kind`` is one of: started, start_failed, failed, exited, stopped, restart_scheduled,
-    not_restarted, escalated. ``at`` is the supervisor's clock.
-    """
-
-    at: float
-    child_id: str
-    kind: str
-    detail: str | None = None
-    delay_s: float | None = None
-
-
 class _Status(enum.Enum):
-    NEW = "new"  # supervisor not started yet
     RUNNING = "running"  # has a ref; may have died since the watcher last looked
     RESTART_PENDING = "restart_pending"  # waiting for restart_at
-    STOPPING = "stopping"  # being stopped by the supervisor (not a failure)
-    STOPPED = "stopped"  # stopped by the supervisor
-    EXITED = "exited"  # died or exited and its restart type says: not again
+    STOPPED = "stopped"  # by the supervisor, or not started yet
 
 
 @dataclass(eq=False)
 class _Child:
     spec: ChildSpec
-    status: _Status = _Status.NEW
+    status: _Status = _Status.STOPPED
     ref: pykka.ActorRef[Any] | None = None
     actor_class: str = ""
-    started: bool = False
     restarts: int = 0
     restart_at: float | None = None
     # Clock times of this child's restarts within period_s: the backoff exponent.
     recent: deque[float] = field(default_factory=deque)
+    # How each of this child's actors ended, by URN (None: stopped normally). An actor may
+    # report before its factory has returned, or after it was replaced (its stop timed out).
+    ends: dict[str, str | None] = field(default_factory=dict)
     last_failure: str | None = None
     last_failure_at: float | None = None
 
@@ -195,39 +161,57 @@ def _describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _failing_actor_urn(record: logging.LogRecord) -> str | None:
-    message = record.getMessage()
-    if not message.startswith(_UNHANDLED_PREFIX):
-        return None
-    match = _URN_IN_MESSAGE.search(message)
-    if match:
-        return match.group(1)
-    # An actor class that overrides __str__ hides its URN from the message. Pykka logs from
-    # inside Actor._handle_failure on the failing actor's own thread: find the actor there.
-    frame = sys._getframe()
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if frame.f_code.co_name == "_handle_failure" and isinstance(candidate, pykka.Actor):
-            return candidate.actor_urn
-        frame = frame.f_back
-    return None
+class Supervised:
+    """Mixin for every actor a :class:`Supervisor` starts: the actor reports how it ended.
+
+    Mix it in as ``class InferenceActor(Supervised, pykka.ThreadingActor)``. Subclasses override
+    ``on_start``, ``on_failure`` and ``on_stop`` as usual, no ``super()`` call needed: each
+    class's hooks are wrapped when the class is defined, so an override that does cleanup cannot
+    forget to report. An actor started outside a supervisor reports nowhere.
+    """
+
+    actor_urn: str  # from pykka.Actor
+    _report_to: Callable[[str, str | None], None] | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        actor = super().__new__(cls)
+        # Here rather than in __init__: a subclass may call pykka's __init__ directly.
+        actor._report_to = _REPORT_TO.get()
+        return actor
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("on_start", "on_failure", "on_stop"):
+            # The class that mixes Supervised in wraps every hook (Pykka's empty ones too);
+            # its subclasses wrap the hooks they override.
+            if name in vars(cls) or Supervised in cls.__bases__:
+                setattr(cls, name, _reporting(name, getattr(cls, name)))
+
+    def _report_end(self, failure: str | None) -> None:
+        # Once: the first report is how the actor ended (on_failure's cleanup may call on_stop).
+        report, self._report_to = self._report_to, None
+        if report is not None:
+            report(self.actor_urn, failure)
 
 
-class _PykkaFailureRecorder(logging.Handler):
-    """Hears Pykka's "Unhandled exception in <actor>" records: the only place a failure shows."""
+def _reporting(name: str, hook: Callable[..., None]) -> Callable[..., None]:
+    """Pykka's lifecycle hook ``name``, reporting how the actor ended."""
 
-    def __init__(self, record_failure: Callable[[str, str], None]) -> None:
-        super().__init__(level=logging.ERROR)
-        self._record_failure = record_failure
-
-    def emit(self, record: logging.LogRecord) -> None:
+    @functools.wraps(hook)
+    def wrapper(self: Supervised, *args: Any) -> None:
+        if getattr(type(self), name) is not wrapper:
+            return hook(self, *args)  # reached by an override's super(): the outer one reports
+        if name == "on_failure":  # an exception in a tell: args are (type, value, traceback)
+            self._report_end(_describe(args[1]))
         try:
-            urn = _failing_actor_urn(record)
-            if urn is None or not record.exc_info:
-                return
-            self._record_failure(urn, _describe(record.exc_info[1]))
-        except Exception:
-            self.handleError(record)
+            hook(self, *args)
+        except Exception as exc:
+            self._report_end(_describe(exc))
+            raise
+        if name == "on_stop":
+            self._report_end(None)
+
+    return wrapper
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -242,8 +226,7 @@ def _plain(value: Any) -> dict[str, Any]:
 
 
 def _inbox_size(ref: pykka.ActorRef[Any] | None) -> int:
-    qsize = getattr(ref.actor_inbox, "qsize", None) if ref is not None else None
-    return int(qsize()) if callable(qsize) else 0
+    return ref.actor_inbox.qsize() if ref is not None else 0
 
 
 class Supervisor:
@@ -259,7 +242,6 @@ class Supervisor:
         self,
         specs: Sequence[ChildSpec],
         *,
-        strategy: Strategy = Strategy.ONE_FOR_ONE,
         intensity: int = 5,
         period_s: float = 30.0,
         backoff: Backoff = Backoff(),  # frozen, so one shared default is safe
@@ -269,7 +251,6 @@ class Supervisor:
         wall_clock: Callable[[], float] = time.time,
         poll_s: float = 0.05,
         state_timeout_s: float = 0.2,
-        name: str = "supervisor",
     ) -> None:
         ids = [spec.id for spec in specs]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -277,8 +258,6 @@ class Supervisor:
             raise ValueError(f"duplicate child ids: {', '.join(duplicates)}")
         if intensity < 0 or period_s <= 0:
             raise ValueError("need intensity >= 0 and period_s > 0")
-        self.name = name
-        self.strategy = strategy
         self.intensity = intensity
         self.period_s = period_s
         self.backoff = backoff
@@ -293,19 +272,14 @@ class Supervisor:
         self._by_id = {child.spec.id: child for child in self._children}
         self._lock = threading.Lock()
         self._ops = threading.Lock()
-        self._phase = "new"  # new -> running -> stopped; changed under _ops
-        self._stop_requested = False
-        self._quit = threading.Event()
+        self._started = False  # under _ops
+        self._quit = threading.Event()  # stop() was called
         self._wake = threading.Event()
         self._escalated: str | None = None
         self._escalated_event = threading.Event()
         self._notify_pending: str | None = None
         self._restart_times: deque[float] = deque()  # all children's, within period_s
-        self._failures: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._failures_lock = threading.Lock()
         self._state_asks: dict[str, pykka.Future[Any]] = {}
-        self._history: deque[SupervisorEvent] = deque(maxlen=500)
-        self._recorder = _PykkaFailureRecorder(self._record_failure)
         self._watcher: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -319,10 +293,9 @@ class Supervisor:
         stopped in reverse order first).
         """
         with self._ops:
-            if self._phase != "new" or self._stop_requested:
-                raise RuntimeError(f"{self.name} was already started; make a new Supervisor")
-            self._phase = "running"
-            _PYKKA_LOGGER.addHandler(self._recorder)
+            if self._started or self._quit.is_set():
+                raise RuntimeError("this supervisor was already started; make a new one")
+            self._started = True
             for child in self._children:
                 if not self._start_child(child):
                     reason = (
@@ -333,59 +306,35 @@ class Supervisor:
                     self._notify_pending = None  # the caller gets the exception instead
                     raise SupervisorEscalation(reason)
             self._watcher = threading.Thread(
-                target=self._watch, name=f"{self.name}-watcher", daemon=True
+                target=self._watch, name="supervisor-watcher", daemon=True
             )
             self._watcher.start()
-        log.info(
-            "supervisor started", supervisor=self.name, children=[c.spec.id for c in self._children]
-        )
+        log.info("supervisor started", children=[c.spec.id for c in self._children])
 
     def stop(self) -> None:
         """Stop the watcher, then every child in reverse start order. Idempotent.
 
-        Each child gets ``ref.stop(block=True, timeout=spec.stop_timeout_s)``; one that does not
-        stop in time is logged, and so is any child's thread still alive afterwards (as Mopidy
-        does on shutdown: it is a bug worth seeing).
+        Each child gets ``ref.stop(block=True, timeout=spec.stop_timeout_s)``, which returns
+        once its ``on_stop`` has run: a child that does not stop in time is one whose thread is
+        still alive, and it is logged (as Mopidy does on shutdown: it is a bug worth seeing).
         """
         with self._lock:
-            if self._stop_requested:
+            if self._quit.is_set():
                 return
-            self._stop_requested = True
-        self._quit.set()
+            self._quit.set()
         self._wake.set()
         watcher = self._watcher
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join()
         with self._ops:
-            self._phase = "stopped"
-            refs = [c.ref for c in self._children if c.ref is not None]
             self._stop_all()
-            _PYKKA_LOGGER.removeHandler(self._recorder)
-        self._warn_about_live_threads(refs)
-        log.info("supervisor stopped", supervisor=self.name)
-
-    def __enter__(self) -> Supervisor:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        log.info("supervisor stopped")
 
     @property
     def escalated(self) -> str | None:
         """Why the supervisor gave up, once it has; None while it is fine."""
         with self._lock:
             return self._escalated
-
-    @property
-    def escalated_event(self) -> threading.Event:
-        """Set when the supervisor gives up (for an app that waits on several things)."""
-        return self._escalated_event
 
     def wait_escalated(self, timeout: float | None = None) -> str | None:
         """Block until the supervisor gives up (its reason) or ``timeout`` passes (None)."""
@@ -406,18 +355,6 @@ class Supervisor:
         if status in (_Status.RUNNING, _Status.RESTART_PENDING):
             raise NotReady(f"actor {id!r} is restarting")
         raise NotReady(f"actor {id!r} is not running")
-
-    def proxy(self, id: str) -> Any:
-        """A proxy of the current actor for ``id``: look it up per call, never cache it."""
-        return self.ref(id).proxy()
-
-    def ids(self) -> list[str]:
-        return [child.spec.id for child in self._children]
-
-    def history(self) -> list[SupervisorEvent]:
-        """Recent starts, deaths, scheduled restarts and escalation, oldest first."""
-        with self._lock:
-            return list(self._history)
 
     def snapshot(self, *, state: bool = True) -> list[ChildSnapshot]:
         """Every child, as plain data. Never blocks for long.
@@ -469,7 +406,7 @@ class Supervisor:
     # --- operator ----------------------------------------------------------------------------
 
     def restart_child(self, id: str) -> None:
-        """Stop (if running) and start the child ``id`` now; only that child, any strategy.
+        """Stop (if running) and start the child ``id`` now.
 
         Counts in the snapshot's ``restarts``, not toward the intensity limit. Raises NotFound
         for an unknown id, NotReady when the supervisor is not running or the factory raised
@@ -477,14 +414,14 @@ class Supervisor:
         """
         child = self._child(id)
         with self._ops:
-            if self._phase != "running" or self._quit.is_set() or self._escalated is not None:
+            if not self._running():
                 raise NotReady(f"cannot restart {id!r}: the supervisor is not running")
-            log.info("operator restart", supervisor=self.name, child=id)
+            log.info("operator restart", child=id)
             if child.status is _Status.RUNNING:
                 self._stop_child(child)
             started = self._start_child(child, count_restart=True)
             if not started:
-                self._start_failed(child, self._clock())
+                self._restart_needed(child, self._clock(), child.last_failure or "failed to start")
             failure = child.last_failure
         self._notify_escalation()
         if not started:
@@ -499,18 +436,23 @@ class Supervisor:
         completed at a given time (passes are serialized).
         """
         with self._ops:
-            if self._phase != "running" or self._quit.is_set() or self._escalated is not None:
+            if not self._running():
                 return
             now = self._clock()
             for child in self._children:
-                ref = child.ref
-                if child.status is _Status.RUNNING and ref is not None and not ref.is_alive():
-                    self._handle_death(child, now)
+                if child.status is not _Status.RUNNING:
+                    continue
+                ended, failure = self._pop_end(child)
+                if ended:
+                    self._handle_death(child, now, failure)
                     if self._escalated is not None:
                         break
             if self._escalated is None:
                 self._start_due(now)
         self._notify_escalation()
+
+    def _running(self) -> bool:
+        return self._started and not self._quit.is_set() and self._escalated is None
 
     def _watch(self) -> None:
         while not self._quit.is_set() and self._escalated is None:
@@ -520,7 +462,7 @@ class Supervisor:
             try:
                 self.check()
             except Exception:
-                log.exception("supervisor watcher pass failed", supervisor=self.name)
+                log.exception("supervisor watcher pass failed")
 
     def _next_wait(self) -> float:
         with self._lock:
@@ -530,41 +472,30 @@ class Supervisor:
             return self._poll_s
         return max(0.0, min(self._poll_s, min(times) - self._clock()))
 
-    def _record_failure(self, urn: str, text: str) -> None:
-        """Called by the pykka log handler, on the dying actor's thread."""
-        with self._failures_lock:
-            # Keep the first failure: on_failure raising afterwards logs a second one.
-            if urn not in self._failures:
-                self._failures[urn] = (text, self._wall_clock())
-                while len(self._failures) > _MAX_FAILURE_RECORDS:
-                    self._failures.popitem(last=False)
+    def _actor_ended(self, child: _Child, urn: str, failure: str | None) -> None:
+        """A Supervised actor's report of how it ended, on that actor's thread."""
+        with self._lock:
+            child.ends[urn] = failure
         self._wake.set()
 
-    def _pop_failure(self, urn: str) -> tuple[str, float] | None:
-        with self._failures_lock:
-            return self._failures.pop(urn, None)
+    def _pop_end(self, child: _Child) -> tuple[bool, str | None]:
+        """Whether the child's actor has ended (dead and reported), and its failure if any."""
+        with self._lock:
+            ref = child.ref
+            if ref is None or ref.is_alive() or ref.actor_urn not in child.ends:
+                return False, None
+            return True, child.ends.pop(ref.actor_urn)
 
     # --- decisions (all under _ops) ----------------------------------------------------------
 
-    def _handle_death(self, child: _Child, now: float) -> None:
-        assert child.ref is not None
-        failure = self._pop_failure(child.ref.actor_urn)
+    def _handle_death(self, child: _Child, now: float, failure: str | None) -> None:
         cid = child.spec.id
         if failure is not None:
-            with self._lock:
-                child.last_failure, child.last_failure_at = failure
-            self._event(now, cid, "failed", failure[0])
-            log.warning("child failed", supervisor=self.name, child=cid, failure=failure[0])
+            self._record_failure(child, failure)
+            log.warning("child failed", child=cid, failure=failure)
         else:
-            self._event(now, cid, "exited")
-            log.info("child exited", supervisor=self.name, child=cid)
-        restart = child.spec.restart
-        if restart is Restart.TEMPORARY or (restart is Restart.TRANSIENT and failure is None):
-            with self._lock:
-                child.status = _Status.EXITED
-            self._event(now, cid, "not_restarted", restart.value)
-            return
-        self._restart_needed(child, now, failure[0] if failure else "exited normally")
+            log.info("child exited", child=cid)
+        self._restart_needed(child, now, failure or "exited normally")
 
     def _restart_needed(self, child: _Child, now: float, why: str) -> None:
         self._prune(self._restart_times, now)
@@ -580,134 +511,77 @@ class Supervisor:
         self._prune(child.recent, now)
         delay = self.backoff.delay(len(child.recent), self._rng)
         child.recent.append(now)
-        group = self._group(child)
-        # Siblings that depend on the dead child go down too, in reverse start order.
-        for sibling in reversed(group):
-            if sibling is not child and sibling.status is _Status.RUNNING:
-                self._stop_child(sibling)
         with self._lock:
-            for member in group:
-                if member is not child and member.status not in (
-                    _Status.STOPPED,
-                    _Status.RESTART_PENDING,
-                ):
-                    continue  # exited for good (temporary, or transient that exited normally)
-                if member is not child and member.spec.restart is Restart.TEMPORARY:
-                    member.status = _Status.EXITED
-                    continue
-                member.status = _Status.RESTART_PENDING
-                member.restart_at = now + delay
-        self._event(now, child.spec.id, "restart_scheduled", why, delay_s=delay)
-        log.info(
-            "restart scheduled",
-            supervisor=self.name,
-            child=child.spec.id,
-            group=[m.spec.id for m in group if m.status is _Status.RESTART_PENDING],
-            in_s=round(delay, 3),
-        )
-
-    def _group(self, child: _Child) -> list[_Child]:
-        if self.strategy is Strategy.ONE_FOR_ALL:
-            return list(self._children)
-        if self.strategy is Strategy.REST_FOR_ONE:
-            return self._children[self._children.index(child) :]
-        return [child]
+            child.status = _Status.RESTART_PENDING
+            child.restart_at = now + delay
+        log.info("restart scheduled", child=child.spec.id, reason=why, in_s=round(delay, 3))
 
     def _start_due(self, now: float) -> None:
-        # Under one_for_all/rest_for_one the pending children depend on each other: start them
-        # strictly in spec order and let later ones wait while an earlier one is not up.
-        ordered = self.strategy is not Strategy.ONE_FOR_ONE
         for child in self._children:
             if self._escalated is not None:
                 return
-            if child.status is not _Status.RESTART_PENDING:
-                continue
-            if child.restart_at is not None and child.restart_at > now:
-                if ordered:
-                    return
+            if child.status is not _Status.RESTART_PENDING or (child.restart_at or 0.0) > now:
                 continue
             if not self._start_child(child, count_restart=True):
-                self._start_failed(child, now)
-                if ordered:
-                    return
-
-    def _start_failed(self, child: _Child, now: float) -> None:
-        if child.spec.restart is Restart.TEMPORARY:
-            with self._lock:
-                child.status = _Status.EXITED
-            return
-        self._restart_needed(child, now, child.last_failure or "failed to start")
+                self._restart_needed(child, now, child.last_failure or "failed to start")
 
     def _start_child(self, child: _Child, *, count_restart: bool = False) -> bool:
-        cid = child.spec.id
+        token = _REPORT_TO.set(functools.partial(self._actor_ended, child))
         try:
             ref = child.spec.start()
-            if not isinstance(ref, pykka.ActorRef):
-                raise TypeError(f"factory returned {type(ref).__name__}, not a pykka.ActorRef")
+            if not isinstance(ref, pykka.ActorRef) or not issubclass(ref.actor_class, Supervised):
+                raise TypeError(f"factory returned {ref!r}, not a Supervised actor's ref")
         except Exception as exc:
             text = _describe(exc)
-            with self._lock:
-                child.last_failure, child.last_failure_at = text, self._wall_clock()
-            self._event(self._clock(), cid, "start_failed", text)
-            log.error(
-                "child failed to start",
-                supervisor=self.name,
-                child=cid,
-                failure=text,
-                exc_info=True,
-            )
+            self._record_failure(child, text)
+            log.error("child failed to start", child=child.spec.id, failure=text, exc_info=True)
             return False
+        finally:
+            _REPORT_TO.reset(token)
         with self._lock:
-            if child.started and count_restart:
+            # Reports from the child's earlier actors are stale; this one may have died already.
+            child.ends = {urn: f for urn, f in child.ends.items() if urn == ref.actor_urn}
+            if count_restart:
                 child.restarts += 1
-            child.started = True
             child.ref = ref
             child.actor_class = ref.actor_class.__name__
             child.status = _Status.RUNNING
             child.restart_at = None
-        self._event(self._clock(), cid, "started", ref.actor_urn)
         return True
 
     def _stop_child(self, child: _Child) -> None:
         """Stop one child ourselves (not a failure). Blocks up to its stop timeout."""
         with self._lock:
             ref = child.ref
-            child.status = _Status.STOPPING
+            child.status = _Status.STOPPED
         if ref is not None and ref.is_alive():
             try:
                 ref.stop(block=True, timeout=child.spec.stop_timeout_s)
             except pykka.Timeout:
                 log.warning(
                     "actor did not stop in time; its thread is still alive",
-                    supervisor=self.name,
                     child=child.spec.id,
                     timeout_s=child.spec.stop_timeout_s,
                 )
         # on_stop may have raised, or the actor died on its own just before: keep the reason.
-        failure = self._pop_failure(ref.actor_urn) if ref is not None else None
-        with self._lock:
-            if failure is not None:
-                child.last_failure, child.last_failure_at = failure
-            child.status = _Status.STOPPED
-        self._event(self._clock(), child.spec.id, "stopped", failure[0] if failure else None)
+        _, failure = self._pop_end(child)
+        if failure is not None:
+            self._record_failure(child, failure)
 
     def _stop_all(self) -> None:
         for child in reversed(self._children):
             if child.status is _Status.RUNNING:
                 self._stop_child(child)
-            elif child.status is _Status.RESTART_PENDING:
-                with self._lock:
-                    child.status = _Status.STOPPED
-                    child.restart_at = None
+            with self._lock:
+                child.status = _Status.STOPPED
+                child.restart_at = None
 
     def _give_up(self, child: _Child, reason: str) -> None:
         # One clear line first, so it shows even if stopping the children takes a while.
-        log.error(reason, supervisor=self.name, child=child.spec.id)
+        log.error(reason, child=child.spec.id)
         self._stop_all()
-        _PYKKA_LOGGER.removeHandler(self._recorder)
         with self._lock:
             self._escalated = reason
-        self._event(self._clock(), child.spec.id, "escalated", reason)
         self._notify_pending = reason
         self._escalated_event.set()
         self._wake.set()
@@ -721,23 +595,15 @@ class Supervisor:
         try:
             self._on_escalate(reason)
         except Exception:
-            log.exception("on_escalate failed", supervisor=self.name)
+            log.exception("on_escalate failed")
+
+    def _record_failure(self, child: _Child, failure: str) -> None:
+        with self._lock:
+            child.last_failure, child.last_failure_at = failure, self._wall_clock()
 
     def _prune(self, times: deque[float], now: float) -> None:
         while times and times[0] <= now - self.period_s:
             times.popleft()
-
-    def _event(
-        self,
-        at: float,
-        child_id: str,
-        kind: str,
-        detail: str | None = None,
-        *,
-        delay_s: float | None = None,
-    ) -> None:
-        with self._lock:
-            self._history.append(SupervisorEvent(at, child_id, kind, detail, delay_s))
 
     def _child(self, id: str) -> _Child:
         try:
@@ -779,32 +645,6 @@ class Supervisor:
         with self._lock:
             for urn in [u for u in self._state_asks if u not in current_urns]:
                 del self._state_asks[urn]
-
-    # --- shutdown diagnostics ----------------------------------------------------------------
-
-    def _warn_about_live_threads(
-        self, refs: list[pykka.ActorRef[Any]], grace_s: float = 0.5
-    ) -> None:
-        """Log any of our children's threads still alive after stop: probably a bug.
-
-        Pykka names an actor's thread f"{ClassName}-{counter}" (pykka/_threading.py) and keeps
-        no link from ref to thread, so threads are matched by class name: an actor of the same
-        class started outside this supervisor and still running would be reported too.
-        """
-        classes = {ref.actor_class.__name__ for ref in refs}
-        deadline = time.monotonic() + grace_s
-        for thread in threading.enumerate():
-            prefix, _, number = thread.name.rpartition("-")
-            if prefix not in classes or not number.isdigit():
-                continue
-            # A stopped actor's thread still drains its inbox before it ends: give it a moment.
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                log.warning(
-                    "actor thread still alive after stop; this is probably a bug",
-                    supervisor=self.name,
-                    thread=thread.name,
-                )
 
 
 def _is_done(future: pykka.Future[Any]) -> bool:

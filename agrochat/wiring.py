@@ -122,14 +122,8 @@ def build(
         ),
     ]
 
-    health_checks: dict[str, HealthCheck] = {
-        # Not ready while loading: a balancer should not send producers to a node without a
-        # model.
-        "model": lambda: (
-            status.usable,
-            "failed: " + status.detail if status.state == "failed" else status.state,
-        ),
-    }
+    # Not ready while loading: a balancer should not send producers to a node without a model.
+    health_checks: dict[str, HealthCheck] = {"model": status.health}
     if gateway is not None:
         health_checks["gateway"] = lambda: (True, gateway.name)
     return Wiring(

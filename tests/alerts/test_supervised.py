@@ -9,7 +9,7 @@ from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
 from agrochat.messages import Inspect
 from agrochat.persistence import AlertStore, Database, OutboxStore, utcnow
-from agrochat.supervisor import ChildSpec, Supervisor
+from agrochat.supervisor import ChildSpec, Supervised, Supervisor
 from tests.alerts._data import add_producer
 from tests.alerts._fakes import FakeSessions, RecordingTransport
 
@@ -17,7 +17,7 @@ PHONE = "51987654321"
 CONFIG = Config(whatsapp="console", alert_tick_s=3600)
 
 
-class _SupervisedSessions(FakeSessions):
+class _SupervisedSessions(Supervised, FakeSessions):
     """FakeSessions, but telling peers through the supervisor (which has ``ref``)."""
 
     def __init__(self, database: Database, supervisor: Supervisor) -> None:

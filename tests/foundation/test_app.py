@@ -10,10 +10,10 @@ import pykka
 
 from agrochat import wiring
 from agrochat.__main__ import main
-from agrochat.supervisor import ChildSpec
+from agrochat.supervisor import ChildSpec, Supervised
 
 
-class NeverStarts(pykka.ThreadingActor):
+class NeverStarts(Supervised, pykka.ThreadingActor):
     def on_start(self) -> None:
         raise OSError("gateway unreachable")
 

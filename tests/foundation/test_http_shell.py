@@ -15,13 +15,13 @@ from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.messages import Inspect
 from agrochat.persistence import Database
-from agrochat.supervisor import ChildSpec, Supervisor
+from agrochat.supervisor import ChildSpec, Supervised, Supervisor
 
 API_KEY = "test-api-key-0123456789"
 OPERATOR_TOKEN = "test-operator-token-0123456789"
 
 
-class Worker(pykka.ThreadingActor):
+class Worker(Supervised, pykka.ThreadingActor):
     """A small actor that can be told to crash, and reports a snapshot of its own."""
 
     def __init__(self, started: threading.Event) -> None:
@@ -35,13 +35,12 @@ class Worker(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Inspect):
             return self.snapshot()
+        if message == "work":
+            self.handled += 1
+            return self.handled
         # A failure in a tell kills the actor (a failure in an ask goes back to the caller).
         if message == "crash":
             raise RuntimeError("worker crashed on purpose")
-
-    def work(self) -> int:
-        self.handled += 1
-        return self.handled
 
     def snapshot(self) -> dict[str, Any]:
         return {"handled": self.handled}
@@ -182,7 +181,7 @@ def test_request_id_is_echoed_or_generated(harness: Harness) -> None:
 
 
 def test_debug_actors_shows_class_state_and_inbox(harness: Harness) -> None:
-    harness.supervisor.proxy("worker").work().get(timeout=5)
+    harness.supervisor.ref("worker").ask("work", timeout=5)
     body = harness.client.get("/debug/actors", headers=harness.operator()).json()
     (worker,) = body["actors"]
     assert worker["id"] == "worker"
@@ -201,7 +200,7 @@ def test_killed_actor_comes_back_and_debug_shows_its_restart_count(harness: Harn
     assert restarted["alive"] is True
     assert restarted["urn"] != old_urn
     assert "worker crashed on purpose" in restarted["last_failure"]
-    assert harness.supervisor.proxy("worker").work().get(timeout=5) == 1
+    assert harness.supervisor.ref("worker").ask("work", timeout=5) == 1
 
 
 def test_operator_can_restart_an_actor(harness: Harness) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -102,8 +103,13 @@ def test_sigusr1_logs_every_thread(served: Served) -> None:
     served.process.send_signal(signal.SIGUSR1)
     httpx.get(f"http://127.0.0.1:{served.port}/health", timeout=5)
     assert served.stop() == 0
-    dumps = [line for line in served.lines() if line["event"] == "thread dump"]
-    assert {"MainThread", "http-server"} <= {d["thread"] for d in dumps}
+    # pykka.debug.log_thread_tracebacks: "Current state of <thread> (ident: <n>):\n<stack>"
+    dumps = [
+        re.match(r"Current state of (.+) \(ident: \d+\):\n", line["event"])
+        for line in served.lines()
+        if line.get("logger") == "pykka" and line["level"] == "critical"
+    ]
+    assert {"MainThread", "http-server"} <= {d.group(1) for d in dumps if d}
 
 
 def test_generated_secrets_are_printed_once_and_never_logged(tmp_path) -> None:

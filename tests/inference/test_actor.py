@@ -14,6 +14,7 @@ from agrochat.actors.inference import (
     InferenceActor,
     InferenceClient,
     ModelRunner,
+    ModelState,
     ModelStatus,
 )
 from agrochat.config import Config
@@ -63,7 +64,7 @@ def test_answers_through_the_client_with_metrics(stats):
     result = client.generate(request(cache_key="51987654321@c.us"))
     assert json.loads(result.content)["respuesta_chat"] == "Respuesta de prueba a: hola"
     assert result.metrics.generated_tokens > 0
-    assert status.state == "ready"
+    assert status.state is ModelState.READY
     assert backend.calls[0]["cache_key"] == "51987654321@c.us"
     snapshot = ref.ask(Inspect(), timeout=5)
     assert snapshot["state"] == "ready"
@@ -129,7 +130,7 @@ def test_model_load_failure_answers_unavailable_and_actor_stays_alive(stats):
         raise ModelUnavailable("model file /x.gguf does not exist")
 
     ref, client, status = start(stats=stats, factory=broken)
-    wait_for(lambda: status.state == "failed")
+    wait_for(lambda: status.state is ModelState.FAILED)
     assert ref.is_alive()
     assert status.health() == (False, "failed: model file /x.gguf does not exist")
     with pytest.raises(ModelUnavailable, match="does not exist"):
@@ -140,12 +141,23 @@ def test_model_load_failure_answers_unavailable_and_actor_stays_alive(stats):
     assert ref.is_alive()
 
 
+def test_model_health_is_ok_only_once_the_model_can_answer():
+    status = ModelStatus()
+    assert status.health() == (False, "loading")
+    status.set(ModelState.READY, "qwen.gguf")
+    assert status.health() == (True, "ready")
+    status.set(ModelState.REMOTE, "http://10.0.0.5:8080")
+    assert status.health() == (True, "remote")
+    status.set(ModelState.FAILED, "no such file")
+    assert status.health() == (False, "failed: no such file")
+
+
 def test_unexpected_load_error_is_reported_the_same_way(stats):
     def crash(config):
         raise OSError("disk on fire")
 
     ref, client, status = start(stats=stats, factory=crash)
-    wait_for(lambda: status.state == "failed")
+    wait_for(lambda: status.state is ModelState.FAILED)
     assert "OSError: disk on fire" in status.detail
     with pytest.raises(ModelUnavailable):
         client.generate(request())

@@ -14,6 +14,7 @@ from agrochat.actors.inference import (
     FakeBackend,
     InferenceActor,
     InferenceClient,
+    ModelState,
     ModelStatus,
     SeedBackend,
     output_schema,
@@ -207,7 +208,7 @@ def test_failed_model_answers_503_model_unavailable(make_harness):
         raise ModelUnavailable("model file /nope.gguf does not exist")
 
     h = make_harness(factory=broken)
-    wait_for(lambda: h.status.state == "failed")
+    wait_for(lambda: h.status.state is ModelState.FAILED)
     response = h.http.post("/chat", json=SEED_BODY)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "model_unavailable"

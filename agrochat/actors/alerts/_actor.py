@@ -20,11 +20,12 @@ from agrochat.config import Config
 from agrochat.logs import get_logger
 from agrochat.messages import Delivered, DeliveryFailed, Inspect, PushAlert, Tick
 from agrochat.persistence import AlertStore, Database
+from agrochat.supervisor import Supervised
 
 log = get_logger(__name__)
 
 
-class AlertSchedulerActor(pykka.ThreadingActor):
+class AlertSchedulerActor(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
         config: Config,

@@ -33,7 +33,7 @@ from agrochat.actors.inference._output import (
 )
 from agrochat.actors.inference._remote import OpenAIBackend, SeedBackend
 from agrochat.actors.inference._runner import ModelRunner
-from agrochat.actors.inference._status import ModelStatus
+from agrochat.actors.inference._status import ModelState, ModelStatus
 from agrochat.actors.inference.testing import FakeBackend, canned_reply
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "InferenceClient",
     "InferenceStats",
     "ModelRunner",
+    "ModelState",
     "ModelStatus",
     "OpenAIBackend",
     "ParsedOutput",

@@ -14,11 +14,12 @@ from agrochat.actors.inference._backend import Backend
 from agrochat.actors.inference._metrics import STATS, InferenceStats
 from agrochat.actors.inference._remote import OpenAIBackend, SeedBackend
 from agrochat.actors.inference._runner import ModelRunner
-from agrochat.actors.inference._status import ModelStatus
+from agrochat.actors.inference._status import ModelState, ModelStatus
 from agrochat.config import Config
 from agrochat.errors import AgrochatError
 from agrochat.logs import get_logger
 from agrochat.messages import InferenceRequest, InferenceResult, Inspect
+from agrochat.supervisor import Supervised
 
 log = get_logger(__name__)
 
@@ -57,7 +58,7 @@ class _Prefill:
     reply: str
 
 
-class InferenceActor(pykka.ThreadingActor):
+class InferenceActor(Supervised, pykka.ThreadingActor):
     """A thin shell around ModelRunner: loads the backend in ``on_start`` (off the HTTP path;
     the mailbox simply waits meanwhile) and hands each ``generate`` to the runner.
 
@@ -82,7 +83,7 @@ class InferenceActor(pykka.ThreadingActor):
         self._runner = ModelRunner(None, stats=self._stats, failure="the model is still loading")
 
     def on_start(self) -> None:
-        self._status.set("loading", self._target())
+        self._status.set(ModelState.LOADING, self._target())
         try:
             backend = self._factory(self._config)
         except Exception as exc:
@@ -92,15 +93,15 @@ class InferenceActor(pykka.ThreadingActor):
             log.error(
                 "the model failed to load; answering requests with model_unavailable", error=reason
             )
-            self._status.set("failed", reason)
+            self._status.set(ModelState.FAILED, reason)
             self._runner = ModelRunner(None, stats=self._stats, failure=reason)
             return
         self._runner = ModelRunner(backend, stats=self._stats)
         described = backend.describe()
         if backend.kind == "remote":
-            self._status.set("remote", str(described.get("url", "")))
+            self._status.set(ModelState.REMOTE, str(described.get("url", "")))
         else:
-            self._status.set("ready", str(described.get("model", backend.kind)))
+            self._status.set(ModelState.READY, str(described.get("model", backend.kind)))
 
     def on_stop(self) -> None:
         self._runner.close()
@@ -139,7 +140,7 @@ class InferenceActor(pykka.ThreadingActor):
     def snapshot(self) -> dict[str, Any]:
         view = self._status.view()
         return {
-            "state": view.state,
+            "state": view.state.value,
             "detail": view.detail,
             "inbox": self.actor_inbox.qsize(),
             **self._runner.snapshot(),

@@ -18,7 +18,7 @@ import pykka
 
 from agrochat.actors._common import ActorId, Peers
 from agrochat.actors.inference._metrics import STATS, InferenceStats
-from agrochat.actors.inference._status import ModelStatus
+from agrochat.actors.inference._status import ModelState, ModelStatus
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, NotReady, Overloaded
 from agrochat.messages import InferenceRequest, InferenceResult, expired
 
@@ -55,7 +55,7 @@ class InferenceClient:
         if expired(request.deadline):
             self._stats.requests.labels("deadline").inc()
             raise DeadlineExceeded("the request's deadline passed before it was sent")
-        if self._status is not None and self._status.state == "failed":
+        if self._status is not None and self._status.state is ModelState.FAILED:
             self._stats.requests.labels("unavailable").inc()
             raise ModelUnavailable(f"the model is not available: {self._status.detail}")
         with self._lock:

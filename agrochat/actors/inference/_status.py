@@ -6,55 +6,54 @@ GGUF), so /health and the client read this object instead of asking the actor.
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from dataclasses import dataclass
 
-STATES = ("loading", "ready", "failed", "remote")
+
+class ModelState(enum.StrEnum):
+    """Where the model is; the values are the words /health and the admin panel show."""
+
+    LOADING = "loading"
+    READY = "ready"  # loaded in this process
+    FAILED = "failed"  # did not load; the detail says why
+    REMOTE = "remote"  # served by a remote server (AGROCHAT_INFERENCE_URL)
 
 
 @dataclass(frozen=True)
 class StatusView:
-    state: str
+    state: ModelState
     detail: str
     since: float  # time.time()
 
 
 class ModelStatus:
-    def __init__(self, state: str = "loading", detail: str = "") -> None:
+    def __init__(self, state: ModelState = ModelState.LOADING, detail: str = "") -> None:
         self._lock = threading.Lock()
-        self._view = StatusView(state, detail, time.time())
-        self._check(state)
+        self._view = StatusView(ModelState(state), detail, time.time())
 
-    @staticmethod
-    def _check(state: str) -> None:
-        if state not in STATES:
-            raise ValueError(f"unknown model state {state!r}; expected one of {STATES}")
-
-    def set(self, state: str, detail: str = "") -> None:
-        self._check(state)
+    def set(self, state: ModelState, detail: str = "") -> None:
+        view = StatusView(ModelState(state), detail, time.time())
         with self._lock:
-            self._view = StatusView(state, detail, time.time())
+            self._view = view
 
     def view(self) -> StatusView:
         with self._lock:
             return self._view
 
     @property
-    def state(self) -> str:
+    def state(self) -> ModelState:
         return self.view().state
 
     @property
     def detail(self) -> str:
         return self.view().detail
 
-    @property
-    def usable(self) -> bool:
-        return self.state in ("ready", "remote")
-
     def health(self) -> tuple[bool, str]:
-        """For ``AppContext.health_checks``: ok while loading too (the process is fine and the
-        model will be there shortly); not ok when it failed."""
+        """For ``AppContext.health_checks``: not ok while loading either (a balancer should not
+        send producers to a node without a model); the reason too when it failed."""
         view = self.view()
-        text = f"{view.state}: {view.detail}" if view.detail else view.state
-        return view.state != "failed", text
+        if view.state is ModelState.FAILED:
+            return False, f"failed: {view.detail}"
+        return view.state in (ModelState.READY, ModelState.REMOTE), view.state.value

@@ -41,6 +41,7 @@ from agrochat.messages import (
     UpdateForm,
 )
 from agrochat.phones import normalize_phone
+from agrochat.supervisor import Supervised
 from agrochat.text import mask_phone
 
 log = get_logger(__name__)
@@ -57,7 +58,7 @@ class _Session:
     last_used: float = 0.0
 
 
-class SessionDirectory(pykka.ThreadingActor):
+class SessionDirectory(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
         config: Config,

@@ -21,11 +21,12 @@ from agrochat.config import Config
 from agrochat.logs import get_logger
 from agrochat.messages import DrainOutbox, Inspect, Send
 from agrochat.persistence import AlertStore, Database, OutboxStore
+from agrochat.supervisor import Supervised
 
 log = get_logger(__name__)
 
 
-class WhatsAppActor(pykka.ThreadingActor):
+class WhatsAppActor(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
         config: Config,
