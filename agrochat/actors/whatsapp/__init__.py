@@ -21,6 +21,14 @@ from agrochat.actors.whatsapp._transports import (
     WahaClient,
     make_transport,
 )
+from agrochat.actors.whatsapp._waha_events import (
+    StreamState,
+    StreamStatus,
+    WahaEventStream,
+    events_url,
+    exponential_backoff,
+    slow_retry,
+)
 from agrochat.actors.whatsapp._waha_payloads import SUBSCRIBED_EVENTS, chat_kind, parse_frame
 
 __all__ = [
@@ -35,12 +43,18 @@ __all__ = [
     "QrCode",
     "Reaction",
     "SessionStatus",
+    "StreamState",
+    "StreamStatus",
     "Transport",
     "TransportError",
     "WahaClient",
+    "WahaEventStream",
     "WhatsAppActor",
     "WhatsAppProxy",
     "chat_kind",
+    "events_url",
+    "exponential_backoff",
     "make_transport",
     "parse_frame",
+    "slow_retry",
 ]
