@@ -4,6 +4,7 @@ typing, the catch-up endpoints, the QR, and how every failure is classified."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,7 +23,7 @@ FARMER = "51987654321"
 
 
 @pytest.fixture
-def client(fake_waha: FakeWaha) -> WahaClient:
+def client(fake_waha: FakeWaha) -> Iterator[WahaClient]:
     waha = WahaClient(fake_waha.url, api_key=API_KEY, session="default", timeout_s=5)
     yield waha
     waha.close()

@@ -3,6 +3,17 @@ it is built from (WAHA's event stream and API, the Cloud API's webhook and Graph
 splitting and send-rate limits)."""
 
 from agrochat.actors.whatsapp._actor import WhatsAppActor, WhatsAppProxy
+from agrochat.actors.whatsapp._cloud import (
+    DEFAULT_API_VERSION,
+    RETRYABLE_CODES,
+    SIGNATURE_HEADER,
+    TEXT_LIMIT,
+    CloudClient,
+    check_signature,
+    graph_error,
+    parse_webhook,
+    verify_subscription,
+)
 from agrochat.actors.whatsapp._inbound import (
     DeliveryState,
     DeliveryStatus,
@@ -32,8 +43,13 @@ from agrochat.actors.whatsapp._waha_events import (
 from agrochat.actors.whatsapp._waha_payloads import SUBSCRIBED_EVENTS, chat_kind, parse_frame
 
 __all__ = [
+    "DEFAULT_API_VERSION",
+    "RETRYABLE_CODES",
+    "SIGNATURE_HEADER",
     "SUBSCRIBED_EVENTS",
+    "TEXT_LIMIT",
     "ChatSummary",
+    "CloudClient",
     "ConsoleTransport",
     "DeliveryState",
     "DeliveryStatus",
@@ -52,9 +68,13 @@ __all__ = [
     "WhatsAppActor",
     "WhatsAppProxy",
     "chat_kind",
+    "check_signature",
     "events_url",
     "exponential_backoff",
+    "graph_error",
     "make_transport",
     "parse_frame",
+    "parse_webhook",
     "slow_retry",
+    "verify_subscription",
 ]
