@@ -22,6 +22,13 @@ from agrochat.actors.whatsapp._inbound import (
     Reaction,
     SessionStatus,
 )
+from agrochat.actors.whatsapp._outgoing import (
+    CLOUD_TEXT_LIMIT,
+    WAHA_TEXT_LIMIT,
+    SendRateLimiter,
+    TokenBucket,
+    split_message,
+)
 from agrochat.actors.whatsapp._sender import OutboxSender
 from agrochat.actors.whatsapp._transports import (
     ChatSummary,
@@ -43,11 +50,13 @@ from agrochat.actors.whatsapp._waha_events import (
 from agrochat.actors.whatsapp._waha_payloads import SUBSCRIBED_EVENTS, chat_kind, parse_frame
 
 __all__ = [
+    "CLOUD_TEXT_LIMIT",
     "DEFAULT_API_VERSION",
     "RETRYABLE_CODES",
     "SIGNATURE_HEADER",
     "SUBSCRIBED_EVENTS",
     "TEXT_LIMIT",
+    "WAHA_TEXT_LIMIT",
     "ChatSummary",
     "CloudClient",
     "ConsoleTransport",
@@ -58,9 +67,11 @@ __all__ = [
     "OutboxSender",
     "QrCode",
     "Reaction",
+    "SendRateLimiter",
     "SessionStatus",
     "StreamState",
     "StreamStatus",
+    "TokenBucket",
     "Transport",
     "TransportError",
     "WahaClient",
@@ -76,5 +87,6 @@ __all__ = [
     "parse_frame",
     "parse_webhook",
     "slow_retry",
+    "split_message",
     "verify_subscription",
 ]
