@@ -28,12 +28,12 @@ class ServerThread:
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._started = False
+        self.started = False
 
     def start(self) -> None:
         self._thread.start()
         self.call(self._start())
-        self._started = True
+        self.started = True
 
     async def _start(self) -> None:
         await self._runner.setup()
@@ -47,7 +47,7 @@ class ServerThread:
         """Close every connection and the listening socket; calling it again does nothing."""
         if self.loop.is_closed():
             return
-        if self._started:
+        if self.started:
             self.call(self._runner.cleanup())
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)

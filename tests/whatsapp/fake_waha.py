@@ -232,6 +232,9 @@ class FakeWaha:
         return self
 
     def stop(self) -> None:
+        """Close the sockets as WAHA does on shutdown (1001), then the server; idempotent."""
+        if not self._server.loop.is_closed() and self._server.started:
+            self._server.call(self._close_all())
         self._server.stop()
 
     # -- what tests read -------------------------------------------------------------------
@@ -430,6 +433,13 @@ class FakeWaha:
         for sock in targets:
             await sock.ws.send_json(envelope)
         return len(targets)
+
+    async def _close_all(self) -> None:
+        with self._cond:
+            targets = list(self._sockets)
+        for sock in targets:
+            # WAHA's beforeApplicationShutdown: client.close(1001, 'Server is shutting down').
+            await sock.ws.close(code=1001, message=b"Server is shutting down")
 
     async def _drop(self) -> int:
         with self._cond:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from aiohttp import web
 
 from agrochat.actors.whatsapp import (
     DeliveryStatus,
@@ -30,7 +31,8 @@ from agrochat.actors.whatsapp import (
     exponential_backoff,
     slow_retry,
 )
-from tests.whatsapp.fake_waha import API_KEY, FakeWaha
+from tests.whatsapp._server_thread import ServerThread
+from tests.whatsapp.fake_waha import API_KEY, UNAUTHORIZED, FakeWaha
 
 FARMER = "51987654321"
 TIMEOUT_S = 5.0
@@ -419,3 +421,39 @@ def test_stop_closes_the_socket_and_joins_the_threads(
     assert stream.status().state == "stopped"
     fake_waha.push_message(FARMER, "nadie escucha")
     assert owner.events.empty()
+
+
+def test_a_gateway_shutting_down_is_a_reconnect_not_a_configuration_error(
+    fake_waha: FakeWaha, owner: Owner, make_stream: StreamFactory
+) -> None:
+    backoff = Recorded()
+    make_stream(backoff=backoff)
+    owner.wait_catch_up()
+
+    fake_waha.stop()  # WAHA closes its clients with 1001 "Server is shutting down"
+
+    status = owner.wait_state("reconnecting")
+    assert status.detail == "WAHA closed the websocket with 1001 (Server is shutting down)"
+    assert backoff.calls.get(timeout=TIMEOUT_S) == 1
+
+
+def test_an_upgrade_refused_with_401_is_a_configuration_error_too(
+    owner: Owner, make_stream: StreamFactory
+) -> None:
+    # WAHA itself accepts and closes with 1008; a proxy in front of it may refuse the upgrade.
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response(UNAUTHORIZED, status=401)
+
+    app = web.Application()
+    app.router.add_get("/ws", refuse)
+    proxy = ServerThread(app)
+    proxy.start()
+    try:
+        slow = Recorded()
+        make_stream(url=f"http://127.0.0.1:{proxy.port}", auth_backoff=slow)
+
+        status = owner.wait_state("bad_api_key")
+        assert status.detail == "bad api key: WAHA refused the websocket handshake (401)"
+        assert slow.calls.get(timeout=TIMEOUT_S) == 1
+    finally:
+        proxy.stop()

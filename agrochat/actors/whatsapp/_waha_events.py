@@ -132,17 +132,23 @@ class _Attempt:
         self.timer: threading.Timer | None = None
 
     @property
+    def handshake_status(self) -> int | None:
+        """The HTTP status of a refused upgrade (websocket-client also puts a ``status_code`` on
+        the exception for a close frame: that one is the close code, not this)."""
+        if isinstance(self.error, websocket.WebSocketBadStatusException):
+            return self.error.status_code
+        return None
+
+    @property
     def auth_refused(self) -> bool:
-        status = getattr(self.error, "status_code", None)
-        return self.close_code == CLOSE_POLICY_VIOLATION or status in (401, 403)
+        return self.close_code == CLOSE_POLICY_VIOLATION or self.handshake_status in (401, 403)
 
     def describe(self) -> str:
         if self.close_code == CLOSE_POLICY_VIOLATION:
             reason = f" ({self.close_reason})" if self.close_reason else ""
             return f"WAHA closed the websocket with 1008{reason}: check AGROCHAT_WAHA_API_KEY"
-        status = getattr(self.error, "status_code", None)
-        if isinstance(status, int):
-            return f"WAHA refused the websocket handshake ({status})"
+        if self.handshake_status is not None:
+            return f"WAHA refused the websocket handshake ({self.handshake_status})"
         if self.error is not None and not self.opened:
             return f"cannot reach WAHA: {type(self.error).__name__}"
         if self.close_code is not None:
