@@ -17,7 +17,7 @@ from agrochat.actors.whatsapp import (
 )
 from agrochat.config import Config
 from agrochat.errors import ConfigError
-from tests.whatsapp.fake_waha import API_KEY, FakeWaha
+from tests.whatsapp.fake_waha import API_KEY, FakeWaha, running_fake_waha
 
 FARMER = "51987654321"
 
@@ -226,3 +226,17 @@ def test_make_transport_follows_agrochat_whatsapp() -> None:
     waha.close()
     with pytest.raises(ConfigError):
         make_transport(Config(whatsapp="cloud"))
+
+
+def test_status_and_qr_can_be_asked_for_another_session_of_the_same_waha() -> None:
+    with running_fake_waha(sessions=("default", "norte")) as fake:
+        client = WahaClient(fake.url, api_key=API_KEY, session="default")
+        fake.set_status("SCAN_QR_CODE", session="norte")
+
+        assert client.session_status() == "WORKING"
+        assert client.session_status("norte") == "SCAN_QR_CODE"
+        assert client.qr() is None
+        qr = client.qr("norte")
+        assert qr is not None and qr.image.startswith(b"\x89PNG")
+        assert client.qr_value("norte") == fake.qr_value("norte")
+        client.close()

@@ -139,10 +139,11 @@ class WahaClient:
         body = {"session": self.session, "chatId": chat_id(phone)}
         self._request("POST", "/api/stopTyping", what="stopTyping", json=body)
 
-    def session_status(self) -> str:
+    def session_status(self, session: str | None = None) -> str:
         """The session's status now (``GET /api/sessions/{session}``), e.g. at start, before
-        any ``session.status`` event arrived."""
-        response = self._request("GET", f"/api/sessions/{_segment(self.session)}", what="status")
+        any ``session.status`` event arrived; ``session`` defaults to this client's."""
+        name = _segment(session or self.session)
+        response = self._request("GET", f"/api/sessions/{name}", what="status")
         data = _json(response)
         status = data.get("status") if isinstance(data, dict) else None
         if not isinstance(status, str):
@@ -225,8 +226,9 @@ class WahaClient:
         ]
         return sorted(found, key=lambda m: m.timestamp)
 
-    def qr(self) -> QrCode | None:
-        """The QR to link a phone, as an image; None unless the session is SCAN_QR_CODE.
+    def qr(self, session: str | None = None) -> QrCode | None:
+        """The QR to link a phone to ``session`` (default: this client's), as an image; None
+        unless that session is SCAN_QR_CODE.
 
         ``GET /api/{session}/auth/qr?format=image`` answers the PNG itself, or
         ``{"mimetype", "data": base64}`` when asked for JSON (waha-docs, how-to/sessions,
@@ -234,7 +236,7 @@ class WahaClient:
         """
         response = self._request(
             "GET",
-            f"/api/{_segment(self.session)}/auth/qr",
+            f"/api/{_segment(session or self.session)}/auth/qr",
             what="the QR",
             params={"format": "image"},
             headers={"Accept": "application/json"},
@@ -253,11 +255,11 @@ class WahaClient:
             raise TransportError("WAHA answered a QR that is not base64", retryable=True) from None
         return QrCode(image=image, mimetype=str(data.get("mimetype") or "image/png"))
 
-    def qr_value(self) -> str | None:
+    def qr_value(self, session: str | None = None) -> str | None:
         """The QR's raw text (``?format=raw`` answers ``{"value": …}``), for drawing it anew."""
         response = self._request(
             "GET",
-            f"/api/{_segment(self.session)}/auth/qr",
+            f"/api/{_segment(session or self.session)}/auth/qr",
             what="the QR",
             params={"format": "raw"},
             not_ready_is_none=True,
