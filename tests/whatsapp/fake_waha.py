@@ -530,6 +530,19 @@ class FakeWaha:
             return web.Response(status=status)
         return web.json_response(data, status=status)
 
+    async def _refuse(
+        self, request: web.Request, name: str, expected: str | None, *, body: Any = None
+    ) -> web.Response | None:
+        """WAHA's checks, in its order: the key (401), the session (404), its status (422,
+        when the route needs one: WORKING, or SCAN_QR_CODE for the QR); None when all pass."""
+        if not self._authorized(request):
+            return await self._answer(request, 401, UNAUTHORIZED, body=body)
+        if (missing := self._unknown(name)) is not None:
+            return await self._answer(request, 404, missing, body=body)
+        if expected is not None and (not_ready := self._not_ready(name, expected)) is not None:
+            return await self._answer(request, 422, not_ready, body=body)
+        return None
+
     def _authorized(self, request: web.Request) -> bool:
         key = request.headers.get("X-Api-Key") or request.query.get("x-api-key")
         return not self.api_key or key == self.api_key
@@ -563,13 +576,9 @@ class FakeWaha:
 
     async def _send_text(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
-        if not self._authorized(request):
-            return await self._answer(request, 401, UNAUTHORIZED, body=body)
         name = str(body.get("session", "default"))
-        if (missing := self._unknown(name)) is not None:
-            return await self._answer(request, 404, missing, body=body)
-        if (not_ready := self._not_ready(name, "WORKING")) is not None:
-            return await self._answer(request, 422, not_ready, body=body)
+        if (refused := await self._refuse(request, name, "WORKING", body=body)) is not None:
+            return refused
         if self.send_text_error is not None:
             status, error = self.send_text_error
             return await self._answer(request, status, error, body=body)
@@ -584,23 +593,17 @@ class FakeWaha:
 
     async def _chat_action(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
-        if not self._authorized(request):
-            return await self._answer(request, 401, UNAUTHORIZED, body=body)
         name = str(body.get("session", "default"))
-        if (missing := self._unknown(name)) is not None:
-            return await self._answer(request, 404, missing, body=body)
-        if (not_ready := self._not_ready(name, "WORKING")) is not None:
-            return await self._answer(request, 422, not_ready, body=body)
+        if (refused := await self._refuse(request, name, "WORKING", body=body)) is not None:
+            return refused
         # sendSeen returns nothing (201, empty body); typing returns {"result": true}.
         result = None if request.path == "/api/sendSeen" else {"result": True}
         return await self._answer(request, 201, result, body=body)
 
     async def _session_info(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return await self._answer(request, 401, UNAUTHORIZED)
         name = request.match_info["session"]
-        if (missing := self._unknown(name)) is not None:
-            return await self._answer(request, 404, missing)
+        if (refused := await self._refuse(request, name, None)) is not None:
+            return refused
         with self._cond:
             status = self._sessions[name].status
         me = {"id": f"{self.me}@c.us", "pushName": "agrochat"} if status == "WORKING" else None
@@ -614,13 +617,9 @@ class FakeWaha:
         return await self._answer(request, 200, info)
 
     async def _overview(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return await self._answer(request, 401, UNAUTHORIZED)
         name = request.match_info["session"]
-        if (missing := self._unknown(name)) is not None:
-            return await self._answer(request, 404, missing)
-        if (not_ready := self._not_ready(name, "WORKING")) is not None:
-            return await self._answer(request, 422, not_ready)
+        if (refused := await self._refuse(request, name, "WORKING")) is not None:
+            return refused
         limit = int(request.query.get("limit", "20"))
         offset = int(request.query.get("offset", "0"))
         with self._cond:
@@ -640,13 +639,9 @@ class FakeWaha:
         return await self._answer(request, 200, chats[offset : offset + limit])
 
     async def _messages(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return await self._answer(request, 401, UNAUTHORIZED)
         name = request.match_info["session"]
-        if (missing := self._unknown(name)) is not None:
-            return await self._answer(request, 404, missing)
-        if (not_ready := self._not_ready(name, "WORKING")) is not None:
-            return await self._answer(request, 422, not_ready)
+        if (refused := await self._refuse(request, name, "WORKING")) is not None:
+            return refused
         limit = int(request.query.get("limit", "100"))
         with self._cond:
             # WEBJS adds "@c.us" to a bare number (ensureSuffix).
@@ -657,13 +652,9 @@ class FakeWaha:
         return await self._answer(request, 200, newest_first)
 
     async def _qr(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return await self._answer(request, 401, UNAUTHORIZED)
         name = request.match_info["session"]
-        if (missing := self._unknown(name)) is not None:
-            return await self._answer(request, 404, missing)
-        if (not_ready := self._not_ready(name, "SCAN_QR_CODE")) is not None:
-            return await self._answer(request, 422, not_ready)
+        if (refused := await self._refuse(request, name, "SCAN_QR_CODE")) is not None:
+            return refused
         with self._cond:
             raw = self._sessions[name].qr
         if request.query.get("format") == "raw":
