@@ -8,7 +8,6 @@ import pytest
 
 from agrochat.actors.whatsapp import (
     CLOUD_TEXT_LIMIT,
-    TEXT_LIMIT,
     WAHA_TEXT_LIMIT,
     SendRateLimiter,
     split_message,
@@ -94,7 +93,7 @@ def test_every_part_fits_and_nothing_is_lost_on_random_texts() -> None:
 
 
 def test_the_platform_limits() -> None:
-    assert CLOUD_TEXT_LIMIT == TEXT_LIMIT == 4096
+    assert CLOUD_TEXT_LIMIT == 4096
     assert WAHA_TEXT_LIMIT == 4096
     long_reply = "Esta es una recomendación de riego para su cultivo. " * 200
     parts = split_message(long_reply, CLOUD_TEXT_LIMIT)

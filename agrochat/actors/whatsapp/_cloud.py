@@ -51,7 +51,6 @@ log = get_logger(__name__)
 GRAPH_URL = "https://graph.facebook.com"
 # The version Meta's reference pages use in their examples at the time of writing; a setting.
 DEFAULT_API_VERSION = "v25.0"
-TEXT_LIMIT = 4096  # text.body, in characters (messages reference)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 # Codes worth a later retry (the outbox backs off): throttling and Meta's own outages.
