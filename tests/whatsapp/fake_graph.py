@@ -1,0 +1,277 @@
+"""A fake Graph API (the Cloud API's messages endpoint) on 127.0.0.1, and signed webhook bodies.
+
+Shapes from Meta's developer documentation (see agrochat/actors/whatsapp/_cloud.py): sends are
+``POST /{version}/{phone-number-id}/messages`` with a bearer token, answered ``{"messaging_product":
+"whatsapp", "contacts": [{"input", "wa_id"}], "messages": [{"id": "wamid.…"}]}``; errors are
+``{"error": {"message", "type", "code", "error_data": {"messaging_product", "details"},
+"fbtrace_id"}}``. Webhook bodies follow the messages webhook reference, signed the way Meta signs
+them (``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>``).
+
+Test API: ``sends`` (accepted bodies), ``requests`` (everything, with the Authorization header),
+``fail_next(code, message, …)`` (scripted errors, in order), ``delay_s``; ``wait_sends(n)``.
+Builders: ``text_webhook``, ``media_webhook``, ``reaction_webhook``, ``status_webhook``,
+``signed_webhook``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.whatsapp._server_thread import ServerThread
+
+TOKEN = "EAAG-test-token-0001"
+PHONE_NUMBER_ID = "106540352242922"
+API_VERSION = "v25.0"
+WABA_ID = "102290129340398"
+
+
+def wamid() -> str:
+    return "wamid.HBgL" + uuid.uuid4().hex.upper()
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    path: str
+    authorization: str | None
+    body: Any
+    status: int
+
+
+@dataclass(frozen=True)
+class ScriptedError:
+    status: int
+    code: int
+    message: str
+    details: str | None = None
+    error_type: str = "OAuthException"
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "message": self.message,
+            "type": self.error_type,
+            "code": self.code,
+            "fbtrace_id": "A" + uuid.uuid4().hex[:10],
+        }
+        if self.details is not None:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
+        return {"error": error}
+
+
+class FakeGraph:
+    def __init__(self, *, token: str = TOKEN) -> None:
+        self.token = token
+        self.delay_s = 0.0
+        self.requests: list[GraphRequest] = []
+        self._errors: list[ScriptedError] = []
+        self._cond = threading.Condition()
+        app = web.Application()
+        app.router.add_post("/{version}/{number}/messages", self._messages)
+        self._server = ServerThread(app)
+        self.url = f"http://127.0.0.1:{self._server.port}"
+
+    def start(self) -> FakeGraph:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def sends(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [r.body for r in self.requests if r.status == 200]
+
+    def wait_sends(self, count: int, timeout_s: float = 5.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: sum(r.status == 200 for r in self.requests) >= count, timeout_s
+            )
+
+    def fail_next(
+        self,
+        code: int,
+        message: str,
+        *,
+        status: int = 400,
+        details: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` sends with this Graph error (queued after earlier ones)."""
+        with self._cond:
+            self._errors.extend([ScriptedError(status, code, message, details)] * times)
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        status, answer = self._answer(request, body)
+        with self._cond:
+            self.requests.append(
+                GraphRequest(request.path, request.headers.get("Authorization"), body, status)
+            )
+            self._cond.notify_all()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return web.json_response(answer, status=status)
+
+    def _answer(self, request: web.Request, body: Any) -> tuple[int, dict[str, Any]]:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            error = ScriptedError(
+                401, 190, "Invalid OAuth access token - Cannot parse access token"
+            )
+            return 401, error.body()
+        with self._cond:
+            scripted = self._errors.pop(0) if self._errors else None
+        if scripted is not None:
+            return scripted.status, scripted.body()
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            return 400, ScriptedError(400, 100, "Invalid parameter").body()
+        kind = body.get("type")
+        text = body.get("text") if isinstance(body.get("text"), dict) else {}
+        if kind == "text" and len(str(text.get("body", ""))) > 4096:
+            error = ScriptedError(400, 100, "Invalid parameter", "text.body too long")
+            return 400, error.body()
+        if kind == "template" and not isinstance(body.get("template"), dict):
+            return 400, ScriptedError(400, 100, "Invalid parameter").body()
+        message: dict[str, Any] = {"id": wamid()}
+        if kind == "template":
+            message["message_status"] = "accepted"
+        to = str(body.get("to"))
+        return 200, {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [message],
+        }
+
+
+@contextmanager
+def running_fake_graph(**kwargs: Any) -> Iterator[FakeGraph]:
+    fake = FakeGraph(**kwargs).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+# -- webhook bodies --------------------------------------------------------------------------
+
+
+def webhook(value: dict[str, Any], *, phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+    """A messages webhook around one ``value`` (metadata filled in)."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": WABA_ID,
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "51900000002",
+                                "phone_number_id": phone_number_id,
+                            },
+                            **value,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _inbound(phone: str, kind: str, content: dict[str, Any], **options: Any) -> dict[str, Any]:
+    message = {
+        "from": phone,
+        "id": options.get("message_id") or wamid(),
+        "timestamp": str(options.get("timestamp") or int(time.time())),
+        "type": kind,
+        kind: content,
+    }
+    return webhook(
+        {
+            "contacts": [{"profile": {"name": "Productor"}, "wa_id": phone}],
+            "messages": [message],
+        },
+        phone_number_id=options.get("phone_number_id", PHONE_NUMBER_ID),
+    )
+
+
+def text_webhook(phone: str, text: str, **options: Any) -> dict[str, Any]:
+    return _inbound(phone, "text", {"body": text}, **options)
+
+
+def media_webhook(
+    phone: str, kind: str, caption: str | None = None, **options: Any
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"id": "1234567890", "mime_type": "image/jpeg", "sha256": "abc"}
+    if kind == "location":
+        content = {"latitude": -12.04, "longitude": -77.03}
+    elif caption is not None:
+        content["caption"] = caption
+    return _inbound(phone, kind, content, **options)
+
+
+def reaction_webhook(phone: str, target: str, emoji: str | None, **options: Any) -> dict[str, Any]:
+    content: dict[str, Any] = {"message_id": target}
+    if emoji is not None:  # Meta leaves ``emoji`` out when the reaction is removed
+        content["emoji"] = emoji
+    return _inbound(phone, "reaction", content, **options)
+
+
+def status_webhook(
+    message_id: str,
+    status: str,
+    phone: str,
+    *,
+    error: tuple[int, str, str] | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": phone,
+    }
+    if error is not None:
+        code, title, details = error
+        entry["errors"] = [
+            {
+                "code": code,
+                "title": title,
+                "message": title,
+                "error_data": {"details": details},
+                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+            }
+        ]
+    return webhook({"statuses": [entry]}, phone_number_id=phone_number_id)
+
+
+@dataclass(frozen=True)
+class SignedWebhook:
+    body: bytes
+    headers: dict[str, str]
+
+
+def signed_webhook(payload: dict[str, Any] | bytes, app_secret: str) -> SignedWebhook:
+    """The raw body and headers of a webhook POST as Meta sends it, signed with ``app_secret``."""
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    digest = hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+    return SignedWebhook(
+        body=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"},
+    )
