@@ -513,14 +513,6 @@ class AlertStore:
             )
             return result.rowcount > 0
 
-    def extend_lease(self, alert_id: int, *, lease_until: dt.datetime) -> None:
-        with self.db.tx() as conn:
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
-                .values(lease_until=lease_until)
-            )
-
     def mark_failed_attempt(
         self,
         alert_id: int,

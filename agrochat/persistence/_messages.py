@@ -212,10 +212,6 @@ class MessageStore:
             conn.execute(messages.update().where(messages.c.id == inbound_id).values(status=status))
             return _stored(int(result.inserted_primary_key[0]), values)
 
-    def set_status(self, message_id: int, status: str) -> None:
-        with self.db.tx() as conn:
-            conn.execute(messages.update().where(messages.c.id == message_id).values(status=status))
-
     def latest_reply(self, inbound_id: int) -> StoredMessage | None:
         """The last reply stored for an inbound message (a holding reply is followed by the
         real answer)."""
