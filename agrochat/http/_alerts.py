@@ -21,8 +21,14 @@ from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
 from agrochat.logs import get_logger
 from agrochat.messages import Tick
-from agrochat.persistence import AlertStore, Database, utcnow
-from agrochat.persistence._alerts import LEVELS, MAX_MESSAGE_CHARS, SEGMENT_FIELDS
+from agrochat.persistence import (
+    LEVELS,
+    MAX_MESSAGE_CHARS,
+    SEGMENT_FIELDS,
+    AlertStore,
+    Database,
+    utcnow,
+)
 from agrochat.phones import normalize_phone
 
 log = get_logger(__name__)

@@ -1,15 +1,18 @@
 """The database: schema, migrations and one small store per table family."""
 
 from agrochat.persistence._admins import AdminStore
-from agrochat.persistence._alerts import Alert, AlertStore, NewAlert
+from agrochat.persistence._alerts import LEVELS, MAX_MESSAGE_CHARS, Alert, AlertStore, NewAlert
 from agrochat.persistence._audit import record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
 from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import DuplicateMessage, History, MessageStore, StoredMessage
 from agrochat.persistence._outbox import OutboxMessage, OutboxStore
-from agrochat.persistence._producers import Producer, ProducerStore
+from agrochat.persistence._producers import SEGMENT_FIELDS, Producer, ProducerStore
 
 __all__ = [
+    "LEVELS",
+    "MAX_MESSAGE_CHARS",
+    "SEGMENT_FIELDS",
     "AdminStore",
     "Alert",
     "AlertStore",

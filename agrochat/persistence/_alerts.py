@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._schema import alerts, form_fields, outbox, producers
+from agrochat.persistence._producers import ProducerStore
+from agrochat.persistence._schema import alerts, outbox, producers
 from agrochat.phones import normalize_phone
 
 LEVELS = ("baja", "media", "alta")
@@ -33,8 +34,6 @@ STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "expired")
 # Alerts are about the weather, pests and this week's irrigation: two days late, they mislead.
 DEFAULT_TTL = dt.timedelta(hours=48)
 MAX_MESSAGE_CHARS = 1000
-# Segment fields POST /alert may select producers by (their 'perfil' form values).
-SEGMENT_FIELDS = ("cultivo", "distrito")
 WINDOW = dt.timedelta(hours=24)
 
 
@@ -259,7 +258,7 @@ class AlertStore:
     ) -> list[int]:
         """One alert per active producer whose profile matches every field of ``segment``
         (case and surrounding spaces ignored); ``None`` means every active producer."""
-        targets = self.segment_producers(segment)
+        targets = ProducerStore(self.db).in_segment(segment)
         return self.create_many(
             (
                 NewAlert(
@@ -275,23 +274,6 @@ class AlertStore:
             ),
             now=now,
         )
-
-    def segment_producers(self, segment: Mapping[str, str] | None) -> list[tuple[int, str]]:
-        """(producer id, phone) of the active producers a segment selects, by id."""
-        query = sa.select(producers.c.id, producers.c.phone).where(producers.c.status != "inactivo")
-        for field, value in (segment or {}).items():
-            if field not in SEGMENT_FIELDS:
-                raise ValueError(f"cannot select producers by {field!r}")
-            matching = sa.select(form_fields.c.producer_id).where(
-                form_fields.c.form == "perfil",
-                form_fields.c.field == field,
-                sa.func.lower(sa.func.trim(form_fields.c.value)) == value.strip().lower(),
-            )
-            query = query.where(producers.c.id.in_(matching.scalar_subquery()))
-        with self.db.tx() as conn:
-            return [
-                (int(pid), phone) for pid, phone in conn.execute(query.order_by(producers.c.id))
-            ]
 
     # -- reading -------------------------------------------------------------------------
 
@@ -545,49 +527,3 @@ class AlertStore:
             )
             updated = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
             return Alert.from_row(updated)
-
-    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
-        ids = list(set(producer_ids))
-        if not ids:
-            return {}
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(producers.c.id, producers.c.last_inbound_at).where(
-                    producers.c.id.in_(ids)
-                )
-            ).all()
-            return {int(pid): at for pid, at in rows}
-
-    def outbox_state(self, alert_id: int) -> str | None:
-        """The furthest state an alert's outbox rows reached: 'sent', 'in_flight' or None."""
-        with self.db.tx() as conn:
-            statuses = set(
-                conn.execute(
-                    sa.select(outbox.c.status).where(outbox.c.alert_id == alert_id)
-                ).scalars()
-            )
-        if "sent" in statuses:
-            return "sent"
-        if statuses & {"pending", "sending"}:
-            return "in_flight"
-        return None
-
-    def profiles(self, fields: Sequence[str]) -> dict[int, tuple[str, dict[str, str]]]:
-        """Active producers' 'perfil' values for ``fields``: id -> (phone, {field: value})."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(
-                    producers.c.id, producers.c.phone, form_fields.c.field, form_fields.c.value
-                )
-                .join(form_fields, form_fields.c.producer_id == producers.c.id)
-                .where(
-                    producers.c.status != "inactivo",
-                    form_fields.c.form == "perfil",
-                    form_fields.c.field.in_(list(fields)),
-                )
-                .order_by(producers.c.id)
-            ).all()
-        result: dict[int, tuple[str, dict[str, str]]] = {}
-        for pid, phone, field, value in rows:
-            result.setdefault(int(pid), (phone, {}))[1][field] = value
-        return result

@@ -222,6 +222,21 @@ class OutboxStore:
             ).all()
             return [OutboxMessage.from_row(r) for r in rows]
 
+    def alert_state(self, alert_id: int) -> str | None:
+        """The furthest state an alert's rows reached: 'sent', 'in_flight' or None (no row, or
+        only failed ones)."""
+        with self.db.tx() as conn:
+            statuses = set(
+                conn.execute(
+                    sa.select(outbox.c.status).where(outbox.c.alert_id == alert_id)
+                ).scalars()
+            )
+        if "sent" in statuses:
+            return "sent"
+        if statuses & {"pending", "sending"}:
+            return "in_flight"
+        return None
+
     def counts(self) -> dict[str, int]:
         """Rows per status, for /health and snapshots."""
         with self.db.tx() as conn:

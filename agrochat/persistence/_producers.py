@@ -12,7 +12,7 @@ read-then-write upserts below do not race each other; a concurrent creation of t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from agrochat.persistence._database import Database, utcnow
 from agrochat.persistence._schema import form_fields, producers
 
 DEFAULT_FORM = "perfil"
+# The profile fields a segment (POST /alert, the panel) may select producers by.
+SEGMENT_FIELDS = ("cultivo", "distrito")
 
 
 @dataclass(frozen=True)
@@ -155,3 +157,54 @@ class ProducerStore:
     def count(self) -> int:
         with self.db.tx() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(producers)).scalar())
+
+    def in_segment(self, segment: Mapping[str, str] | None) -> list[tuple[int, str]]:
+        """(id, phone) of the active producers whose profile matches every field of ``segment``
+        (case and surrounding spaces ignored), by id; ``None`` selects every active producer."""
+        query = sa.select(producers.c.id, producers.c.phone).where(producers.c.status != "inactivo")
+        for field, value in (segment or {}).items():
+            if field not in SEGMENT_FIELDS:
+                raise ValueError(f"cannot select producers by {field!r}")
+            matching = sa.select(form_fields.c.producer_id).where(
+                form_fields.c.form == DEFAULT_FORM,
+                form_fields.c.field == field,
+                sa.func.lower(sa.func.trim(form_fields.c.value)) == value.strip().lower(),
+            )
+            query = query.where(producers.c.id.in_(matching.scalar_subquery()))
+        with self.db.tx() as conn:
+            return [
+                (int(pid), phone) for pid, phone in conn.execute(query.order_by(producers.c.id))
+            ]
+
+    def profiles(self, fields: Sequence[str]) -> dict[int, tuple[str, dict[str, str]]]:
+        """Active producers' profile values for ``fields``: id -> (phone, {field: value})."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(
+                    producers.c.id, producers.c.phone, form_fields.c.field, form_fields.c.value
+                )
+                .join(form_fields, form_fields.c.producer_id == producers.c.id)
+                .where(
+                    producers.c.status != "inactivo",
+                    form_fields.c.form == DEFAULT_FORM,
+                    form_fields.c.field.in_(list(fields)),
+                )
+                .order_by(producers.c.id)
+            ).all()
+        result: dict[int, tuple[str, dict[str, str]]] = {}
+        for pid, phone, field, value in rows:
+            result.setdefault(int(pid), (phone, {}))[1][field] = value
+        return result
+
+    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
+        """When each producer last wrote to us (WhatsApp's 24-hour window starts there)."""
+        ids = list(set(producer_ids))
+        if not ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(producers.c.id, producers.c.last_inbound_at).where(
+                    producers.c.id.in_(ids)
+                )
+            ).all()
+            return {int(pid): at for pid, at in rows}
