@@ -213,6 +213,40 @@ class AlertStore:
                     ids.append(int(created))
         return ids
 
+    def record_model_alert(
+        self,
+        *,
+        producer_id: int,
+        phone: str,
+        level: str,
+        message: str,
+        now: dt.datetime | None = None,
+    ) -> int:
+        """An alert the model raised inside a reply; returns its id.
+
+        Stored ``sent`` with ``delivery="chat"`` in one statement, for the admins' panel and the
+        producer's future context: its text already reached the producer inside the reply, and
+        a ``pending`` row (``create``) would be pushed to them again by the scheduler.
+        """
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.insert().values(
+                    producer_id=producer_id,
+                    phone=phone,
+                    message=message,
+                    level=level,
+                    source="model",
+                    status="sent",
+                    scheduled_at=now,
+                    attempts=0,
+                    delivery="chat",
+                    created_at=now,
+                    sent_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
     def create_for(
         self,
         *,

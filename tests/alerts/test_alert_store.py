@@ -114,3 +114,21 @@ def test_claimed_alert_is_not_claimed_again_until_its_lease_runs_out(database: D
         assert [a.claimed_by for a in store.claim_due(limit=10, lease_s=60, claimed_by="p2")] == [
             "p2"
         ]
+
+
+def test_model_alert_is_stored_sent_in_chat_and_never_pushed(database: Database) -> None:
+    pid = add_producer(database, "51900000001", last_inbound_at=T0)
+    store = AlertStore(database)
+    alert_id = store.record_model_alert(
+        producer_id=pid, phone="51900000001", level="alta", message="Rancha", now=T0
+    )
+    alert = store.get(alert_id)
+    assert alert is not None
+    assert (alert.source, alert.status, alert.delivery, alert.sent_at) == (
+        "model",
+        "sent",
+        "chat",
+        T0,
+    )
+    assert store.pending_due(now=T0) == []
+    assert store.claim_due(limit=10, lease_s=60, claimed_by="p1", now=T0) == []

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from agrochat.actors.session import BUSY, CRASHED, TIMEOUT, UNAVAILABLE, load_knowledge_seed
 from agrochat.actors.session._conversation import ESCALATED, WELCOME
-from agrochat.actors.session._records import count_alerts
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.persistence import (
     AlertStore,
@@ -19,6 +18,7 @@ from agrochat.persistence import (
     ProducerStore,
 )
 from agrochat.persistence._schema import audit
+from tests.alerts._data import count_alerts
 from tests.session.conftest import (
     PHONE,
     FakeInference,
