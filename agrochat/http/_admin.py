@@ -33,8 +33,6 @@ from agrochat.http._admin_auth import (
     COOKIE_PATH,
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    AdminSession,
-    AdminSessions,
     LoginThrottle,
     new_token,
     tokens_match,
@@ -47,8 +45,15 @@ from agrochat.http._admin_queries import (
 from agrochat.http._context import AppContext
 from agrochat.http._health import health_report
 from agrochat.logs import get_logger
-from agrochat.persistence import AdminStore, AlertStore, Database, record_audit
-from agrochat.persistence._admins import MIN_PASSWORD_LENGTH
+from agrochat.persistence import (
+    MIN_PASSWORD_LENGTH,
+    AdminSession,
+    AdminSessionStore,
+    AdminStore,
+    AlertStore,
+    Database,
+    record_audit,
+)
 
 log = get_logger(__name__)
 
@@ -233,8 +238,8 @@ class Panel:
     def db(self) -> Database:
         return self.ctx.require_database()
 
-    def sessions(self) -> AdminSessions:
-        return AdminSessions(self.db)
+    def sessions(self) -> AdminSessionStore:
+        return AdminSessionStore(self.db)
 
     def current_session(self) -> AdminSession | None:
         return self.sessions().lookup(bottle.request.get_cookie(SESSION_COOKIE))
@@ -441,13 +446,11 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 status=429,
                 retry_after=math.ceil(wait),
             )
-        ok = (
-            0 < len(username) <= MAX_USERNAME
-            and 0 < len(password) <= MAX_PASSWORD
-            and AdminStore(panel.db).verify(username, password)
+        admin_id = (
+            AdminStore(panel.db).verify(username, password)
+            if 0 < len(username) <= MAX_USERNAME and 0 < len(password) <= MAX_PASSWORD
+            else None
         )
-        sessions = panel.sessions()
-        admin_id = sessions.admin_id(username) if ok else None
         if admin_id is None:
             panel.throttle.failed(*keys)
             log.warning("admin login failed", ip=address)
@@ -459,6 +462,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 status=401,
             )
         panel.throttle.succeeded(*keys)
+        sessions = panel.sessions()
         old = panel.current_session()
         if old is not None:
             sessions.end(old.id)

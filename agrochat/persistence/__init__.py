@@ -1,6 +1,11 @@
 """The database: schema, migrations and one small store per table family."""
 
-from agrochat.persistence._admins import AdminStore
+from agrochat.persistence._admins import (
+    MIN_PASSWORD_LENGTH,
+    AdminSession,
+    AdminSessionStore,
+    AdminStore,
+)
 from agrochat.persistence._alerts import LEVELS, MAX_MESSAGE_CHARS, Alert, AlertStore, NewAlert
 from agrochat.persistence._audit import record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
@@ -12,7 +17,10 @@ from agrochat.persistence._producers import SEGMENT_FIELDS, Producer, ProducerSt
 __all__ = [
     "LEVELS",
     "MAX_MESSAGE_CHARS",
+    "MIN_PASSWORD_LENGTH",
     "SEGMENT_FIELDS",
+    "AdminSession",
+    "AdminSessionStore",
     "AdminStore",
     "Alert",
     "AlertStore",

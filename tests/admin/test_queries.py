@@ -1,4 +1,4 @@
-"""What the panel reads and its login sessions, on SQLite and on PostgreSQL."""
+"""What the panel reads, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import datetime as dt
 
 import pytest
 
-from agrochat.http._admin_auth import AdminSessions
 from agrochat.http._admin_queries import (
     dashboard_counts,
     last_escalation,
     search_producers,
 )
-from agrochat.persistence import AdminStore, Database, MessageStore, ProducerStore, record_audit
+from agrochat.persistence import Database, MessageStore, ProducerStore, record_audit
 
 DAY = dt.datetime(2026, 9, 15, 5, 0)  # midnight in Lima, as naive UTC
 
@@ -92,24 +91,3 @@ def test_last_escalation_names_the_message(database: Database, producers: dict[s
         now=DAY,
     )
     assert last_escalation(database, pid) == (DAY, 7)
-
-
-def test_sessions_live_until_idle_or_absolute_expiry_and_end(database: Database) -> None:
-    AdminStore(database).set_password("ana", "tierra-fertil-2026")
-    sessions = AdminSessions(
-        database, idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=1)
-    )
-    admin_id = sessions.admin_id("ana")
-    assert admin_id is not None and sessions.admin_id("nadie") is None
-    token = sessions.create(admin_id, ip="127.0.0.1", user_agent="x" * 500, now=DAY)
-    session = sessions.lookup(token, now=DAY + dt.timedelta(minutes=29))
-    assert session is not None and session.actor == "admin:ana"
-    assert session.expires_at == DAY + dt.timedelta(minutes=59)
-    assert sessions.lookup(token, now=DAY + dt.timedelta(minutes=58)) is not None
-    assert sessions.lookup(token, now=DAY + dt.timedelta(minutes=61)) is None
-    other = sessions.create(admin_id, now=DAY)
-    kept = sessions.lookup(other, now=DAY)
-    assert kept is not None
-    assert sessions.end_others(admin_id, keep=kept.id) == 1
-    sessions.end(kept.id)
-    assert sessions.lookup(other, now=DAY) is None
