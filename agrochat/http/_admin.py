@@ -37,11 +37,6 @@ from agrochat.http._admin_auth import (
     new_token,
     tokens_match,
 )
-from agrochat.http._admin_queries import (
-    dashboard_counts,
-    recent_audit,
-    search_producers,
-)
 from agrochat.http._context import AppContext
 from agrochat.http._health import health_report
 from agrochat.logs import get_logger
@@ -52,6 +47,9 @@ from agrochat.persistence import (
     AdminStore,
     AlertStore,
     Database,
+    MessageStore,
+    ProducerStore,
+    recent_audit,
     record_audit,
 )
 
@@ -487,15 +485,17 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @route("/admin")
     def dashboard() -> str:
         db = panel.db
-        counts = dashboard_counts(db, day_start=panel.day_start())
         healthy, health = health_report(ctx)
-        flagged, _ = search_producers(db, needs_human=True, limit=10)
+        flagged, needs_human = ProducerStore(db).search(needs_human=True, limit=10)
         failed = AlertStore(db).recent(status="failed", limit=5)
         return panel.render(
             "dashboard",
             title="Resumen",
             nav="dashboard",
-            counts=counts,
+            producers=ProducerStore(db).counts(),
+            needs_human=needs_human,
+            today=MessageStore(db).traffic(since=panel.day_start()),
+            alerts=AlertStore(db).counts(),
             healthy=healthy,
             health=health,
             flagged=flagged,

@@ -39,24 +39,20 @@ from agrochat.http._admin_forms import (
     parse_knowledge,
     profile_changes,
 )
-from agrochat.http._admin_queries import (
-    alerts_with_names,
-    count_alerts,
-    last_escalation,
-    search_producers,
-)
 from agrochat.http._agent import gateway
 from agrochat.logs import get_logger
 from agrochat.messages import Tick
 from agrochat.persistence import (
+    LEVELS,
+    STATUSES,
     AlertStore,
     KnowledgeStore,
     MessageStore,
     Producer,
     ProducerStore,
+    last_escalation,
     utcnow,
 )
-from agrochat.persistence._alerts import LEVELS, STATUSES
 from agrochat.phones import normalize_phone
 from agrochat.text import fold
 
@@ -92,8 +88,7 @@ def _producers_page(
     flagged = query_param("atencion") == "1"
     page = page_param()
     crop = canonical_crop(query) if query and not any(c.isdigit() for c in query) else None
-    rows, total = search_producers(
-        panel.db,
+    rows, total = ProducerStore(panel.db).search(
         query=query,
         crop=crop,
         status=state or None,
@@ -316,21 +311,23 @@ def _alert_routes(route: Route, panel: Panel) -> None:
         state = query_param("estado")
         state = state if state in STATUSES else ""
         page = page_param()
-        db = panel.db
-        rows = AlertStore(db).recent(
-            status=state or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        names = alerts_with_names(db, {a.producer_id for a in rows if a.producer_id})
+        store = AlertStore(panel.db)
+        rows = store.recent(status=state or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        counts = store.counts()
         return panel.render(
             "alerts",
             title="Alertas",
             nav="alerts",
             rows=rows,
-            names=names,
+            names=ProducerStore(panel.db).names(a.producer_id for a in rows if a.producer_id),
             state=state,
             statuses=STATUSES,
-            counts=AlertStore(db).counts(),
-            pager=Pager(page=page, size=PAGE_SIZE, total=count_alerts(db, status=state or None)),
+            counts=counts,
+            pager=Pager(
+                page=page,
+                size=PAGE_SIZE,
+                total=counts.get(state, 0) if state else sum(counts.values()),
+            ),
         )
 
     @route("/admin/alerts/new")

@@ -6,24 +6,44 @@ from agrochat.persistence._admins import (
     AdminSessionStore,
     AdminStore,
 )
-from agrochat.persistence._alerts import LEVELS, MAX_MESSAGE_CHARS, Alert, AlertStore, NewAlert
-from agrochat.persistence._audit import record_audit
+from agrochat.persistence._alerts import (
+    LEVELS,
+    MAX_MESSAGE_CHARS,
+    STATUSES,
+    Alert,
+    AlertStore,
+    NewAlert,
+)
+from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audit, record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
 from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
-from agrochat.persistence._messages import DuplicateMessage, History, MessageStore, StoredMessage
+from agrochat.persistence._messages import (
+    DuplicateMessage,
+    History,
+    MessageStore,
+    StoredMessage,
+    Traffic,
+)
 from agrochat.persistence._outbox import OutboxMessage, OutboxStore
-from agrochat.persistence._producers import SEGMENT_FIELDS, Producer, ProducerStore
+from agrochat.persistence._producers import (
+    SEGMENT_FIELDS,
+    Producer,
+    ProducerStore,
+    ProducerSummary,
+)
 
 __all__ = [
     "LEVELS",
     "MAX_MESSAGE_CHARS",
     "MIN_PASSWORD_LENGTH",
     "SEGMENT_FIELDS",
+    "STATUSES",
     "AdminSession",
     "AdminSessionStore",
     "AdminStore",
     "Alert",
     "AlertStore",
+    "AuditEntry",
     "Database",
     "DuplicateMessage",
     "History",
@@ -35,8 +55,12 @@ __all__ = [
     "OutboxStore",
     "Producer",
     "ProducerStore",
+    "ProducerSummary",
     "StoredMessage",
+    "Traffic",
+    "last_escalation",
     "open_database",
+    "recent_audit",
     "record_audit",
     "utcnow",
 ]

@@ -103,6 +103,15 @@ class History:
     messages: Sequence[StoredMessage]
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """Messages since a moment: in, out, and the inbound ones that failed."""
+
+    inbound: int
+    outbound: int
+    failed: int
+
+
 class MessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -282,3 +291,24 @@ class MessageStore:
                 .group_by(messages.c.status)
             ).all()
             return {status: int(n) for status, n in rows}
+
+    def traffic(self, since: dt.datetime) -> Traffic:
+        m = messages.c
+        with self.db.tx() as conn:
+            by_direction = dict(
+                conn.execute(
+                    sa.select(m.direction, sa.func.count())
+                    .where(m.created_at >= since)
+                    .group_by(m.direction)
+                ).all()
+            )
+            failed = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(messages)
+                .where(m.created_at >= since, m.direction == INBOUND, m.status == "failed")
+            ).scalar()
+        return Traffic(
+            inbound=int(by_direction.get(INBOUND, 0)),
+            outbound=int(by_direction.get(OUTBOUND, 0)),
+            failed=int(failed or 0),
+        )

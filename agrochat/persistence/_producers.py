@@ -27,6 +27,31 @@ SEGMENT_FIELDS = ("cultivo", "distrito")
 
 
 @dataclass(frozen=True)
+class ProducerSummary:
+    """A producer as the panel's list shows it: with the crop and district of their profile."""
+
+    id: int
+    phone: str
+    name: str | None
+    status: str
+    needs_human: bool
+    cultivo: str | None
+    distrito: str | None
+    last_inbound_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+def _profile_value(name: str) -> sa.ScalarSelect[Any]:
+    f = form_fields.c
+    return (
+        sa.select(f.value)
+        .where(f.producer_id == producers.c.id, f.form == DEFAULT_FORM, f.field == name)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
 class Producer:
     id: int
     phone: str
@@ -157,6 +182,88 @@ class ProducerStore:
     def count(self) -> int:
         with self.db.tx() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(producers)).scalar())
+
+    def counts(self) -> dict[str, int]:
+        """Producers per status."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(producers.c.status, sa.func.count()).group_by(producers.c.status)
+            ).all()
+            return {status: int(n) for status, n in rows}
+
+    def names(self, producer_ids: Iterable[int]) -> dict[int, str | None]:
+        """Names for a page of rows about producers (one query, not one per row)."""
+        ids = list(set(producer_ids))
+        if not ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(producers.c.id, producers.c.name).where(producers.c.id.in_(ids))
+            ).all()
+        return {int(pid): name for pid, name in rows}
+
+    def search(
+        self,
+        *,
+        query: str = "",
+        crop: str | None = None,
+        status: str | None = None,
+        needs_human: bool = False,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> tuple[list[ProducerSummary], int]:
+        """Producers matching ``query`` (part of the phone, the name, the crop or the district),
+        those waiting for a person first, then by latest activity; and how many match in all.
+        ``crop``: the crop's canonical form when the query names one ("maiz" finds "maíz")."""
+        p = producers.c
+        conditions: list[sa.ColumnElement[bool]] = []
+        query = query.strip()
+        if query:
+            digits = "".join(ch for ch in query if ch.isdigit())
+            matches = [
+                p.name.icontains(query, autoescape=True),
+                _profile_value("cultivo").icontains(query, autoescape=True),
+                _profile_value("distrito").icontains(query, autoescape=True),
+            ]
+            if digits and len(digits) >= 3:
+                matches.append(p.phone.contains(digits, autoescape=True))
+            if crop:
+                matches.append(sa.func.lower(_profile_value("cultivo")) == crop.lower())
+            conditions.append(sa.or_(*matches))
+        if status:
+            conditions.append(p.status == status)
+        if needs_human:
+            conditions.append(p.needs_human == sa.true())
+        with self.db.tx() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(producers).where(*conditions)
+            ).scalar()
+            rows = conn.execute(
+                sa.select(
+                    p.id,
+                    p.phone,
+                    p.name,
+                    p.status,
+                    p.needs_human,
+                    p.last_inbound_at,
+                    p.created_at,
+                    _profile_value("cultivo").label("cultivo"),
+                    _profile_value("distrito").label("distrito"),
+                )
+                .where(*conditions)
+                .order_by(
+                    p.needs_human.desc(),
+                    sa.func.coalesce(p.last_inbound_at, p.created_at).desc(),
+                    p.id.desc(),
+                )
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        summaries = [
+            ProducerSummary(**{**r._mapping, "id": int(r.id), "needs_human": bool(r.needs_human)})
+            for r in rows
+        ]
+        return summaries, int(total or 0)
 
     def in_segment(self, segment: Mapping[str, str] | None) -> list[tuple[int, str]]:
         """(id, phone) of the active producers whose profile matches every field of ``segment``
