@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.persistence import AdminStore, Database, ProducerStore
-from agrochat.persistence._schema import audit
 from agrochat.phones import chat_id, normalize_phone
+from tests.schema import audit
 
 ADMIN = "ana"
 PASSWORD = "tierra-fertil-2026"

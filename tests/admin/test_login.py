@@ -14,8 +14,8 @@ from waitress import wasyncore
 from agrochat.http import make_app
 from agrochat.http._admin_auth import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle
 from agrochat.persistence import ProducerStore, utcnow
-from agrochat.persistence._schema import admin_sessions, producers
 from tests.admin.conftest import ADMIN, PASSWORD, Browser, Panel
+from tests.schema import admin_sessions, producers
 
 
 def set_cookie_headers(response: httpx.Response) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence import Database, utcnow
-from agrochat.persistence._schema import alerts, form_fields, producers
+from tests.schema import alerts, form_fields, producers
 
 
 def add_producer(

@@ -6,8 +6,8 @@ import pytest
 from freezegun import freeze_time
 
 from agrochat.persistence import AlertStore, Database, NewAlert
-from agrochat.persistence._schema import alerts
 from tests.alerts._data import add_producer, count
+from tests.schema import alerts
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0)
 

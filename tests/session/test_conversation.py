@@ -17,8 +17,8 @@ from agrochat.persistence import (
     OutboxStore,
     ProducerStore,
 )
-from agrochat.persistence._schema import audit
 from tests.alerts._data import count_alerts
+from tests.schema import audit
 from tests.session.conftest import (
     PHONE,
     FakeInference,

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 
 from agrochat.actors.alerts._rules import PROFILE_FIELDS, RuleBook
 from agrochat.logs import get_logger
-from agrochat.persistence import AlertStore, OutboxStore, ProducerStore, utcnow
-from agrochat.persistence._alerts import WINDOW
+from agrochat.persistence import WINDOW, AlertStore, OutboxStore, ProducerStore, utcnow
 
 log = get_logger(__name__)
 
