@@ -9,7 +9,6 @@ nothing. After a change, a redirect (POST/redirect/GET), so reloading a page rep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +39,8 @@ from agrochat.http._admin_forms import (
     profile_changes,
 )
 from agrochat.http._agent import gateway
+from agrochat.http._alerts import nudge_scheduler
 from agrochat.logs import get_logger
-from agrochat.messages import Tick
 from agrochat.persistence import (
     LEVELS,
     STATUSES,
@@ -294,17 +293,6 @@ def _create_alerts(panel: Panel, draft: AlertDraft) -> list[int]:
     return ids
 
 
-def _nudge_scheduler(panel: Panel) -> None:
-    """An alert due now need not wait for the next tick (a tell; a missing scheduler is fine,
-    the next tick takes it)."""
-    if panel.ctx.config.whatsapp == "none" or panel.ctx.supervisor is None:
-        return
-    try:
-        panel.ctx.supervisor.ref("alerts").tell(Tick(at=time.time()))
-    except Exception as exc:
-        log.debug("could not nudge the alert scheduler", error=str(exc))
-
-
 def _alert_routes(route: Route, panel: Panel) -> None:
     @route("/admin/alerts")
     def alerts() -> str:
@@ -350,7 +338,7 @@ def _alert_routes(route: Route, panel: Panel) -> None:
         assert draft is not None
         log.info("alerts created from the admin panel", count=len(ids), level=draft.level)
         if draft.scheduled_at is None or draft.scheduled_at <= utcnow():
-            _nudge_scheduler(panel)
+            nudge_scheduler(panel.ctx)
         notice = {"ok": "alerta"} if len(ids) == 1 else {"ok": "alertas", "n": len(ids)}
         bottle.redirect(url("/admin/alerts", **notice), 303)
         raise AssertionError("unreachable")
