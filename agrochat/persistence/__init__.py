@@ -12,6 +12,7 @@ from agrochat.persistence._alerts import (
     STATUSES,
     WINDOW,
     Alert,
+    AlertStatus,
     AlertStore,
     NewAlert,
 )
@@ -21,11 +22,12 @@ from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import (
     DuplicateMessage,
     History,
+    MessageStatus,
     MessageStore,
     StoredMessage,
     Traffic,
 )
-from agrochat.persistence._outbox import OutboxMessage, OutboxStore
+from agrochat.persistence._outbox import OutboxMessage, OutboxStatus, OutboxStore
 from agrochat.persistence._producers import (
     SEGMENT_FIELDS,
     Producer,
@@ -44,6 +46,7 @@ __all__ = [
     "AdminSessionStore",
     "AdminStore",
     "Alert",
+    "AlertStatus",
     "AlertStore",
     "AuditEntry",
     "Database",
@@ -51,9 +54,11 @@ __all__ = [
     "History",
     "KnowledgeEntry",
     "KnowledgeStore",
+    "MessageStatus",
     "MessageStore",
     "NewAlert",
     "OutboxMessage",
+    "OutboxStatus",
     "OutboxStore",
     "Producer",
     "ProducerStore",

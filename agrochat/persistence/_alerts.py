@@ -18,23 +18,38 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._outbox import OUTBOX_LIVE
 from agrochat.persistence._producers import ProducerStore
 from agrochat.persistence._schema import alerts, outbox, producers
 from agrochat.phones import normalize_phone
 
 LEVELS = ("baja", "media", "alta")
 SOURCES = ("admin", "api", "model", "rule")
-STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "expired")
 # Alerts are about the weather, pests and this week's irrigation: two days late, they mislead.
 DEFAULT_TTL = dt.timedelta(hours=48)
 MAX_MESSAGE_CHARS = 1000
 WINDOW = dt.timedelta(hours=24)
+
+
+class AlertStatus(StrEnum):
+    """The lifecycle above; the values are what the table stores."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+STATUSES = tuple(AlertStatus)
 
 
 @dataclass(frozen=True)
@@ -92,12 +107,12 @@ def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
     c = alerts.c
     return sa.or_(
         sa.and_(
-            c.status == "pending",
+            c.status == AlertStatus.PENDING,
             c.scheduled_at <= now,
             sa.or_(c.lease_until.is_(None), c.lease_until <= now),
             sa.or_(c.expires_at.is_(None), c.expires_at > now),
         ),
-        sa.and_(c.status == "sending", c.lease_until <= now),
+        sa.and_(c.status == AlertStatus.SENDING, c.lease_until <= now),
     )
 
 
@@ -175,7 +190,7 @@ class AlertStore:
                     "message": item.message,
                     "level": item.level,
                     "source": item.source,
-                    "status": "pending",
+                    "status": AlertStatus.PENDING,
                     "scheduled_at": scheduled,
                     "expires_at": item.expires_at or scheduled + self.default_ttl,
                     "attempts": 0,
@@ -237,7 +252,7 @@ class AlertStore:
                     message=message,
                     level=level,
                     source="model",
-                    status="sent",
+                    status=AlertStatus.SENT,
                     scheduled_at=now,
                     attempts=0,
                     delivery="chat",
@@ -345,7 +360,7 @@ class AlertStore:
         query = (
             sa.select(alerts)
             .where(
-                c.status == "pending",
+                c.status == AlertStatus.PENDING,
                 c.scheduled_at <= now,
                 sa.or_(c.expires_at.is_(None), c.expires_at > now),
             )
@@ -374,8 +389,8 @@ class AlertStore:
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status != "sent")
-                .values(status="sent", sent_at=now, lease_until=None)
+                .where(alerts.c.id == alert_id, alerts.c.status != AlertStatus.SENT)
+                .values(status=AlertStatus.SENT, sent_at=now, lease_until=None)
             )
             if result.rowcount:
                 return True
@@ -387,8 +402,11 @@ class AlertStore:
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status.in_(("pending", "sending")))
-                .values(status="cancelled", lease_until=None)
+                .where(
+                    alerts.c.id == alert_id,
+                    alerts.c.status.in_((AlertStatus.PENDING, AlertStatus.SENDING)),
+                )
+                .values(status=AlertStatus.CANCELLED, lease_until=None)
             )
             return result.rowcount > 0
 
@@ -397,20 +415,18 @@ class AlertStore:
         unless the outbox holds them (a row waiting to go or sent: the outbox settles those)."""
         now = now or utcnow()
         c = alerts.c
-        in_outbox = sa.exists().where(
-            outbox.c.alert_id == c.id, outbox.c.status.in_(("pending", "sending", "sent"))
-        )
+        in_outbox = sa.exists().where(outbox.c.alert_id == c.id, outbox.c.status.in_(OUTBOX_LIVE))
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
                 .where(
                     c.expires_at <= now,
                     sa.or_(
-                        c.status == "pending",
-                        sa.and_(c.status == "sending", c.lease_until <= now, ~in_outbox),
+                        c.status == AlertStatus.PENDING,
+                        sa.and_(c.status == AlertStatus.SENDING, c.lease_until <= now, ~in_outbox),
                     ),
                 )
-                .values(status="expired", lease_until=None)
+                .values(status=AlertStatus.EXPIRED, lease_until=None)
             )
             return int(result.rowcount)
 
@@ -423,7 +439,7 @@ class AlertStore:
                 alerts.update()
                 .where(
                     _claimable(now),
-                    c.status == "pending",
+                    c.status == AlertStatus.PENDING,
                     sa.or_(c.delivery.is_(None), c.delivery != "waiting"),
                     sa.or_(c.producer_id.is_(None), sa.not_(_within_window(now))),
                 )
@@ -450,7 +466,9 @@ class AlertStore:
         if window_only:
             # A lapsed claim is taken whatever the window: its outbox row may already have
             # been sent, and only a claim settles that.
-            where = sa.and_(where, sa.or_(alerts.c.status == "sending", _within_window(now)))
+            where = sa.and_(
+                where, sa.or_(alerts.c.status == AlertStatus.SENDING, _within_window(now))
+            )
         lease_until = now + dt.timedelta(seconds=lease_s)
         candidates = (
             sa.select(alerts.c.id)
@@ -474,7 +492,7 @@ class AlertStore:
                 alerts.update()
                 .where(alerts.c.id.in_(target), where)
                 .values(
-                    status="sending",
+                    status=AlertStatus.SENDING,
                     lease_until=lease_until,
                     claimed_by=claimed_by,
                 )
@@ -489,10 +507,10 @@ class AlertStore:
                 alerts.update()
                 .where(
                     alerts.c.id == alert_id,
-                    alerts.c.status == "sending",
+                    alerts.c.status == AlertStatus.SENDING,
                     alerts.c.claimed_by == claimed_by,
                 )
-                .values(status="expired", lease_until=None)
+                .values(status=AlertStatus.EXPIRED, lease_until=None)
             )
             return result.rowcount > 0
 
@@ -514,7 +532,7 @@ class AlertStore:
         hold_until: dt.datetime | None = None,
     ) -> bool:
         """Give a claimed alert back (``pending``), held until ``hold_until``."""
-        values: dict[str, Any] = {"status": "pending", "lease_until": hold_until}
+        values: dict[str, Any] = {"status": AlertStatus.PENDING, "lease_until": hold_until}
         if delivery is not None:
             values["delivery"] = delivery
         with self.db.tx() as conn:
@@ -522,7 +540,7 @@ class AlertStore:
                 alerts.update()
                 .where(
                     alerts.c.id == alert_id,
-                    alerts.c.status == "sending",
+                    alerts.c.status == AlertStatus.SENDING,
                     alerts.c.claimed_by == claimed_by,
                 )
                 .values(**values)
@@ -547,14 +565,14 @@ class AlertStore:
             row = conn.execute(
                 sa.select(alerts.c.status, alerts.c.attempts).where(alerts.c.id == alert_id)
             ).first()
-            if row is None or row.status != "sending":
+            if row is None or row.status != AlertStatus.SENDING:
                 return None
             give_up = not retryable or row.attempts >= max_attempts
             conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                .where(alerts.c.id == alert_id, alerts.c.status == AlertStatus.SENDING)
                 .values(
-                    status="failed" if give_up else "pending",
+                    status=AlertStatus.FAILED if give_up else AlertStatus.PENDING,
                     last_error=error[:2000],
                     lease_until=None if give_up else now + backoff(row.attempts),
                 )

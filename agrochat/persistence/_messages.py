@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,14 @@ from agrochat.persistence._schema import messages, producers
 
 INBOUND = "in"
 OUTBOUND = "out"
+
+
+class MessageStatus(StrEnum):
+    """An inbound message's lifecycle (above); a reply is stored ``answered``."""
+
+    RECEIVED = "received"
+    ANSWERED = "answered"
+    FAILED = "failed"
 
 
 class DuplicateMessage(Exception):
@@ -149,7 +158,7 @@ class MessageStore:
             "text": text,
             "gateway_message_id": gateway_message_id,
             "role": role,
-            "status": "received",
+            "status": MessageStatus.RECEIVED,
             "created_at": now,
         }
         with self.db.tx() as conn:
@@ -191,7 +200,7 @@ class MessageStore:
         ``status`` is the inbound message's new status: ``answered``, ``failed``, or
         ``received`` for a holding reply ("te respondo en breve") whose real answer comes later.
         """
-        if status not in ("answered", "failed", "received"):
+        if status not in tuple(MessageStatus):
             raise ValueError(f"unknown inbound status {status!r}")
         now = now or utcnow()
         with self.db.tx() as conn:
@@ -214,7 +223,7 @@ class MessageStore:
                 "latency_ms": latency_ms,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
-                "status": "answered",
+                "status": MessageStatus.ANSWERED,
                 "created_at": now,
             }
             result = conn.execute(messages.insert().values(**values))
@@ -260,7 +269,7 @@ class MessageStore:
                 .where(
                     messages.c.producer_id == producer_id,
                     messages.c.direction == INBOUND,
-                    messages.c.status == "received",
+                    messages.c.status == MessageStatus.RECEIVED,
                     messages.c.created_at >= since,
                 )
                 .order_by(messages.c.id)
@@ -275,10 +284,10 @@ class MessageStore:
                 .where(
                     messages.c.producer_id == producer_id,
                     messages.c.direction == INBOUND,
-                    messages.c.status == "received",
+                    messages.c.status == MessageStatus.RECEIVED,
                     messages.c.created_at < before,
                 )
-                .values(status="failed")
+                .values(status=MessageStatus.FAILED)
             )
             return int(result.rowcount or 0)
 
@@ -305,7 +314,9 @@ class MessageStore:
             failed = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(messages)
-                .where(m.created_at >= since, m.direction == INBOUND, m.status == "failed")
+                .where(
+                    m.created_at >= since, m.direction == INBOUND, m.status == MessageStatus.FAILED
+                )
             ).scalar()
         return Traffic(
             inbound=int(by_direction.get(INBOUND, 0)),
