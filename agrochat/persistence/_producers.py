@@ -179,6 +179,8 @@ class ProducerStore:
                 producers.update().where(producers.c.id == producer_id).values(updated_at=now)
             )
 
+    # -- many producers ------------------------------------------------------------------
+
     def count(self) -> int:
         with self.db.tx() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(producers)).scalar())
@@ -193,14 +195,21 @@ class ProducerStore:
 
     def names(self, producer_ids: Iterable[int]) -> dict[int, str | None]:
         """Names for a page of rows about producers (one query, not one per row)."""
+        return self._by_id(producers.c.name, producer_ids)
+
+    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
+        """When each producer last wrote to us (WhatsApp's 24-hour window starts there)."""
+        return self._by_id(producers.c.last_inbound_at, producer_ids)
+
+    def _by_id(self, column: sa.Column[Any], producer_ids: Iterable[int]) -> dict[int, Any]:
         ids = list(set(producer_ids))
         if not ids:
             return {}
         with self.db.tx() as conn:
             rows = conn.execute(
-                sa.select(producers.c.id, producers.c.name).where(producers.c.id.in_(ids))
+                sa.select(producers.c.id, column).where(producers.c.id.in_(ids))
             ).all()
-        return {int(pid): name for pid, name in rows}
+        return {int(pid): value for pid, value in rows}
 
     def search(
         self,
@@ -302,16 +311,3 @@ class ProducerStore:
         for pid, phone, field, value in rows:
             result.setdefault(int(pid), (phone, {}))[1][field] = value
         return result
-
-    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
-        """When each producer last wrote to us (WhatsApp's 24-hour window starts there)."""
-        ids = list(set(producer_ids))
-        if not ids:
-            return {}
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(producers.c.id, producers.c.last_inbound_at).where(
-                    producers.c.id.in_(ids)
-                )
-            ).all()
-            return {int(pid): at for pid, at in rows}
