@@ -371,11 +371,8 @@ class AlertStore:
             return [Alert.from_row(r) for r in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        """Alerts per status."""
+        return self.db.count_by(alerts.c.status)
 
     # -- the lifecycle ---------------------------------------------------------------------
 

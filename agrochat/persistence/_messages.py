@@ -293,33 +293,14 @@ class MessageStore:
 
     def counts(self) -> dict[str, int]:
         """Inbound messages per status, for snapshots and /metrics."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(messages.c.status, sa.func.count())
-                .where(messages.c.direction == INBOUND)
-                .group_by(messages.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        return self.db.count_by(messages.c.status, messages.c.direction == INBOUND)
 
     def traffic(self, since: dt.datetime) -> Traffic:
         m = messages.c
-        with self.db.tx() as conn:
-            by_direction = dict(
-                conn.execute(
-                    sa.select(m.direction, sa.func.count())
-                    .where(m.created_at >= since)
-                    .group_by(m.direction)
-                ).all()
-            )
-            failed = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(messages)
-                .where(
-                    m.created_at >= since, m.direction == INBOUND, m.status == MessageStatus.FAILED
-                )
-            ).scalar()
+        by_direction = self.db.count_by(m.direction, m.created_at >= since)
+        inbound = self.db.count_by(m.status, m.created_at >= since, m.direction == INBOUND)
         return Traffic(
-            inbound=int(by_direction.get(INBOUND, 0)),
-            outbound=int(by_direction.get(OUTBOUND, 0)),
-            failed=int(failed or 0),
+            inbound=by_direction.get(INBOUND, 0),
+            outbound=by_direction.get(OUTBOUND, 0),
+            failed=inbound.get(MessageStatus.FAILED, 0),
         )

@@ -255,8 +255,4 @@ class OutboxStore:
 
     def counts(self) -> dict[str, int]:
         """Rows per status, for /health and snapshots."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        return self.db.count_by(outbox.c.status)

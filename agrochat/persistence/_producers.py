@@ -187,11 +187,7 @@ class ProducerStore:
 
     def counts(self) -> dict[str, int]:
         """Producers per status."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(producers.c.status, sa.func.count()).group_by(producers.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        return self.db.count_by(producers.c.status)
 
     def names(self, producer_ids: Iterable[int]) -> dict[int, str | None]:
         """Names for a page of rows about producers (one query, not one per row)."""
