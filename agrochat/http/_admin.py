@@ -485,21 +485,21 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @route("/admin")
     def dashboard() -> str:
         db = panel.db
+        producers, alerts = ProducerStore(db), AlertStore(db)
         healthy, health = health_report(ctx)
-        flagged, needs_human = ProducerStore(db).search(needs_human=True, limit=10)
-        failed = AlertStore(db).recent(status="failed", limit=5)
+        flagged, needs_human = producers.search(needs_human=True, limit=10)
         return panel.render(
             "dashboard",
             title="Resumen",
             nav="dashboard",
-            producers=ProducerStore(db).counts(),
+            producer_counts=producers.counts(),
             needs_human=needs_human,
             today=MessageStore(db).traffic(since=panel.day_start()),
-            alerts=AlertStore(db).counts(),
+            alert_counts=alerts.counts(),
             healthy=healthy,
             health=health,
             flagged=flagged,
-            failed_alerts=failed,
+            failed_alerts=alerts.recent(status="failed", limit=5),
         )
 
     @route("/admin/audit")

@@ -7,10 +7,10 @@
 <section class="tiles">
   <a class="tile" href="/admin/producers">
     <span class="tile-label">Productores</span>
-    <span class="tile-value">{{sum(producers.values())}}</span>
+    <span class="tile-value">{{sum(producer_counts.values())}}</span>
     <span class="tile-detail">
       % for key, label in (("activo", "activos"), ("nuevo", "en registro"), ("inactivo", "inactivos")):
-      <span>{{producers.get(key, 0)}} {{label}}</span>
+      <span>{{producer_counts.get(key, 0)}} {{label}}</span>
       % end
     </span>
   </a>
@@ -29,12 +29,12 @@
       % end
     </span>
   </div>
-  <a class="tile {{'tile-bad' if alerts.get('failed') else ''}}" href="/admin/alerts?estado=pending">
+  <a class="tile {{'tile-bad' if alert_counts.get('failed') else ''}}" href="/admin/alerts?estado=pending">
     <span class="tile-label">Alertas pendientes</span>
-    <span class="tile-value">{{alerts.get('pending', 0) + alerts.get('sending', 0)}}</span>
+    <span class="tile-value">{{alert_counts.get('pending', 0) + alert_counts.get('sending', 0)}}</span>
     <span class="tile-detail">
-      <span>{{alerts.get('failed', 0)}} fallidas</span>
-      <span>{{alerts.get('sent', 0)}} enviadas</span>
+      <span>{{alert_counts.get('failed', 0)}} fallidas</span>
+      <span>{{alert_counts.get('sent', 0)}} enviadas</span>
     </span>
   </a>
 </section>
