@@ -1,8 +1,8 @@
 """One immutable Config, read from ``AGROCHAT_*`` environment variables.
 
-Every setting has a default so that ``agrochat serve`` runs with nothing set. The table of
-settings below is the single source for parsing, for ``agrochat serve --help`` and for the
-README's configuration table.
+Every setting has a default so that ``agrochat serve`` runs with nothing set. Each is declared
+once, as a field of ``Config`` (default, parser, help); ``SETTINGS``, derived from those fields,
+is the single source for parsing, for ``agrochat serve --help`` and for the README's table.
 """
 
 from __future__ import annotations
@@ -127,100 +127,83 @@ class Setting:
         return "AGROCHAT_" + self.field.upper()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", "var", _text, "database, assembled model and generated secrets"),
-    Setting("bind", "127.0.0.1:5000", _bind, "HOST:PORT the HTTP server listens on"),
-    Setting("database_url", "", _database_url, "SQLAlchemy URL; empty: sqlite in the data dir"),
-    Setting("model_path", "", _text, "GGUF file; empty: the packaged default model"),
-    Setting(
-        "inference_url",
-        "",
-        _http_url,
-        "remote inference server (OpenAI-compatible or seed /chat); empty: embedded model",
-    ),
-    Setting("model_ctx", "4096", _positive_int, "model context size in tokens"),
-    Setting("model_threads", "2", _positive_int, "threads llama.cpp uses"),
-    Setting(
-        "model_chat_format", "", _text, "llama-cpp-python chat format; empty: the GGUF's template"
-    ),
-    Setting("model_kv_cache_mb", "256", _non_negative_int, "RAM for producers' saved KV state"),
-    Setting("inference_queue", "8", _positive_int, "requests that may wait for the model"),
-    Setting("inference_api", "openai", _inference_api, "remote API: openai | seed (POST /chat)"),
-    Setting("inference_api_key", "", _text, "bearer key sent to the remote inference server", True),
-    Setting("inference_timeout_s", "120", _positive_float, "seconds to wait for one model reply"),
-    Setting("api_key", "", _text, "bearer key for machine endpoints; generated if unset", True),
-    Setting("operator_token", "", _text, "bearer token for /debug; generated if unset", True),
-    Setting("whatsapp", "none", _whatsapp, "gateway: none | console | waha | cloud"),
-    Setting("waha_url", "http://127.0.0.1:3000", _http_url, "WAHA base URL"),
-    Setting("waha_api_key", "", _text, "WAHA X-Api-Key", True),
-    Setting("waha_session", "default", _text, "WAHA session name"),
-    Setting("cloud_token", "", _text, "Cloud API access token", True),
-    Setting("cloud_phone_id", "", _text, "Cloud API phone-number id"),
-    Setting("cloud_app_secret", "", _text, "Cloud API app secret (webhook signatures)", True),
-    Setting("cloud_verify_token", "", _text, "Cloud API webhook verify token", True),
-    Setting("alert_tick_s", "10", _positive_float, "seconds between alert scheduler ticks"),
-    Setting(
-        "alert_template",
-        "",
-        _text,
-        "approved WhatsApp template for alerts outside the 24 h window; empty: they wait",
-    ),
-    Setting("alert_max_attempts", "5", _positive_int, "delivery attempts before an alert fails"),
-    Setting("session_idle_s", "600", _positive_float, "idle seconds before a session sleeps"),
-    Setting("session_max", "64", _positive_int, "live session actors before idle ones sleep early"),
-    Setting("reply_timeout_s", "120", _positive_float, "seconds a producer's reply may take"),
-    Setting(
-        "context_tokens", "1536", _positive_int, "prompt budget for a reply's context, in tokens"
-    ),
-    Setting("timezone", "America/Lima", _timezone, "producers' time zone ('hoy', 'ayer')"),
-    Setting("max_body_bytes", "65536", _positive_int, "largest request body accepted"),
-    Setting("http_threads", "8", _positive_int, "HTTP worker threads"),
-    Setting("restart_intensity", "5", _non_negative_int, "restarts allowed per period"),
-    Setting("restart_period_s", "30", _positive_float, "period of the restart intensity"),
-    Setting("log_format", "auto", _log_format, "auto (json unless a terminal) | json | console"),
-    Setting("log_level", "INFO", _log_level, "DEBUG | INFO | WARNING | ERROR"),
-)
+def _setting(default: str, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
+    """A Config field: its default spelled as in the environment (so ``--help`` shows it that
+    way), parsed once here; a secret stays out of the repr."""
+    return dataclasses.field(
+        default=parse(default),
+        repr=not secret,
+        metadata={"default": default, "parse": parse, "help": help, "secret": secret},
+    )
 
 
 @dataclass(frozen=True)
 class Config:
-    data_dir: str = "var"
-    bind: str = "127.0.0.1:5000"
-    database_url: str = ""
-    model_path: str = ""
-    inference_url: str = ""
-    model_ctx: int = 4096
-    model_threads: int = 2
-    model_chat_format: str = ""
-    model_kv_cache_mb: int = 256
-    inference_queue: int = 8
-    inference_api: str = "openai"
-    inference_api_key: str = dataclasses.field(default="", repr=False)
-    inference_timeout_s: float = 120.0
-    api_key: str = dataclasses.field(default="", repr=False)
-    operator_token: str = dataclasses.field(default="", repr=False)
-    whatsapp: str = "none"
-    waha_url: str = "http://127.0.0.1:3000"
-    waha_api_key: str = dataclasses.field(default="", repr=False)
-    waha_session: str = "default"
-    cloud_token: str = dataclasses.field(default="", repr=False)
-    cloud_phone_id: str = ""
-    cloud_app_secret: str = dataclasses.field(default="", repr=False)
-    cloud_verify_token: str = dataclasses.field(default="", repr=False)
-    alert_tick_s: float = 10.0
-    alert_template: str = ""
-    alert_max_attempts: int = 5
-    session_idle_s: float = 600.0
-    session_max: int = 64
-    reply_timeout_s: float = 120.0
-    context_tokens: int = 1536
-    timezone: str = "America/Lima"
-    max_body_bytes: int = 65536
-    http_threads: int = 8
-    restart_intensity: int = 5
-    restart_period_s: float = 30.0
-    log_format: str = "auto"
-    log_level: str = "INFO"
+    data_dir: str = _setting("var", _text, "database, assembled model and generated secrets")
+    bind: str = _setting("127.0.0.1:5000", _bind, "HOST:PORT the HTTP server listens on")
+    database_url: str = _setting("", _database_url, "SQLAlchemy URL; empty: sqlite in the data dir")
+    model_path: str = _setting("", _text, "GGUF file; empty: the packaged default model")
+    inference_url: str = _setting(
+        "",
+        _http_url,
+        "remote inference server (OpenAI-compatible or seed /chat); empty: embedded model",
+    )
+    model_ctx: int = _setting("4096", _positive_int, "model context size in tokens")
+    model_threads: int = _setting("2", _positive_int, "threads llama.cpp uses")
+    model_chat_format: str = _setting(
+        "", _text, "llama-cpp-python chat format; empty: the GGUF's template"
+    )
+    model_kv_cache_mb: int = _setting("256", _non_negative_int, "RAM for producers' saved KV state")
+    inference_queue: int = _setting("8", _positive_int, "requests that may wait for the model")
+    inference_api: str = _setting(
+        "openai", _inference_api, "remote API: openai | seed (POST /chat)"
+    )
+    inference_api_key: str = _setting(
+        "", _text, "bearer key sent to the remote inference server", secret=True
+    )
+    inference_timeout_s: float = _setting(
+        "120", _positive_float, "seconds to wait for one model reply"
+    )
+    api_key: str = _setting(
+        "", _text, "bearer key for machine endpoints; generated if unset", secret=True
+    )
+    operator_token: str = _setting(
+        "", _text, "bearer token for /debug; generated if unset", secret=True
+    )
+    whatsapp: str = _setting("none", _whatsapp, "gateway: none | console | waha | cloud")
+    waha_url: str = _setting("http://127.0.0.1:3000", _http_url, "WAHA base URL")
+    waha_api_key: str = _setting("", _text, "WAHA X-Api-Key", secret=True)
+    waha_session: str = _setting("default", _text, "WAHA session name")
+    cloud_token: str = _setting("", _text, "Cloud API access token", secret=True)
+    cloud_phone_id: str = _setting("", _text, "Cloud API phone-number id")
+    cloud_app_secret: str = _setting(
+        "", _text, "Cloud API app secret (webhook signatures)", secret=True
+    )
+    cloud_verify_token: str = _setting("", _text, "Cloud API webhook verify token", secret=True)
+    alert_tick_s: float = _setting("10", _positive_float, "seconds between alert scheduler ticks")
+    alert_template: str = _setting(
+        "", _text, "approved WhatsApp template for alerts outside the 24 h window; empty: they wait"
+    )
+    alert_max_attempts: int = _setting(
+        "5", _positive_int, "delivery attempts before an alert fails"
+    )
+    session_idle_s: float = _setting("600", _positive_float, "idle seconds before a session sleeps")
+    session_max: int = _setting(
+        "64", _positive_int, "live session actors before idle ones sleep early"
+    )
+    reply_timeout_s: float = _setting("120", _positive_float, "seconds a producer's reply may take")
+    context_tokens: int = _setting(
+        "1536", _positive_int, "prompt budget for a reply's context, in tokens"
+    )
+    timezone: str = _setting("America/Lima", _timezone, "producers' time zone ('hoy', 'ayer')")
+    max_body_bytes: int = _setting("65536", _positive_int, "largest request body accepted")
+    http_threads: int = _setting("8", _positive_int, "HTTP worker threads")
+    restart_intensity: int = _setting("5", _non_negative_int, "restarts allowed per period")
+    restart_period_s: float = _setting("30", _positive_float, "period of the restart intensity")
+    log_format: str = _setting(
+        "auto", _log_format, "auto (json unless a terminal) | json | console"
+    )
+    log_level: str = _setting("INFO", _log_level, "DEBUG | INFO | WARNING | ERROR")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -258,6 +241,11 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value set, so log processors can mask them wherever they appear."""
         return [getattr(self, s.field) for s in SETTINGS if s.secret and getattr(self, s.field)]
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(field.name, **field.metadata) for field in dataclasses.fields(Config)
+)
 
 
 def settings_help() -> str:

@@ -52,11 +52,6 @@ class MethodNotAllowed(AgrochatError):
     code = "method_not_allowed"
 
 
-class Conflict(AgrochatError):
-    status = 409
-    code = "conflict"
-
-
 class PayloadTooLarge(AgrochatError):
     status = 413
     code = "payload_too_large"

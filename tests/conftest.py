@@ -16,9 +16,10 @@ from urllib.parse import quote
 import pykka
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from agrochat.errors import NotFound, NotReady
-from agrochat.persistence import Database, open_database
+from agrochat.persistence import AdminStore, Database, open_database
 
 PG_URL = os.environ.get("AGROCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -106,6 +107,16 @@ def sqlite_database(sqlite_url) -> Iterator[Database]:
     finally:
         db.close()
         db.engine.dispose()
+
+
+@pytest.fixture
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's production cost (about half a second a hash on these shared cores) would be most
+    of a test's time where the behaviour does not depend on it. A hash carries its own
+    parameters, so verifying takes the cheap path too."""
+    monkeypatch.setattr(
+        AdminStore, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -33,22 +33,25 @@ from agrochat.http._admin_auth import (
     COOKIE_PATH,
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    AdminSession,
-    AdminSessions,
     LoginThrottle,
     new_token,
     tokens_match,
 )
-from agrochat.http._admin_queries import (
-    dashboard_counts,
-    recent_audit,
-    search_producers,
-)
 from agrochat.http._context import AppContext
 from agrochat.http._health import health_report
 from agrochat.logs import get_logger
-from agrochat.persistence import AdminStore, AlertStore, Database, record_audit
-from agrochat.persistence._admins import MIN_PASSWORD_LENGTH
+from agrochat.persistence import (
+    MIN_PASSWORD_LENGTH,
+    AdminSession,
+    AdminSessionStore,
+    AdminStore,
+    AlertStore,
+    Database,
+    MessageStore,
+    ProducerStore,
+    recent_audit,
+    record_audit,
+)
 
 log = get_logger(__name__)
 
@@ -233,8 +236,8 @@ class Panel:
     def db(self) -> Database:
         return self.ctx.require_database()
 
-    def sessions(self) -> AdminSessions:
-        return AdminSessions(self.db)
+    def sessions(self) -> AdminSessionStore:
+        return AdminSessionStore(self.db)
 
     def current_session(self) -> AdminSession | None:
         return self.sessions().lookup(bottle.request.get_cookie(SESSION_COOKIE))
@@ -441,13 +444,11 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 status=429,
                 retry_after=math.ceil(wait),
             )
-        ok = (
-            0 < len(username) <= MAX_USERNAME
-            and 0 < len(password) <= MAX_PASSWORD
-            and AdminStore(panel.db).verify(username, password)
+        admin_id = (
+            AdminStore(panel.db).verify(username, password)
+            if 0 < len(username) <= MAX_USERNAME and 0 < len(password) <= MAX_PASSWORD
+            else None
         )
-        sessions = panel.sessions()
-        admin_id = sessions.admin_id(username) if ok else None
         if admin_id is None:
             panel.throttle.failed(*keys)
             log.warning("admin login failed", ip=address)
@@ -459,6 +460,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 status=401,
             )
         panel.throttle.succeeded(*keys)
+        sessions = panel.sessions()
         old = panel.current_session()
         if old is not None:
             sessions.end(old.id)
@@ -483,19 +485,21 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @route("/admin")
     def dashboard() -> str:
         db = panel.db
-        counts = dashboard_counts(db, day_start=panel.day_start())
+        producers, alerts = ProducerStore(db), AlertStore(db)
         healthy, health = health_report(ctx)
-        flagged, _ = search_producers(db, needs_human=True, limit=10)
-        failed = AlertStore(db).recent(status="failed", limit=5)
+        flagged, needs_human = producers.search(needs_human=True, limit=10)
         return panel.render(
             "dashboard",
             title="Resumen",
             nav="dashboard",
-            counts=counts,
+            producer_counts=producers.counts(),
+            needs_human=needs_human,
+            today=MessageStore(db).traffic(since=panel.day_start()),
+            alert_counts=alerts.counts(),
             healthy=healthy,
             health=health,
             flagged=flagged,
-            failed_alerts=failed,
+            failed_alerts=alerts.recent(status="failed", limit=5),
         )
 
     @route("/admin/audit")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from agrochat.actors.inference import TEMAS
 from agrochat.actors.session import Accepted, load_form, validate_value
 from agrochat.http._alerts import MAX_SEGMENT_VALUE
-from agrochat.persistence._alerts import LEVELS, MAX_MESSAGE_CHARS
+from agrochat.persistence import LEVELS, MAX_MESSAGE_CHARS
 from agrochat.phones import normalize_phone
 
 TARGETS = ("telefono", "cultivo", "distrito", "todos")

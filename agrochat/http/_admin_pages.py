@@ -9,7 +9,6 @@ nothing. After a change, a redirect (POST/redirect/GET), so reloading a page rep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,23 +38,19 @@ from agrochat.http._admin_forms import (
     parse_knowledge,
     profile_changes,
 )
-from agrochat.http._admin_queries import (
-    alerts_with_names,
-    count_alerts,
-    last_escalation,
-    search_producers,
-)
+from agrochat.http._alerts import nudge_scheduler
 from agrochat.logs import get_logger
-from agrochat.messages import Tick
 from agrochat.persistence import (
+    LEVELS,
+    STATUSES,
     AlertStore,
     KnowledgeStore,
     MessageStore,
     Producer,
     ProducerStore,
+    last_escalation,
     utcnow,
 )
-from agrochat.persistence._alerts import LEVELS, STATUSES
 from agrochat.phones import normalize_phone
 from agrochat.text import fold
 
@@ -91,8 +86,7 @@ def _producers_page(
     flagged = query_param("atencion") == "1"
     page = page_param()
     crop = canonical_crop(query) if query and not any(c.isdigit() for c in query) else None
-    rows, total = search_producers(
-        panel.db,
+    rows, total = ProducerStore(panel.db).search(
         query=query,
         crop=crop,
         status=state or None,
@@ -298,38 +292,29 @@ def _create_alerts(panel: Panel, draft: AlertDraft) -> list[int]:
     return ids
 
 
-def _nudge_scheduler(panel: Panel) -> None:
-    """An alert due now need not wait for the next tick (a tell; a missing scheduler is fine,
-    the next tick takes it)."""
-    if panel.ctx.config.whatsapp == "none" or panel.ctx.supervisor is None:
-        return
-    try:
-        panel.ctx.supervisor.ref("alerts").tell(Tick(at=time.time()))
-    except Exception as exc:
-        log.debug("could not nudge the alert scheduler", error=str(exc))
-
-
 def _alert_routes(route: Route, panel: Panel) -> None:
     @route("/admin/alerts")
     def alerts() -> str:
         state = query_param("estado")
         state = state if state in STATUSES else ""
         page = page_param()
-        db = panel.db
-        rows = AlertStore(db).recent(
-            status=state or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        names = alerts_with_names(db, {a.producer_id for a in rows if a.producer_id})
+        store = AlertStore(panel.db)
+        rows = store.recent(status=state or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        counts = store.counts()
         return panel.render(
             "alerts",
             title="Alertas",
             nav="alerts",
             rows=rows,
-            names=names,
+            names=ProducerStore(panel.db).names(a.producer_id for a in rows if a.producer_id),
             state=state,
             statuses=STATUSES,
-            counts=AlertStore(db).counts(),
-            pager=Pager(page=page, size=PAGE_SIZE, total=count_alerts(db, status=state or None)),
+            counts=counts,
+            pager=Pager(
+                page=page,
+                size=PAGE_SIZE,
+                total=counts.get(state, 0) if state else sum(counts.values()),
+            ),
         )
 
     @route("/admin/alerts/new")
@@ -352,7 +337,7 @@ def _alert_routes(route: Route, panel: Panel) -> None:
         assert draft is not None
         log.info("alerts created from the admin panel", count=len(ids), level=draft.level)
         if draft.scheduled_at is None or draft.scheduled_at <= utcnow():
-            _nudge_scheduler(panel)
+            nudge_scheduler(panel.ctx)
         notice = {"ok": "alerta"} if len(ids) == 1 else {"ok": "alertas", "n": len(ids)}
         bottle.redirect(url("/admin/alerts", **notice), 303)
         raise AssertionError("unreachable")

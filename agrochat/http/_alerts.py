@@ -21,8 +21,14 @@ from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
 from agrochat.logs import get_logger
 from agrochat.messages import Tick
-from agrochat.persistence import AlertStore, Database, utcnow
-from agrochat.persistence._alerts import LEVELS, MAX_MESSAGE_CHARS, SEGMENT_FIELDS
+from agrochat.persistence import (
+    LEVELS,
+    MAX_MESSAGE_CHARS,
+    SEGMENT_FIELDS,
+    AlertStore,
+    Database,
+    utcnow,
+)
 from agrochat.phones import normalize_phone
 
 log = get_logger(__name__)
@@ -161,7 +167,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         )
         log.info("alerts created", count=len(ids), level=request.level)
         if ids and (request.scheduled_at is None or request.scheduled_at <= utcnow()):
-            _nudge_scheduler(ctx)
+            nudge_scheduler(ctx)
         body: dict[str, Any] = {"ids": ids, "count": len(ids)}
         if request.phone is not None:
             body["id"] = ids[0]
@@ -196,9 +202,9 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         return json_response({"id": number, "status": "sent"})
 
 
-def _nudge_scheduler(ctx: AppContext) -> None:
+def nudge_scheduler(ctx: AppContext) -> None:
     """An alert due now need not wait up to a tick: ask the scheduler for one now (a tell)."""
-    if ctx.config.whatsapp == "none":
+    if ctx.config.whatsapp == "none" or ctx.supervisor is None:
         return
     try:
         ctx.supervisor.ref("alerts").tell(Tick(at=time.time()))

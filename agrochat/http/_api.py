@@ -17,7 +17,6 @@ from agrochat.errors import (
     BadRequest,
     PayloadTooLarge,
     Unauthorized,
-    Unprocessable,
     UnsupportedMediaType,
 )
 
@@ -44,27 +43,6 @@ def json_body(request: bottle.BaseRequest, *, max_bytes: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")
     return data
-
-
-def require_str(
-    data: dict[str, Any], field: str, *, max_length: int, required: bool = True
-) -> str | None:
-    """A non-empty string field; Unprocessable naming the field otherwise."""
-    value = data.get(field)
-    if value is None:
-        if required:
-            raise Unprocessable(f"{field} is required", details={field: "required"})
-        return None
-    if not isinstance(value, str):
-        raise Unprocessable(f"{field} must be a string", details={field: "must be a string"})
-    if not value.strip():
-        raise Unprocessable(f"{field} must not be empty", details={field: "must not be empty"})
-    if len(value) > max_length:
-        raise Unprocessable(
-            f"{field} is longer than {max_length} characters",
-            details={field: f"longer than {max_length} characters"},
-        )
-    return value
 
 
 def bearer_token(request: bottle.BaseRequest) -> str | None:

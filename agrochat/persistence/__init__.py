@@ -1,31 +1,73 @@
 """The database: schema, migrations and one small store per table family."""
 
-from agrochat.persistence._admins import AdminStore
-from agrochat.persistence._alerts import Alert, AlertStore, NewAlert
-from agrochat.persistence._audit import record_audit
+from agrochat.persistence._admins import (
+    MIN_PASSWORD_LENGTH,
+    AdminSession,
+    AdminSessionStore,
+    AdminStore,
+)
+from agrochat.persistence._alerts import (
+    LEVELS,
+    MAX_MESSAGE_CHARS,
+    STATUSES,
+    WINDOW,
+    Alert,
+    AlertStatus,
+    AlertStore,
+    NewAlert,
+)
+from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audit, record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
 from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
-from agrochat.persistence._messages import DuplicateMessage, History, MessageStore, StoredMessage
-from agrochat.persistence._outbox import OutboxMessage, OutboxStore
-from agrochat.persistence._producers import Producer, ProducerStore
+from agrochat.persistence._messages import (
+    DuplicateMessage,
+    History,
+    MessageStatus,
+    MessageStore,
+    StoredMessage,
+    Traffic,
+)
+from agrochat.persistence._outbox import OutboxMessage, OutboxStatus, OutboxStore
+from agrochat.persistence._producers import (
+    SEGMENT_FIELDS,
+    Producer,
+    ProducerStore,
+    ProducerSummary,
+)
 
 __all__ = [
+    "LEVELS",
+    "MAX_MESSAGE_CHARS",
+    "MIN_PASSWORD_LENGTH",
+    "SEGMENT_FIELDS",
+    "STATUSES",
+    "WINDOW",
+    "AdminSession",
+    "AdminSessionStore",
     "AdminStore",
     "Alert",
+    "AlertStatus",
     "AlertStore",
+    "AuditEntry",
     "Database",
     "DuplicateMessage",
     "History",
     "KnowledgeEntry",
     "KnowledgeStore",
+    "MessageStatus",
     "MessageStore",
     "NewAlert",
     "OutboxMessage",
+    "OutboxStatus",
     "OutboxStore",
     "Producer",
     "ProducerStore",
+    "ProducerSummary",
     "StoredMessage",
+    "Traffic",
+    "last_escalation",
     "open_database",
+    "recent_audit",
     "record_audit",
     "utcnow",
 ]

@@ -18,24 +18,38 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._schema import alerts, form_fields, outbox, producers
+from agrochat.persistence._outbox import OUTBOX_LIVE
+from agrochat.persistence._producers import ProducerStore
+from agrochat.persistence._schema import alerts, outbox, producers
 from agrochat.phones import normalize_phone
 
 LEVELS = ("baja", "media", "alta")
 SOURCES = ("admin", "api", "model", "rule")
-STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "expired")
 # Alerts are about the weather, pests and this week's irrigation: two days late, they mislead.
 DEFAULT_TTL = dt.timedelta(hours=48)
 MAX_MESSAGE_CHARS = 1000
-# Segment fields POST /alert may select producers by (their 'perfil' form values).
-SEGMENT_FIELDS = ("cultivo", "distrito")
 WINDOW = dt.timedelta(hours=24)
+
+
+class AlertStatus(StrEnum):
+    """The lifecycle above; the values are what the table stores."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+STATUSES = tuple(AlertStatus)
 
 
 @dataclass(frozen=True)
@@ -93,12 +107,12 @@ def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
     c = alerts.c
     return sa.or_(
         sa.and_(
-            c.status == "pending",
+            c.status == AlertStatus.PENDING,
             c.scheduled_at <= now,
             sa.or_(c.lease_until.is_(None), c.lease_until <= now),
             sa.or_(c.expires_at.is_(None), c.expires_at > now),
         ),
-        sa.and_(c.status == "sending", c.lease_until <= now),
+        sa.and_(c.status == AlertStatus.SENDING, c.lease_until <= now),
     )
 
 
@@ -176,7 +190,7 @@ class AlertStore:
                     "message": item.message,
                     "level": item.level,
                     "source": item.source,
-                    "status": "pending",
+                    "status": AlertStatus.PENDING,
                     "scheduled_at": scheduled,
                     "expires_at": item.expires_at or scheduled + self.default_ttl,
                     "attempts": 0,
@@ -213,6 +227,40 @@ class AlertStore:
                 if created is not None:
                     ids.append(int(created))
         return ids
+
+    def record_model_alert(
+        self,
+        *,
+        producer_id: int,
+        phone: str,
+        level: str,
+        message: str,
+        now: dt.datetime | None = None,
+    ) -> int:
+        """An alert the model raised inside a reply; returns its id.
+
+        Stored ``sent`` with ``delivery="chat"`` in one statement, for the admins' panel and the
+        producer's future context: its text already reached the producer inside the reply, and
+        a ``pending`` row (``create``) would be pushed to them again by the scheduler.
+        """
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            result = conn.execute(
+                alerts.insert().values(
+                    producer_id=producer_id,
+                    phone=phone,
+                    message=message,
+                    level=level,
+                    source="model",
+                    status=AlertStatus.SENT,
+                    scheduled_at=now,
+                    attempts=0,
+                    delivery="chat",
+                    created_at=now,
+                    sent_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])
 
     def create_for(
         self,
@@ -259,7 +307,7 @@ class AlertStore:
     ) -> list[int]:
         """One alert per active producer whose profile matches every field of ``segment``
         (case and surrounding spaces ignored); ``None`` means every active producer."""
-        targets = self.segment_producers(segment)
+        targets = ProducerStore(self.db).in_segment(segment)
         return self.create_many(
             (
                 NewAlert(
@@ -275,23 +323,6 @@ class AlertStore:
             ),
             now=now,
         )
-
-    def segment_producers(self, segment: Mapping[str, str] | None) -> list[tuple[int, str]]:
-        """(producer id, phone) of the active producers a segment selects, by id."""
-        query = sa.select(producers.c.id, producers.c.phone).where(producers.c.status != "inactivo")
-        for field, value in (segment or {}).items():
-            if field not in SEGMENT_FIELDS:
-                raise ValueError(f"cannot select producers by {field!r}")
-            matching = sa.select(form_fields.c.producer_id).where(
-                form_fields.c.form == "perfil",
-                form_fields.c.field == field,
-                sa.func.lower(sa.func.trim(form_fields.c.value)) == value.strip().lower(),
-            )
-            query = query.where(producers.c.id.in_(matching.scalar_subquery()))
-        with self.db.tx() as conn:
-            return [
-                (int(pid), phone) for pid, phone in conn.execute(query.order_by(producers.c.id))
-            ]
 
     # -- reading -------------------------------------------------------------------------
 
@@ -329,7 +360,7 @@ class AlertStore:
         query = (
             sa.select(alerts)
             .where(
-                c.status == "pending",
+                c.status == AlertStatus.PENDING,
                 c.scheduled_at <= now,
                 sa.or_(c.expires_at.is_(None), c.expires_at > now),
             )
@@ -340,11 +371,8 @@ class AlertStore:
             return [Alert.from_row(r) for r in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        """Alerts per status."""
+        return self.db.count_by(alerts.c.status)
 
     # -- the lifecycle ---------------------------------------------------------------------
 
@@ -358,8 +386,8 @@ class AlertStore:
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status != "sent")
-                .values(status="sent", sent_at=now, lease_until=None)
+                .where(alerts.c.id == alert_id, alerts.c.status != AlertStatus.SENT)
+                .values(status=AlertStatus.SENT, sent_at=now, lease_until=None)
             )
             if result.rowcount:
                 return True
@@ -371,8 +399,11 @@ class AlertStore:
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status.in_(("pending", "sending")))
-                .values(status="cancelled", lease_until=None)
+                .where(
+                    alerts.c.id == alert_id,
+                    alerts.c.status.in_((AlertStatus.PENDING, AlertStatus.SENDING)),
+                )
+                .values(status=AlertStatus.CANCELLED, lease_until=None)
             )
             return result.rowcount > 0
 
@@ -381,20 +412,18 @@ class AlertStore:
         unless the outbox holds them (a row waiting to go or sent: the outbox settles those)."""
         now = now or utcnow()
         c = alerts.c
-        in_outbox = sa.exists().where(
-            outbox.c.alert_id == c.id, outbox.c.status.in_(("pending", "sending", "sent"))
-        )
+        in_outbox = sa.exists().where(outbox.c.alert_id == c.id, outbox.c.status.in_(OUTBOX_LIVE))
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
                 .where(
                     c.expires_at <= now,
                     sa.or_(
-                        c.status == "pending",
-                        sa.and_(c.status == "sending", c.lease_until <= now, ~in_outbox),
+                        c.status == AlertStatus.PENDING,
+                        sa.and_(c.status == AlertStatus.SENDING, c.lease_until <= now, ~in_outbox),
                     ),
                 )
-                .values(status="expired", lease_until=None)
+                .values(status=AlertStatus.EXPIRED, lease_until=None)
             )
             return int(result.rowcount)
 
@@ -407,7 +436,7 @@ class AlertStore:
                 alerts.update()
                 .where(
                     _claimable(now),
-                    c.status == "pending",
+                    c.status == AlertStatus.PENDING,
                     sa.or_(c.delivery.is_(None), c.delivery != "waiting"),
                     sa.or_(c.producer_id.is_(None), sa.not_(_within_window(now))),
                 )
@@ -434,7 +463,9 @@ class AlertStore:
         if window_only:
             # A lapsed claim is taken whatever the window: its outbox row may already have
             # been sent, and only a claim settles that.
-            where = sa.and_(where, sa.or_(alerts.c.status == "sending", _within_window(now)))
+            where = sa.and_(
+                where, sa.or_(alerts.c.status == AlertStatus.SENDING, _within_window(now))
+            )
         lease_until = now + dt.timedelta(seconds=lease_s)
         candidates = (
             sa.select(alerts.c.id)
@@ -458,7 +489,7 @@ class AlertStore:
                 alerts.update()
                 .where(alerts.c.id.in_(target), where)
                 .values(
-                    status="sending",
+                    status=AlertStatus.SENDING,
                     lease_until=lease_until,
                     claimed_by=claimed_by,
                 )
@@ -473,10 +504,10 @@ class AlertStore:
                 alerts.update()
                 .where(
                     alerts.c.id == alert_id,
-                    alerts.c.status == "sending",
+                    alerts.c.status == AlertStatus.SENDING,
                     alerts.c.claimed_by == claimed_by,
                 )
-                .values(status="expired", lease_until=None)
+                .values(status=AlertStatus.EXPIRED, lease_until=None)
             )
             return result.rowcount > 0
 
@@ -498,7 +529,7 @@ class AlertStore:
         hold_until: dt.datetime | None = None,
     ) -> bool:
         """Give a claimed alert back (``pending``), held until ``hold_until``."""
-        values: dict[str, Any] = {"status": "pending", "lease_until": hold_until}
+        values: dict[str, Any] = {"status": AlertStatus.PENDING, "lease_until": hold_until}
         if delivery is not None:
             values["delivery"] = delivery
         with self.db.tx() as conn:
@@ -506,20 +537,12 @@ class AlertStore:
                 alerts.update()
                 .where(
                     alerts.c.id == alert_id,
-                    alerts.c.status == "sending",
+                    alerts.c.status == AlertStatus.SENDING,
                     alerts.c.claimed_by == claimed_by,
                 )
                 .values(**values)
             )
             return result.rowcount > 0
-
-    def extend_lease(self, alert_id: int, *, lease_until: dt.datetime) -> None:
-        with self.db.tx() as conn:
-            conn.execute(
-                alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
-                .values(lease_until=lease_until)
-            )
 
     def mark_failed_attempt(
         self,
@@ -539,63 +562,17 @@ class AlertStore:
             row = conn.execute(
                 sa.select(alerts.c.status, alerts.c.attempts).where(alerts.c.id == alert_id)
             ).first()
-            if row is None or row.status != "sending":
+            if row is None or row.status != AlertStatus.SENDING:
                 return None
             give_up = not retryable or row.attempts >= max_attempts
             conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                .where(alerts.c.id == alert_id, alerts.c.status == AlertStatus.SENDING)
                 .values(
-                    status="failed" if give_up else "pending",
+                    status=AlertStatus.FAILED if give_up else AlertStatus.PENDING,
                     last_error=error[:2000],
                     lease_until=None if give_up else now + backoff(row.attempts),
                 )
             )
             updated = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
             return Alert.from_row(updated)
-
-    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
-        ids = list(set(producer_ids))
-        if not ids:
-            return {}
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(producers.c.id, producers.c.last_inbound_at).where(
-                    producers.c.id.in_(ids)
-                )
-            ).all()
-            return {int(pid): at for pid, at in rows}
-
-    def outbox_state(self, alert_id: int) -> str | None:
-        """The furthest state an alert's outbox rows reached: 'sent', 'in_flight' or None."""
-        with self.db.tx() as conn:
-            statuses = set(
-                conn.execute(
-                    sa.select(outbox.c.status).where(outbox.c.alert_id == alert_id)
-                ).scalars()
-            )
-        if "sent" in statuses:
-            return "sent"
-        if statuses & {"pending", "sending"}:
-            return "in_flight"
-        return None
-
-    def profiles(self, fields: Sequence[str]) -> dict[int, tuple[str, dict[str, str]]]:
-        """Active producers' 'perfil' values for ``fields``: id -> (phone, {field: value})."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(
-                    producers.c.id, producers.c.phone, form_fields.c.field, form_fields.c.value
-                )
-                .join(form_fields, form_fields.c.producer_id == producers.c.id)
-                .where(
-                    producers.c.status != "inactivo",
-                    form_fields.c.form == "perfil",
-                    form_fields.c.field.in_(list(fields)),
-                )
-                .order_by(producers.c.id)
-            ).all()
-        result: dict[int, tuple[str, dict[str, str]]] = {}
-        for pid, phone, field, value in rows:
-            result.setdefault(int(pid), (phone, {}))[1][field] = value
-        return result

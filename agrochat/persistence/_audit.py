@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
+
+import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
 from agrochat.persistence._schema import audit
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    target: str | None
+    details: str | None  # JSON
 
 
 def record_audit(
@@ -30,3 +43,34 @@ def record_audit(
                 details=json.dumps(details, ensure_ascii=False) if details is not None else None,
             )
         )
+
+
+def recent_audit(db: Database, *, limit: int = 50, offset: int = 0) -> tuple[list[AuditEntry], int]:
+    """A page of the trail, newest first, and how many entries there are in all."""
+    with db.tx() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(audit)).scalar()
+        rows = conn.execute(
+            sa.select(audit).order_by(audit.c.id.desc()).limit(limit).offset(offset)
+        ).all()
+    return [AuditEntry(**r._mapping) for r in rows], int(total or 0)
+
+
+def last_escalation(db: Database, producer_id: int) -> tuple[dt.datetime, int | None] | None:
+    """When the assistant last handed this producer to a person, and the message that caused
+    it (the conversation records both in the trail)."""
+    with db.tx() as conn:
+        row = conn.execute(
+            sa.select(audit.c.at, audit.c.details)
+            .where(
+                audit.c.action == "escalar_a_humano", audit.c.target == f"producer:{producer_id}"
+            )
+            .order_by(audit.c.id.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    try:
+        message_id = json.loads(row.details or "{}").get("message_id")
+    except (ValueError, AttributeError):
+        message_id = None
+    return row.at, message_id if isinstance(message_id, int) else None

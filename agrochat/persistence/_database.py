@@ -89,6 +89,12 @@ class Database:
         with self._slots, self.dataset:
             yield self.dataset.executable
 
+    def count_by(self, column: sa.Column[Any], *where: sa.ColumnElement[bool]) -> dict[Any, int]:
+        """How many rows (matching ``where``) hold each value of ``column``."""
+        query = sa.select(column, sa.func.count()).where(*where).group_by(column)
+        with self.tx() as conn:
+            return {value: int(n) for value, n in conn.execute(query)}
+
     def table(self, name: str) -> dataset.Table:
         return self.dataset.load_table(name)
 

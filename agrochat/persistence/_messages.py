@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,14 @@ from agrochat.persistence._schema import messages, producers
 
 INBOUND = "in"
 OUTBOUND = "out"
+
+
+class MessageStatus(StrEnum):
+    """An inbound message's lifecycle (above); a reply is stored ``answered``."""
+
+    RECEIVED = "received"
+    ANSWERED = "answered"
+    FAILED = "failed"
 
 
 class DuplicateMessage(Exception):
@@ -103,6 +112,15 @@ class History:
     messages: Sequence[StoredMessage]
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """Messages since a moment: in, out, and the inbound ones that failed."""
+
+    inbound: int
+    outbound: int
+    failed: int
+
+
 class MessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -140,7 +158,7 @@ class MessageStore:
             "text": text,
             "gateway_message_id": gateway_message_id,
             "role": role,
-            "status": "received",
+            "status": MessageStatus.RECEIVED,
             "created_at": now,
         }
         with self.db.tx() as conn:
@@ -182,7 +200,7 @@ class MessageStore:
         ``status`` is the inbound message's new status: ``answered``, ``failed``, or
         ``received`` for a holding reply ("te respondo en breve") whose real answer comes later.
         """
-        if status not in ("answered", "failed", "received"):
+        if status not in tuple(MessageStatus):
             raise ValueError(f"unknown inbound status {status!r}")
         now = now or utcnow()
         with self.db.tx() as conn:
@@ -205,16 +223,12 @@ class MessageStore:
                 "latency_ms": latency_ms,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
-                "status": "answered",
+                "status": MessageStatus.ANSWERED,
                 "created_at": now,
             }
             result = conn.execute(messages.insert().values(**values))
             conn.execute(messages.update().where(messages.c.id == inbound_id).values(status=status))
             return _stored(int(result.inserted_primary_key[0]), values)
-
-    def set_status(self, message_id: int, status: str) -> None:
-        with self.db.tx() as conn:
-            conn.execute(messages.update().where(messages.c.id == message_id).values(status=status))
 
     def latest_reply(self, inbound_id: int) -> StoredMessage | None:
         """The last reply stored for an inbound message (a holding reply is followed by the
@@ -255,7 +269,7 @@ class MessageStore:
                 .where(
                     messages.c.producer_id == producer_id,
                     messages.c.direction == INBOUND,
-                    messages.c.status == "received",
+                    messages.c.status == MessageStatus.RECEIVED,
                     messages.c.created_at >= since,
                 )
                 .order_by(messages.c.id)
@@ -270,19 +284,23 @@ class MessageStore:
                 .where(
                     messages.c.producer_id == producer_id,
                     messages.c.direction == INBOUND,
-                    messages.c.status == "received",
+                    messages.c.status == MessageStatus.RECEIVED,
                     messages.c.created_at < before,
                 )
-                .values(status="failed")
+                .values(status=MessageStatus.FAILED)
             )
             return int(result.rowcount or 0)
 
     def counts(self) -> dict[str, int]:
         """Inbound messages per status, for snapshots and /metrics."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(messages.c.status, sa.func.count())
-                .where(messages.c.direction == INBOUND)
-                .group_by(messages.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        return self.db.count_by(messages.c.status, messages.c.direction == INBOUND)
+
+    def traffic(self, since: dt.datetime) -> Traffic:
+        m = messages.c
+        by_direction = self.db.count_by(m.direction, m.created_at >= since)
+        inbound = self.db.count_by(m.status, m.created_at >= since, m.direction == INBOUND)
+        return Traffic(
+            inbound=by_direction.get(INBOUND, 0),
+            outbound=by_direction.get(OUTBOUND, 0),
+            failed=inbound.get(MessageStatus.FAILED, 0),
+        )

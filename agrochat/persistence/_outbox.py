@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +30,19 @@ from agrochat.persistence._schema import outbox
 # does not turn into a tight retry loop.
 RETRY_BASE = dt.timedelta(seconds=15)
 RETRY_CAP = dt.timedelta(minutes=30)
+
+
+class OutboxStatus(StrEnum):
+    """The lifecycle above; the values are what the table stores."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# Rows that went out or still will: an alert that has one is not given a second.
+OUTBOX_LIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
 
 
 @dataclass(frozen=True)
@@ -61,8 +75,10 @@ def retry_delay(attempts: int) -> dt.timedelta:
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
     t = outbox.c
     return sa.or_(
-        sa.and_(t.status == "pending", sa.or_(t.lease_until.is_(None), t.lease_until <= now)),
-        sa.and_(t.status == "sending", t.lease_until <= now),
+        sa.and_(
+            t.status == OutboxStatus.PENDING, sa.or_(t.lease_until.is_(None), t.lease_until <= now)
+        ),
+        sa.and_(t.status == OutboxStatus.SENDING, t.lease_until <= now),
     )
 
 
@@ -92,7 +108,7 @@ class OutboxStore:
                     sa.select(outbox.c.id)
                     .where(
                         outbox.c.alert_id == alert_id,
-                        outbox.c.status.in_(("pending", "sending", "sent")),
+                        outbox.c.status.in_(OUTBOX_LIVE),
                     )
                     .order_by(outbox.c.id)
                     .limit(1)
@@ -105,7 +121,7 @@ class OutboxStore:
                     text=text,
                     alert_id=alert_id,
                     reply_to_id=reply_to_id,
-                    status="pending",
+                    status=OutboxStatus.PENDING,
                     attempts=0,
                     created_at=now,
                 )
@@ -155,7 +171,7 @@ class OutboxStore:
         rows = conn.execute(
             outbox.update()
             .where(outbox.c.id.in_(target), where)
-            .values(status="sending", lease_until=lease_until)
+            .values(status=OutboxStatus.SENDING, lease_until=lease_until)
             .returning(*outbox.c)
         ).all()
         return sorted((OutboxMessage.from_row(r) for r in rows), key=lambda m: m.id)
@@ -168,9 +184,9 @@ class OutboxStore:
         with self.db.tx() as conn:
             result = conn.execute(
                 outbox.update()
-                .where(outbox.c.id == outbox_id, outbox.c.status != "sent")
+                .where(outbox.c.id == outbox_id, outbox.c.status != OutboxStatus.SENT)
                 .values(
-                    status="sent",
+                    status=OutboxStatus.SENT,
                     gateway_message_id=gateway_message_id,
                     lease_until=None,
                     sent_at=now,
@@ -197,14 +213,14 @@ class OutboxStore:
             row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
             if row is None:
                 return None
-            if row.status == "sent":
+            if row.status == OutboxStatus.SENT:
                 return OutboxMessage.from_row(row)
             attempts = row.attempts + 1
             values: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
             if retryable:
-                values.update(status="pending", lease_until=now + retry_delay(attempts))
+                values.update(status=OutboxStatus.PENDING, lease_until=now + retry_delay(attempts))
             else:
-                values.update(status="failed", lease_until=None)
+                values.update(status=OutboxStatus.FAILED, lease_until=None)
             conn.execute(outbox.update().where(outbox.c.id == outbox_id).values(**values))
             updated = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).one()
             return OutboxMessage.from_row(updated)
@@ -222,10 +238,21 @@ class OutboxStore:
             ).all()
             return [OutboxMessage.from_row(r) for r in rows]
 
+    def alert_state(self, alert_id: int) -> str | None:
+        """The furthest state an alert's rows reached: 'sent', 'in_flight' or None (no row, or
+        only failed ones)."""
+        with self.db.tx() as conn:
+            statuses = set(
+                conn.execute(
+                    sa.select(outbox.c.status).where(outbox.c.alert_id == alert_id)
+                ).scalars()
+            )
+        if OutboxStatus.SENT in statuses:
+            return "sent"
+        if statuses & {OutboxStatus.PENDING, OutboxStatus.SENDING}:
+            return "in_flight"
+        return None
+
     def counts(self) -> dict[str, int]:
         """Rows per status, for /health and snapshots."""
-        with self.db.tx() as conn:
-            rows = conn.execute(
-                sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
-            ).all()
-            return {status: int(n) for status, n in rows}
+        return self.db.count_by(outbox.c.status)

@@ -12,7 +12,7 @@ read-then-write upserts below do not race each other; a concurrent creation of t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,33 @@ from agrochat.persistence._database import Database, utcnow
 from agrochat.persistence._schema import form_fields, producers
 
 DEFAULT_FORM = "perfil"
+# The profile fields a segment (POST /alert, the panel) may select producers by.
+SEGMENT_FIELDS = ("cultivo", "distrito")
+
+
+@dataclass(frozen=True)
+class ProducerSummary:
+    """A producer as the panel's list shows it: with the crop and district of their profile."""
+
+    id: int
+    phone: str
+    name: str | None
+    status: str
+    needs_human: bool
+    cultivo: str | None
+    distrito: str | None
+    last_inbound_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+def _profile_value(name: str) -> sa.ScalarSelect[Any]:
+    f = form_fields.c
+    return (
+        sa.select(f.value)
+        .where(f.producer_id == producers.c.id, f.form == DEFAULT_FORM, f.field == name)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +179,131 @@ class ProducerStore:
                 producers.update().where(producers.c.id == producer_id).values(updated_at=now)
             )
 
+    # -- many producers ------------------------------------------------------------------
+
     def count(self) -> int:
         with self.db.tx() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(producers)).scalar())
+
+    def counts(self) -> dict[str, int]:
+        """Producers per status."""
+        return self.db.count_by(producers.c.status)
+
+    def names(self, producer_ids: Iterable[int]) -> dict[int, str | None]:
+        """Names for a page of rows about producers (one query, not one per row)."""
+        return self._by_id(producers.c.name, producer_ids)
+
+    def last_inbound(self, producer_ids: Iterable[int]) -> dict[int, dt.datetime | None]:
+        """When each producer last wrote to us (WhatsApp's 24-hour window starts there)."""
+        return self._by_id(producers.c.last_inbound_at, producer_ids)
+
+    def _by_id(self, column: sa.Column[Any], producer_ids: Iterable[int]) -> dict[int, Any]:
+        ids = list(set(producer_ids))
+        if not ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(producers.c.id, column).where(producers.c.id.in_(ids))
+            ).all()
+        return {int(pid): value for pid, value in rows}
+
+    def search(
+        self,
+        *,
+        query: str = "",
+        crop: str | None = None,
+        status: str | None = None,
+        needs_human: bool = False,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> tuple[list[ProducerSummary], int]:
+        """Producers matching ``query`` (part of the phone, the name, the crop or the district),
+        those waiting for a person first, then by latest activity; and how many match in all.
+        ``crop``: the crop's canonical form when the query names one ("maiz" finds "maíz")."""
+        p = producers.c
+        conditions: list[sa.ColumnElement[bool]] = []
+        query = query.strip()
+        if query:
+            digits = "".join(ch for ch in query if ch.isdigit())
+            matches = [
+                p.name.icontains(query, autoescape=True),
+                _profile_value("cultivo").icontains(query, autoescape=True),
+                _profile_value("distrito").icontains(query, autoescape=True),
+            ]
+            if digits and len(digits) >= 3:
+                matches.append(p.phone.contains(digits, autoescape=True))
+            if crop:
+                matches.append(sa.func.lower(_profile_value("cultivo")) == crop.lower())
+            conditions.append(sa.or_(*matches))
+        if status:
+            conditions.append(p.status == status)
+        if needs_human:
+            conditions.append(p.needs_human == sa.true())
+        with self.db.tx() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(producers).where(*conditions)
+            ).scalar()
+            rows = conn.execute(
+                sa.select(
+                    p.id,
+                    p.phone,
+                    p.name,
+                    p.status,
+                    p.needs_human,
+                    p.last_inbound_at,
+                    p.created_at,
+                    _profile_value("cultivo").label("cultivo"),
+                    _profile_value("distrito").label("distrito"),
+                )
+                .where(*conditions)
+                .order_by(
+                    p.needs_human.desc(),
+                    sa.func.coalesce(p.last_inbound_at, p.created_at).desc(),
+                    p.id.desc(),
+                )
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        summaries = [
+            ProducerSummary(**{**r._mapping, "id": int(r.id), "needs_human": bool(r.needs_human)})
+            for r in rows
+        ]
+        return summaries, int(total or 0)
+
+    def in_segment(self, segment: Mapping[str, str] | None) -> list[tuple[int, str]]:
+        """(id, phone) of the active producers whose profile matches every field of ``segment``
+        (case and surrounding spaces ignored), by id; ``None`` selects every active producer."""
+        query = sa.select(producers.c.id, producers.c.phone).where(producers.c.status != "inactivo")
+        for field, value in (segment or {}).items():
+            if field not in SEGMENT_FIELDS:
+                raise ValueError(f"cannot select producers by {field!r}")
+            matching = sa.select(form_fields.c.producer_id).where(
+                form_fields.c.form == DEFAULT_FORM,
+                form_fields.c.field == field,
+                sa.func.lower(sa.func.trim(form_fields.c.value)) == value.strip().lower(),
+            )
+            query = query.where(producers.c.id.in_(matching.scalar_subquery()))
+        with self.db.tx() as conn:
+            return [
+                (int(pid), phone) for pid, phone in conn.execute(query.order_by(producers.c.id))
+            ]
+
+    def profiles(self, fields: Sequence[str]) -> dict[int, tuple[str, dict[str, str]]]:
+        """Active producers' profile values for ``fields``: id -> (phone, {field: value})."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(
+                    producers.c.id, producers.c.phone, form_fields.c.field, form_fields.c.value
+                )
+                .join(form_fields, form_fields.c.producer_id == producers.c.id)
+                .where(
+                    producers.c.status != "inactivo",
+                    form_fields.c.form == DEFAULT_FORM,
+                    form_fields.c.field.in_(list(fields)),
+                )
+                .order_by(producers.c.id)
+            ).all()
+        result: dict[int, tuple[str, dict[str, str]]] = {}
+        for pid, phone, field, value in rows:
+            result.setdefault(int(pid), (phone, {}))[1][field] = value
+        return result

@@ -12,13 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.persistence import AdminStore, Database, ProducerStore
-from agrochat.persistence._schema import audit
 from agrochat.phones import chat_id, normalize_phone
+from tests.schema import audit
 
 ADMIN = "ana"
 PASSWORD = "tierra-fertil-2026"
@@ -132,14 +131,8 @@ class Browser:
 
 
 @pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2's production cost (about half a second a hash on these shared cores) would be most
-    of each test's time; the panel's behaviour does not depend on it. A hash carries its own
-    parameters, so verifying takes the cheap path too."""
-    monkeypatch.setattr(
-        "agrochat.persistence._admins._hasher",
-        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-    )
+def _cheap_password_hashes(cheap_password_hashes: None) -> None:
+    """Every panel test logs in."""
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import waitress
 from waitress import wasyncore
 
 from agrochat.http import make_app
-from agrochat.http._admin_auth import LOGIN_COOKIE, SESSION_COOKIE, AdminSessions, LoginThrottle
+from agrochat.http._admin_auth import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle
 from agrochat.persistence import ProducerStore, utcnow
-from agrochat.persistence._schema import admin_sessions, producers
 from tests.admin.conftest import ADMIN, PASSWORD, Browser, Panel
+from tests.schema import admin_sessions, producers
 
 
 def set_cookie_headers(response: httpx.Response) -> list[str]:
@@ -145,20 +145,6 @@ def test_an_expired_session_sends_back_to_the_login(panel: Panel, browser: Brows
     posted = browser.post(f"/admin/producers/{producer.id}/resolve", {})
     assert posted.status_code == 303
     assert ProducerStore(panel.db).get_by_id(producer.id).needs_human is True
-
-
-def test_idle_expiry_slides_with_use_but_never_past_the_absolute_limit(panel: Panel) -> None:
-    sessions = AdminSessions(
-        panel.db, idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=2)
-    )
-    start = dt.datetime(2026, 9, 15, 8, 0)
-    token = sessions.create(sessions.admin_id(ADMIN), now=start)
-    assert sessions.lookup(token, now=start + dt.timedelta(minutes=31)) is None  # idle too long
-    for minutes in range(20, 120, 20):  # used every 20 minutes: stays alive
-        assert sessions.lookup(token, now=start + dt.timedelta(minutes=minutes)) is not None
-    assert sessions.lookup(token, now=start + dt.timedelta(minutes=119)) is not None
-    assert sessions.lookup(token, now=start + dt.timedelta(minutes=121)) is None  # absolute
-    assert sessions.lookup("a-token-nobody-was-given") is None
 
 
 def test_logout_ends_the_session_for_good(panel: Panel, browser: Browser) -> None:

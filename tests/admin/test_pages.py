@@ -20,8 +20,8 @@ from agrochat.persistence import (
     record_audit,
     utcnow,
 )
-from agrochat.persistence._schema import alerts, form_fields, knowledge
 from tests.admin.conftest import Browser, Panel
+from tests.schema import alerts, form_fields, knowledge
 
 PHONE = "51987654321"
 SCRIPT = "<script>alert(1)</script>"

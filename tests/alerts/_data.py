@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
 from agrochat.persistence import Database, utcnow
-from agrochat.persistence._schema import form_fields, producers
+from tests.schema import alerts, form_fields, producers
 
 
 def add_producer(
@@ -70,6 +71,14 @@ def set_field(db: Database, producer_id: int, field: str, value: str) -> None:
             )
 
 
-def count(db: Database, table: sa.Table) -> int:
+def count(db: Database, table: sa.Table, **where: Any) -> int:
+    """Rows of ``table`` whose columns equal ``where``."""
+    query = sa.select(sa.func.count()).select_from(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
     with db.tx() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+        return int(conn.execute(query).scalar() or 0)
+
+
+def count_alerts(db: Database, **where: Any) -> int:
+    return count(db, alerts, **where)

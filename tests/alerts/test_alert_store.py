@@ -6,8 +6,8 @@ import pytest
 from freezegun import freeze_time
 
 from agrochat.persistence import AlertStore, Database, NewAlert
-from agrochat.persistence._schema import alerts
 from tests.alerts._data import add_producer, count
+from tests.schema import alerts
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0)
 
@@ -57,17 +57,12 @@ def test_rule_key_makes_creation_idempotent(database: Database) -> None:
     assert count(database, alerts) == 1
 
 
-def test_segment_selects_active_producers_by_profile(database: Database) -> None:
+def test_segment_alert_goes_to_each_active_producer_of_the_segment(database: Database) -> None:
     papa = add_producer(database, "51900000001", fields={"cultivo": "Papa ", "distrito": "Huanta"})
     add_producer(database, "51900000002", fields={"cultivo": "maíz", "distrito": "Huanta"})
     add_producer(database, "51900000003", fields={"cultivo": "papa"}, status="inactivo")
     papa2 = add_producer(database, "51900000004", fields={"cultivo": "papa", "distrito": "Tambo"})
     store = AlertStore(database)
-    assert [p for p, _ in store.segment_producers({"cultivo": "papa"})] == [papa, papa2]
-    assert [p for p, _ in store.segment_producers({"cultivo": "papa", "distrito": "huanta"})] == [
-        papa
-    ]
-    assert len(store.segment_producers(None)) == 3
     ids = store.create_for_segment(
         {"cultivo": "PAPA"}, message="Rancha", level="alta", source="api"
     )
@@ -119,3 +114,21 @@ def test_claimed_alert_is_not_claimed_again_until_its_lease_runs_out(database: D
         assert [a.claimed_by for a in store.claim_due(limit=10, lease_s=60, claimed_by="p2")] == [
             "p2"
         ]
+
+
+def test_model_alert_is_stored_sent_in_chat_and_never_pushed(database: Database) -> None:
+    pid = add_producer(database, "51900000001", last_inbound_at=T0)
+    store = AlertStore(database)
+    alert_id = store.record_model_alert(
+        producer_id=pid, phone="51900000001", level="alta", message="Rancha", now=T0
+    )
+    alert = store.get(alert_id)
+    assert alert is not None
+    assert (alert.source, alert.status, alert.delivery, alert.sent_at) == (
+        "model",
+        "sent",
+        "chat",
+        T0,
+    )
+    assert store.pending_due(now=T0) == []
+    assert store.claim_due(limit=10, lease_s=60, claimed_by="p1", now=T0) == []

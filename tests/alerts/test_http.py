@@ -19,8 +19,8 @@ from agrochat.errors import NotReady
 from agrochat.http import AppContext, make_app
 from agrochat.messages import Tick
 from agrochat.persistence import AlertStore, Database, utcnow
-from agrochat.persistence._schema import alerts
 from tests.alerts._data import add_producer, count
+from tests.schema import alerts
 
 API_KEY = "test-api-key-0123456789"
 PHONE = "51987654321"

@@ -19,12 +19,6 @@ def test_defaults_need_no_environment() -> None:
     assert config.effective_database_url.endswith("var/agrochat.db")
 
 
-def test_every_setting_has_a_field_and_its_default_parses() -> None:
-    defaults = Config()
-    for setting in SETTINGS:
-        assert getattr(defaults, setting.field) == setting.parse(setting.default)
-
-
 def test_values_are_read_and_typed() -> None:
     config = Config.from_env(
         {

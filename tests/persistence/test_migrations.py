@@ -5,7 +5,7 @@ import threading
 import sqlalchemy as sa
 
 from agrochat.persistence import Database, open_database
-from agrochat.persistence._schema import LATEST_VERSION, metadata
+from tests.schema import LATEST_VERSION, metadata
 
 
 def test_fresh_database_is_migrated_to_latest_version(database: Database) -> None:

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from agrochat.actors.session import BUSY, CRASHED, TIMEOUT, UNAVAILABLE
 from agrochat.actors.session._conversation import ESCALATED, WELCOME
-from agrochat.actors.session._records import count_alerts
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.knowledge import load_knowledge_seed
 from agrochat.persistence import (
@@ -19,7 +18,8 @@ from agrochat.persistence import (
     OutboxStore,
     ProducerStore,
 )
-from agrochat.persistence._schema import audit
+from tests.alerts._data import count_alerts
+from tests.schema import audit
 from tests.session.conftest import (
     PHONE,
     FakeInference,

@@ -14,8 +14,8 @@ from agrochat.config import Config
 from agrochat.errors import ModelUnavailable
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.persistence import Database, MessageStore, ProducerStore
-from agrochat.persistence._schema import form_fields, messages, producers
 from agrochat.supervisor import ChildSpec, Supervisor
+from tests.schema import form_fields, messages, producers
 from tests.session.conftest import PHONE, ConversationFactory, FakeInference, model_json
 
 API_KEY = "test-api-key-0123456789"

@@ -115,3 +115,20 @@ def test_an_alert_enqueued_twice_gets_one_row_while_the_first_is_live(database: 
     # A failed row is history: a retry of the alert is a new row.
     assert store.enqueue("51987654321", "Helada", alert_id=alert_id) != first
     assert len(store.for_alert(alert_id)) == 2
+
+
+def test_alert_state_is_the_furthest_any_of_its_rows_reached(database: Database) -> None:
+    alert_id = AlertStore(database).create(
+        phone="51987654321", message="Helada", level="alta", source="api"
+    )
+    store = OutboxStore(database)
+    assert store.alert_state(alert_id) is None
+    first = store.enqueue("51987654321", "Helada", alert_id=alert_id)
+    assert store.alert_state(alert_id) == "in_flight"
+    store.claim(1, lease_s=60)
+    store.mark_failed(first, "boom", retryable=False)
+    assert store.alert_state(alert_id) is None  # a failed row settles nothing
+    second = store.enqueue("51987654321", "Helada", alert_id=alert_id)
+    store.claim(1, lease_s=60)
+    store.mark_sent(second, "wamid.1")
+    assert store.alert_state(alert_id) == "sent"

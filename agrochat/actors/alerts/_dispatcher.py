@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 
 from agrochat.actors.alerts._rules import PROFILE_FIELDS, RuleBook
 from agrochat.logs import get_logger
-from agrochat.persistence import AlertStore, utcnow
-from agrochat.persistence._alerts import WINDOW
+from agrochat.persistence import WINDOW, AlertStore, OutboxStore, ProducerStore, utcnow
 
 log = get_logger(__name__)
 
@@ -89,6 +88,8 @@ class AlertDispatcher:
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.producers = ProducerStore(store.db)
+        self.outbox = OutboxStore(store.db)
         self.deliver = deliver
         self.rules = rules
         self.template = template
@@ -118,9 +119,9 @@ class AlertDispatcher:
         )
         if not claimed:
             return report
-        last_inbound = self.store.last_inbound(a.producer_id for a in claimed if a.producer_id)
+        last_inbound = self.producers.last_inbound(a.producer_id for a in claimed if a.producer_id)
         for alert in claimed:
-            outbox = self.store.outbox_state(alert.id)
+            outbox = self.outbox.alert_state(alert.id)
             if outbox == "sent":
                 self.store.mark_sent(alert.id, now=now)
                 report.settled += 1
@@ -163,7 +164,7 @@ class AlertDispatcher:
         now = now or self.clock()
         assert self.rules is not None
         new = []
-        for producer_id, (phone, profile) in self.store.profiles(PROFILE_FIELDS).items():
+        for producer_id, (phone, profile) in self.producers.profiles(PROFILE_FIELDS).items():
             new.extend(
                 self.rules.alerts_for(
                     producer_id=producer_id, phone=phone, profile=profile, now=now

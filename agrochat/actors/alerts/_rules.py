@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agrochat.persistence import NewAlert
-from agrochat.persistence._alerts import LEVELS
+from agrochat.persistence import LEVELS, NewAlert
 from agrochat.text import fold
 
 RULES_DIR = Path(__file__).parent / "rules"

@@ -7,34 +7,34 @@
 <section class="tiles">
   <a class="tile" href="/admin/producers">
     <span class="tile-label">Productores</span>
-    <span class="tile-value">{{counts.producers_total}}</span>
+    <span class="tile-value">{{sum(producer_counts.values())}}</span>
     <span class="tile-detail">
       % for key, label in (("activo", "activos"), ("nuevo", "en registro"), ("inactivo", "inactivos")):
-      <span>{{counts.producers_by_status.get(key, 0)}} {{label}}</span>
+      <span>{{producer_counts.get(key, 0)}} {{label}}</span>
       % end
     </span>
   </a>
-  <a class="tile {{'tile-warn' if counts.needs_human else ''}}" href="/admin/producers?atencion=1">
+  <a class="tile {{'tile-warn' if needs_human else ''}}" href="/admin/producers?atencion=1">
     <span class="tile-label">Esperan a una persona</span>
-    <span class="tile-value">{{counts.needs_human}}</span>
+    <span class="tile-value">{{needs_human}}</span>
     <span class="tile-detail">conversaciones escaladas por el asistente</span>
   </a>
   <div class="tile">
     <span class="tile-label">Mensajes hoy</span>
-    <span class="tile-value">{{counts.messages_in_today}}</span>
+    <span class="tile-value">{{today.inbound}}</span>
     <span class="tile-detail">
-      <span>{{counts.messages_out_today}} {{"respuesta" if counts.messages_out_today == 1 else "respuestas"}}</span>
-      % if counts.failed_in_today:
-      <span class="bad-text">{{counts.failed_in_today}} sin respuesta</span>
+      <span>{{today.outbound}} {{"respuesta" if today.outbound == 1 else "respuestas"}}</span>
+      % if today.failed:
+      <span class="bad-text">{{today.failed}} sin respuesta</span>
       % end
     </span>
   </div>
-  <a class="tile {{'tile-bad' if counts.alerts_by_status.get('failed') else ''}}" href="/admin/alerts?estado=pending">
+  <a class="tile {{'tile-bad' if alert_counts.get('failed') else ''}}" href="/admin/alerts?estado=pending">
     <span class="tile-label">Alertas pendientes</span>
-    <span class="tile-value">{{counts.alerts_by_status.get('pending', 0) + counts.alerts_by_status.get('sending', 0)}}</span>
+    <span class="tile-value">{{alert_counts.get('pending', 0) + alert_counts.get('sending', 0)}}</span>
     <span class="tile-detail">
-      <span>{{counts.alerts_by_status.get('failed', 0)}} fallidas</span>
-      <span>{{counts.alerts_by_status.get('sent', 0)}} enviadas</span>
+      <span>{{alert_counts.get('failed', 0)}} fallidas</span>
+      <span>{{alert_counts.get('sent', 0)}} enviadas</span>
     </span>
   </a>
 </section>

@@ -1,4 +1,5 @@
-"""What the panel reads and its login sessions, on SQLite and on PostgreSQL."""
+"""The stores' queries over many rows (the panel's lists and counts, alert segments), on SQLite
+and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import datetime as dt
 
 import pytest
 
-from agrochat.http._admin_auth import AdminSessions
-from agrochat.http._admin_queries import (
-    dashboard_counts,
+from agrochat.persistence import (
+    Database,
+    MessageStore,
+    ProducerStore,
+    Traffic,
     last_escalation,
-    search_producers,
+    record_audit,
 )
-from agrochat.persistence import AdminStore, Database, MessageStore, ProducerStore, record_audit
 
 DAY = dt.datetime(2026, 9, 15, 5, 0)  # midnight in Lima, as naive UTC
 
@@ -39,7 +41,7 @@ def test_search_matches_phone_name_crop_and_district(
     database: Database, producers: dict[str, int]
 ) -> None:
     def phones(**kwargs: object) -> list[str]:
-        rows, total = search_producers(database, **kwargs)  # type: ignore[arg-type]
+        rows, total = ProducerStore(database).search(**kwargs)  # type: ignore[arg-type]
         assert total == len(rows)
         return [r.phone for r in rows]
 
@@ -52,12 +54,24 @@ def test_search_matches_phone_name_crop_and_district(
     assert phones(needs_human=True) == ["51922222222"]
     assert sorted(phones(status="activo")) == ["51911111111", "51922222222"]
     assert phones()[0] == "51922222222"  # waiting for a person comes first
-    rows, total = search_producers(database, limit=2, offset=2)
+    rows, total = ProducerStore(database).search(limit=2, offset=2)
     assert (len(rows), total) == (1, 3)
     assert rows[0].cultivo in ("maíz", "papa")
 
 
-def test_dashboard_counts_only_todays_messages(
+def test_producers_are_counted_by_status(database: Database, producers: dict[str, int]) -> None:
+    assert ProducerStore(database).counts() == {"activo": 2, "nuevo": 1}
+
+
+def test_names_are_found_for_a_page_of_producer_ids(
+    database: Database, producers: dict[str, int]
+) -> None:
+    ids = [producers["51911111111"], producers["51933333333"]]
+    assert ProducerStore(database).names(ids) == {ids[0]: "Rosa Quispe", ids[1]: None}
+    assert ProducerStore(database).names([]) == {}
+
+
+def test_traffic_counts_only_messages_since_the_given_moment(
     database: Database, producers: dict[str, int]
 ) -> None:
     messages = MessageStore(database)
@@ -69,15 +83,7 @@ def test_dashboard_counts_only_todays_messages(
     ):
         inbound = messages.add_inbound(pid, "hola", now=at)
         messages.record_reply(inbound.id, "respuesta", status=status, now=at)
-    counts = dashboard_counts(database, day_start=DAY)
-    assert counts.producers_by_status == {"activo": 2, "nuevo": 1}
-    assert counts.producers_total == 3
-    assert counts.needs_human == 1
-    assert (counts.messages_in_today, counts.messages_out_today, counts.failed_in_today) == (
-        2,
-        2,
-        1,
-    )
+    assert messages.traffic(since=DAY) == Traffic(inbound=2, outbound=2, failed=1)
 
 
 def test_last_escalation_names_the_message(database: Database, producers: dict[str, int]) -> None:
@@ -94,22 +100,21 @@ def test_last_escalation_names_the_message(database: Database, producers: dict[s
     assert last_escalation(database, pid) == (DAY, 7)
 
 
-def test_sessions_live_until_idle_or_absolute_expiry_and_end(database: Database) -> None:
-    AdminStore(database).set_password("ana", "tierra-fertil-2026")
-    sessions = AdminSessions(
-        database, idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=1)
-    )
-    admin_id = sessions.admin_id("ana")
-    assert admin_id is not None and sessions.admin_id("nadie") is None
-    token = sessions.create(admin_id, ip="127.0.0.1", user_agent="x" * 500, now=DAY)
-    session = sessions.lookup(token, now=DAY + dt.timedelta(minutes=29))
-    assert session is not None and session.actor == "admin:ana"
-    assert session.expires_at == DAY + dt.timedelta(minutes=59)
-    assert sessions.lookup(token, now=DAY + dt.timedelta(minutes=58)) is not None
-    assert sessions.lookup(token, now=DAY + dt.timedelta(minutes=61)) is None
-    other = sessions.create(admin_id, now=DAY)
-    kept = sessions.lookup(other, now=DAY)
-    assert kept is not None
-    assert sessions.end_others(admin_id, keep=kept.id) == 1
-    sessions.end(kept.id)
-    assert sessions.lookup(other, now=DAY) is None
+def test_segment_selects_active_producers_by_profile(database: Database) -> None:
+    store = ProducerStore(database)
+
+    def add(phone: str, fields: dict[str, str], status: str = "activo") -> int:
+        producer, _ = store.get_or_create(phone, now=DAY)
+        store.set_fields(producer.id, fields, source="api", now=DAY)
+        store.update(producer.id, status=status, now=DAY)
+        return producer.id
+
+    papa = add("51900000001", {"cultivo": "Papa ", "distrito": "Huanta"})
+    add("51900000002", {"cultivo": "maíz", "distrito": "Huanta"})
+    add("51900000003", {"cultivo": "papa"}, status="inactivo")
+    papa2 = add("51900000004", {"cultivo": "papa", "distrito": "Tambo"})
+    assert [p for p, _ in store.in_segment({"cultivo": "papa"})] == [papa, papa2]
+    assert store.in_segment({"cultivo": "papa", "distrito": "huanta"}) == [(papa, "51900000001")]
+    assert len(store.in_segment(None)) == 3
+    with pytest.raises(ValueError):
+        store.in_segment({"telefono": "519"})

@@ -1,0 +1,30 @@
+"""The tables, for tests that set up or inspect rows directly.
+
+agrochat itself reaches the database only through the stores that ``agrochat.persistence``
+exports (ruff's TID251 keeps its ``_*`` modules private); tests may look underneath, through
+this one door.
+"""
+
+from agrochat.persistence._schema import (
+    LATEST_VERSION,
+    admin_sessions,
+    alerts,
+    audit,
+    form_fields,
+    knowledge,
+    messages,
+    metadata,
+    producers,
+)
+
+__all__ = [
+    "LATEST_VERSION",
+    "admin_sessions",
+    "alerts",
+    "audit",
+    "form_fields",
+    "knowledge",
+    "messages",
+    "metadata",
+    "producers",
+]
