@@ -7,6 +7,7 @@ this one door.
 
 from agrochat.persistence._schema import (
     LATEST_VERSION,
+    MIGRATIONS,
     admin_sessions,
     alerts,
     audit,
@@ -14,11 +15,14 @@ from agrochat.persistence._schema import (
     knowledge,
     messages,
     metadata,
+    outbox,
     producers,
+    schema_version,
 )
 
 __all__ = [
     "LATEST_VERSION",
+    "MIGRATIONS",
     "admin_sessions",
     "alerts",
     "audit",
@@ -26,5 +30,7 @@ __all__ = [
     "knowledge",
     "messages",
     "metadata",
+    "outbox",
     "producers",
+    "schema_version",
 ]

@@ -18,7 +18,7 @@ from agrochat.persistence._alerts import (
 )
 from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audit, record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
-from agrochat.persistence._knowledge import KnowledgeEntry, KnowledgeStore
+from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import (
     DuplicateMessage,
     History,
@@ -34,11 +34,13 @@ from agrochat.persistence._producers import (
     ProducerStore,
     ProducerSummary,
 )
+from agrochat.persistence._seeds import apply_knowledge_seed, load_seed
 
 __all__ = [
     "LEVELS",
     "MAX_MESSAGE_CHARS",
     "MIN_PASSWORD_LENGTH",
+    "REVIEW_STATUSES",
     "SEGMENT_FIELDS",
     "STATUSES",
     "WINDOW",
@@ -65,7 +67,9 @@ __all__ = [
     "ProducerSummary",
     "StoredMessage",
     "Traffic",
+    "apply_knowledge_seed",
     "last_escalation",
+    "load_seed",
     "open_database",
     "recent_audit",
     "record_audit",

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agrochat.persistence._seeds import apply_knowledge_seed, load_seed
+
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -163,20 +165,54 @@ admin_sessions = sa.Table(
     sa.Index("ix_admin_sessions_expires", "expires_at"),
 )
 
-knowledge = sa.Table(
-    "knowledge",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("title", sa.String(200), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("crop", sa.String(64)),  # None: applies to every crop
-    sa.Column("topic", sa.String(32)),  # riego | plagas | fertilizacion | clima | cosecha | ...
-    sa.Column("keywords", sa.Text, nullable=False, server_default=""),
-    sa.Column("source", sa.String(200)),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.Index("ix_knowledge_crop_topic", "crop", "topic"),
-)
+
+def _knowledge_v1(meta: sa.MetaData) -> sa.Table:
+    """The knowledge table as version 1 created it (migration 2 adds the rest)."""
+    return sa.Table(
+        "knowledge",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("crop", sa.String(64)),  # None: applies to every crop
+        sa.Column("topic", sa.String(32)),  # riego | plagas | fertilizacion | clima | ...
+        sa.Column("keywords", sa.Text, nullable=False, server_default=""),
+        sa.Column("source", sa.String(200)),  # the publisher, short ("INIA", "FAO")
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Index("ix_knowledge_crop_topic", "crop", "topic"),
+    )
+
+
+# Vetted advice. Each entry's ``answer`` is what a producer reads (at most three sentences),
+# ``body`` the longer text for the panel; every fact in both comes from the named source.
+def _knowledge_v2() -> tuple[sa.Column, ...]:  # type: ignore[type-arg]
+    """The columns migration 2 adds (new objects each call: a Column belongs to one table)."""
+    return (
+        # Stable name of a seeded entry: a later seed updates the entry with the same key, unless
+        # an admin edited it (``edited_at``) or retired it.
+        sa.Column("key", sa.String(120)),
+        sa.Column("answer", sa.Text, nullable=False, server_default=""),
+        sa.Column("source_title", sa.String(400)),
+        sa.Column("source_year", sa.Integer),
+        sa.Column("source_url", sa.String(500)),
+        # pending | reviewed: an agronomist signs entries off in the panel.
+        sa.Column("review_status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("reviewed_by", sa.String(64)),
+        sa.Column("reviewed_at", sa.DateTime),
+        sa.Column("origin", sa.String(8), nullable=False, server_default="admin"),  # seed | admin
+        sa.Column("edited_at", sa.DateTime),
+        sa.Column("retired_at", sa.DateTime),
+        # Retrieval's stems (agrochat.knowledge), and the version of the rules that made them.
+        sa.Column("title_terms", sa.Text),
+        sa.Column("text_terms", sa.Text),
+        sa.Column("terms_version", sa.Integer),
+    )
+
+
+knowledge = _knowledge_v1(metadata)
+for _column in _knowledge_v2():
+    knowledge.append_column(_column)
 
 audit = sa.Table(
     "audit",
@@ -192,14 +228,76 @@ audit = sa.Table(
 
 
 def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(
-        conn, tables=[t for t in metadata.sorted_tables if t.name != "schema_version"]
+    frozen = sa.MetaData()
+    for table in metadata.sorted_tables:
+        if table.name not in ("schema_version", "knowledge"):
+            table.to_metadata(frozen)
+    _knowledge_v1(frozen)
+    frozen.create_all(conn)
+
+
+# What the first releases seeded: unsourced starter advice, removed by version 2 unless an
+# admin edited it since (then it is theirs to keep, and shown as pending review).
+_V1_SEED_SOURCE = "agrochat: base inicial (revisar con un agrónomo local)"
+
+
+def _v2_vetted_knowledge(conn: Connection) -> None:
+    """Sourced entries with a short answer, review status, soft delete and full-text search
+    over retrieval's stems; the unsourced starter advice goes; the sourced seed comes."""
+    for ddl in _knowledge_v2():
+        kind = ddl.type.compile(dialect=conn.dialect)
+        default = f" DEFAULT '{ddl.server_default.arg}'" if ddl.server_default is not None else ""
+        null = " NOT NULL" if not ddl.nullable else ""
+        conn.execute(sa.text(f"ALTER TABLE knowledge ADD COLUMN {ddl.name} {kind}{default}{null}"))
+    conn.execute(sa.text("CREATE UNIQUE INDEX ux_knowledge_key ON knowledge (key)"))
+    conn.execute(
+        knowledge.delete().where(
+            knowledge.c.source == _V1_SEED_SOURCE,
+            knowledge.c.updated_at == knowledge.c.created_at,
+        )
     )
+    conn.execute(knowledge.update().where(knowledge.c.answer == "").values(answer=knowledge.c.body))
+    if conn.dialect.name == "postgresql":
+        # Stems are agrochat's own (one stemming on every database, see agrochat.knowledge),
+        # so the configuration only splits them: 'simple'.
+        conn.execute(
+            sa.text(
+                "ALTER TABLE knowledge ADD COLUMN search tsvector GENERATED ALWAYS AS ("
+                "setweight(to_tsvector('simple', coalesce(title_terms, '')), 'A') || "
+                "setweight(to_tsvector('simple', coalesce(text_terms, '')), 'B')) STORED"
+            )
+        )
+        conn.execute(sa.text("CREATE INDEX ix_knowledge_search ON knowledge USING gin (search)"))
+    else:
+        conn.execute(
+            sa.text(
+                "CREATE VIRTUAL TABLE knowledge_fts USING fts5(title_terms, text_terms, "
+                "content='knowledge', content_rowid='id', "
+                "tokenize='unicode61 remove_diacritics 2')"
+            )
+        )
+        # FTS5's external-content triggers: the index follows every write to the table.
+        for statement in (
+            "CREATE TRIGGER knowledge_fts_insert AFTER INSERT ON knowledge BEGIN "
+            "INSERT INTO knowledge_fts(rowid, title_terms, text_terms) "
+            "VALUES (new.id, new.title_terms, new.text_terms); END",
+            "CREATE TRIGGER knowledge_fts_delete AFTER DELETE ON knowledge BEGIN "
+            "INSERT INTO knowledge_fts(knowledge_fts, rowid, title_terms, text_terms) "
+            "VALUES ('delete', old.id, old.title_terms, old.text_terms); END",
+            "CREATE TRIGGER knowledge_fts_update AFTER UPDATE ON knowledge BEGIN "
+            "INSERT INTO knowledge_fts(knowledge_fts, rowid, title_terms, text_terms) "
+            "VALUES ('delete', old.id, old.title_terms, old.text_terms); "
+            "INSERT INTO knowledge_fts(rowid, title_terms, text_terms) "
+            "VALUES (new.id, new.title_terms, new.text_terms); END",
+        ):
+            conn.execute(sa.text(statement))
+    apply_knowledge_seed(conn, knowledge, load_seed("knowledge-"))
 
 
 # Append only: a released migration is never edited, the next change is a new entry.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
+    (2, _v2_vetted_knowledge),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
