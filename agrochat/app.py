@@ -58,11 +58,9 @@ class Agrochat:
             # second, and /health must answer before that.
             from agrochat import wiring
             from agrochat.http import AppContext, make_app
-            from agrochat.knowledge import seed_knowledge
             from agrochat.persistence import open_database
 
             self.database = open_database(self.config.effective_database_url)
-            seed_knowledge(self.database)
             built = wiring.build(self.config, self.database, peers=self)
             self.supervisor = Supervisor(
                 built.specs,
@@ -78,6 +76,7 @@ class Agrochat:
                 metrics=built.metrics,
                 sessions=built.sessions,
                 inference=built.inference,
+                delivers=built.gateway is not None,
             )
             self.supervisor.start()
             self._front.target = make_app(self.context)

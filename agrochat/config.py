@@ -87,6 +87,12 @@ def _whatsapp(value: str) -> str:
     return value
 
 
+def _on_off(value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ValueError(f"expected on or off, got {value!r}")
+    return value.lower() == "on"
+
+
 def _inference_api(value: str) -> str:
     if value not in ("openai", "seed"):
         raise ValueError(f"expected openai or seed, got {value!r}")
@@ -192,8 +198,10 @@ class Config:
         "64", _positive_int, "live session actors before idle ones sleep early"
     )
     reply_timeout_s: float = _setting("120", _positive_float, "seconds a producer's reply may take")
-    context_tokens: int = _setting(
-        "1536", _positive_int, "prompt budget for a reply's context, in tokens"
+    phrase: bool = _setting(
+        "off",
+        _on_off,
+        "let the model reword vetted answers (checked: no new facts); for capable models",
     )
     timezone: str = _setting("America/Lima", _timezone, "producers' time zone ('hoy', 'ayer')")
     max_body_bytes: int = _setting("65536", _positive_int, "largest request body accepted")

@@ -138,21 +138,15 @@ class UpdateForm:
 
 
 @dataclass(frozen=True)
-class RetryDeferred:
-    """The directory's tick tells a session to answer messages an overloaded model deferred."""
-
-
-@dataclass(frozen=True)
 class SessionDone:
     """A session tells its directory it finished one message (so it may be passivated).
 
-    ``deferred``: messages it still holds for a later answer; ``failed``: why the message that
-    just ended was answered with an apology, if it was; ``crashed``: the actor is dying.
+    ``failed``: why the message that just ended was answered with an apology, if it was;
+    ``crashed``: the actor is dying.
     """
 
     phone: str
     urn: str
-    deferred: int = 0
     failed: str | None = None
     crashed: bool = False
 

@@ -30,10 +30,12 @@ from agrochat.actors.inference import render_metrics as inference_metrics
 from agrochat.actors.session import (
     Clock,
     Conversation,
-    Outgoing,
+    Delivery,
+    Form,
     SessionDirectory,
     SessionGateway,
     load_form,
+    vocabulary,
 )
 from agrochat.actors.whatsapp import Transport, WhatsAppActor, make_transport
 from agrochat.config import Config
@@ -57,15 +59,27 @@ class Wiring:
     metrics: list[Callable[[], str]] = field(default_factory=list)
 
 
+def knowledge_base(database: Database, form: Form) -> KnowledgeBase:
+    """The base every session reads; its speller knows the cues' words and the form's options."""
+    options = [w for spec in form.fields for words in spec.options.values() for w in words]
+    crop = form.get("cultivo")
+    crops = [w for c, words in crop.options.items() for w in (c, *words)] if crop else []
+    return KnowledgeBase(
+        KnowledgeStore(database), extra_words=[*vocabulary(), *options], crop_words=crops
+    )
+
+
 def build(
     config: Config,
     database: Database,
     peers: Peers,
     *,
     backend_factory: BackendFactory | None = None,
+    clock: Clock | None = None,
 ) -> Wiring:
-    """``backend_factory``: the model (default: what the configuration names); tests and
-    benchmarks give a test double here and get everything else exactly as production has it."""
+    """``backend_factory``: the model (default: what the configuration names); ``clock``: the
+    conversations' time. Tests and benchmarks give doubles here and get everything else exactly
+    as production has it."""
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
     # One client for /chat and every session: the queue bound is global to the model.
@@ -79,9 +93,17 @@ def build(
             tell(peers, ActorId.WHATSAPP, message)
 
     form = load_form("perfil")
-    knowledge = KnowledgeBase(KnowledgeStore(database))
-    outgoing = Outgoing(database, send)
-    clock = Clock(config.timezone)
+    # The speller knows the base's words, the cues' and the form's options.
+    option_words = [
+        w
+        for spec in form.fields
+        for words in spec.options.values()
+        for s in words
+        for w in s.split()
+    ]
+    knowledge = KnowledgeBase(KnowledgeStore(database), extra_words=[*vocabulary(), *option_words])
+    delivery = Delivery(database, send)
+    clock = clock or Clock(config.timezone)
 
     def conversation(phone: str) -> Conversation:
         return Conversation(
@@ -91,12 +113,18 @@ def build(
             inference=inference,
             form=form,
             knowledge=knowledge,
-            outgoing=outgoing,
+            delivery=delivery,
             clock=clock,
+            phrase=config.phrase,
         )
 
     specs = [
-        ChildSpec(id=ActorId.INFERENCE, start=lambda: InferenceActor.start(config, status=status))
+        ChildSpec(
+            id=ActorId.INFERENCE,
+            start=lambda: InferenceActor.start(
+                config, status=status, backend_factory=backend_factory
+            ),
+        )
     ]
     if gateway is not None:
         specs.append(

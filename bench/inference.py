@@ -35,13 +35,12 @@ from agrochat.actors.inference import (
     InferenceStats,
     ModelStatus,
     assemble_default_model,
-    output_schema,
-    repair_json,
 )
 from agrochat.actors.inference._llama import LlamaBackend
 from agrochat.config import Config
 from agrochat.errors import Overloaded
 from agrochat.messages import InferenceRequest, Inspect, deadline_in
+from agrochat.model_output import output_schema, repair_json
 
 FORM_FIELDS = ["cultivo", "variedad", "fecha_siembra", "hectareas", "riego", "ubicacion"]
 SCHEMA = output_schema(FORM_FIELDS)

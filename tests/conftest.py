@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -117,6 +118,40 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         AdminStore, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+class Borrowed:
+    """The real model, lent to one test's inference actor: stopping the actor must not close it
+    (loading it again would cost every test that uses it seconds)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.kind = backend.kind
+
+    def complete(self, *args: Any, **kwargs: Any) -> Any:
+        return self.backend.complete(*args, **kwargs)
+
+    def prefill(self, *args: Any, **kwargs: Any) -> Any:
+        return self.backend.prefill(*args, **kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        return self.backend.describe()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def real_backend() -> Iterator[Any]:
+    """The packaged model, loaded once per test run (assembled into var/test-model first)."""
+    from agrochat.actors.inference import make_backend
+    from agrochat.config import Config
+
+    repo = Path(__file__).resolve().parent.parent
+    config = Config(data_dir=str(repo / "var" / "test-model"), model_ctx=2048, model_threads=2)
+    backend = make_backend(config)
+    yield backend
+    backend.close()
 
 
 @pytest.fixture(autouse=True)

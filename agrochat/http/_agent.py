@@ -17,9 +17,9 @@ import bottle
 from agrochat.errors import Unprocessable
 from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
+from agrochat.model_output import ROLES
 from agrochat.phones import normalize_phone
 
-ROLES = ("consulta", "registro", "alerta", "saludo", "fuera_de_tema")
 # WhatsApp itself caps a text at 4096 characters (Cloud API); a longer "message" is not one.
 MAX_MESSAGE_CHARS = 4096
 MAX_MESSAGE_ID_CHARS = 200

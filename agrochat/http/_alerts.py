@@ -16,6 +16,7 @@ from typing import Any
 
 import bottle
 
+from agrochat.actors import ActorId
 from agrochat.errors import NotFound, NotReady, Unprocessable
 from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
@@ -204,10 +205,10 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
 
 def nudge_scheduler(ctx: AppContext) -> None:
     """An alert due now need not wait up to a tick: ask the scheduler for one now (a tell)."""
-    if ctx.config.whatsapp == "none" or ctx.supervisor is None:
+    if not ctx.delivers or ctx.supervisor is None:
         return
     try:
-        ctx.supervisor.ref("alerts").tell(Tick(at=time.time()))
+        ctx.supervisor.ref(ActorId.ALERTS).tell(Tick(at=time.time()))
     except Exception as exc:
         # Not running or restarting: the next regular tick takes the alert.
         log.debug("could not nudge the alert scheduler", error=str(exc))

@@ -16,11 +16,12 @@ from typing import Any
 
 import bottle
 
-from agrochat.actors.inference import InferenceClient, output_schema, parse_output
+from agrochat.actors.inference import InferenceClient
 from agrochat.errors import NotReady, Unprocessable
 from agrochat.http._api import json_body, json_response
 from agrochat.http._context import AppContext
 from agrochat.messages import InferenceRequest, deadline_in
+from agrochat.model_output import output_schema, parse_output
 
 MAX_SYSTEM_CHARS = 8000
 MAX_CONTEXT_CHARS = 16000  # the context as compact JSON; about 5k tokens, past any sane prompt

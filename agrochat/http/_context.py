@@ -31,6 +31,8 @@ class AppContext:
     sessions: SessionGateway | None = None
     # How /chat reaches the model; None: /chat answers 503 (not configured yet).
     inference: InferenceClient | None = None
+    # Whether agrochat delivers through a gateway of its own (else bridges poll for alerts).
+    delivers: bool = False
 
     def require_supervisor(self) -> Supervisor:
         if self.supervisor is None:

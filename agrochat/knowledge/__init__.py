@@ -1,6 +1,42 @@
-"""Vetted advice: the packaged seed, the cached base every session reads."""
+"""Vetted advice as retrieval sees it: stems, the spelling of farmers' words, the cached and
+indexed base every session reads, and the scoring that picks an entry (or none)."""
 
 from agrochat.knowledge._base import KnowledgeBase
-from agrochat.knowledge._seed import load_knowledge_seed, seed_knowledge
+from agrochat.knowledge._search import (
+    Hit,
+    Index,
+    IndexedEntry,
+    Query,
+    detect_topic,
+    index_entry,
+)
+from agrochat.knowledge._terms import (
+    STOPWORDS,
+    TERMS_VERSION,
+    Speller,
+    common_word,
+    content_words,
+    normalize,
+    spanish_words,
+    stem,
+    terms,
+)
 
-__all__ = ["KnowledgeBase", "load_knowledge_seed", "seed_knowledge"]
+__all__ = [
+    "STOPWORDS",
+    "TERMS_VERSION",
+    "Hit",
+    "Index",
+    "IndexedEntry",
+    "KnowledgeBase",
+    "Query",
+    "Speller",
+    "common_word",
+    "content_words",
+    "detect_topic",
+    "index_entry",
+    "normalize",
+    "spanish_words",
+    "stem",
+    "terms",
+]

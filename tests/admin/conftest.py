@@ -145,6 +145,7 @@ def panel(sqlite_database: Database) -> Iterator[Panel]:
         supervisor=supervisor,  # type: ignore[arg-type]
         database=sqlite_database,
         sessions=sessions,  # type: ignore[arg-type]
+        delivers=True,
     )
     context.health_checks["model"] = lambda: (True, "ready")
     server = HttpServer(make_app(context), host="127.0.0.1", port=0, threads=4)

@@ -59,7 +59,12 @@ class Server:
     def __init__(self, db: Database | None, *, whatsapp: str = "none") -> None:
         self.supervisor = FakeSupervisor()
         config = Config(api_key=API_KEY, operator_token="op-token-0123456789", whatsapp=whatsapp)
-        self.context = AppContext(config=config, supervisor=self.supervisor, database=db)  # type: ignore[arg-type]
+        self.context = AppContext(
+            config=config,
+            supervisor=self.supervisor,  # type: ignore[arg-type]
+            database=db,
+            delivers=whatsapp != "none",
+        )
         self.server = waitress.create_server(
             make_app(self.context),
             host="127.0.0.1",

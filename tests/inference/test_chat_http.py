@@ -17,11 +17,11 @@ from agrochat.actors.inference import (
     ModelState,
     ModelStatus,
     SeedBackend,
-    output_schema,
 )
 from agrochat.config import Config
 from agrochat.errors import ModelUnavailable
 from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.model_output import output_schema
 from tests.conftest import FakePeers
 from tests.inference.conftest import wait_for
 

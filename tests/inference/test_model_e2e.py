@@ -8,9 +8,7 @@ context keep the file to a few minutes on 2 cores.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -20,13 +18,11 @@ from agrochat.actors.inference import (
     InferenceClient,
     InferenceStats,
     ModelStatus,
-    make_backend,
-    output_schema,
-    parse_output_detailed,
 )
 from agrochat.config import Config
 from agrochat.messages import InferenceRequest, Inspect, deadline_in
-from tests.conftest import FakePeers
+from agrochat.model_output import output_schema, parse_output_detailed
+from tests.conftest import Borrowed, FakePeers
 
 pytestmark = pytest.mark.model
 
@@ -78,33 +74,6 @@ def messages(question: str, history: list[dict[str, str]] | None = None) -> tupl
         *(history or []),
         {"role": "user", "content": question},
     )
-
-
-class Borrowed:
-    """The session's backend, lent to one test's actor: stopping the actor must not close it."""
-
-    def __init__(self, backend: Any) -> None:
-        self.backend = backend
-        self.kind = backend.kind
-
-    def complete(self, *args: Any, **kwargs: Any) -> Any:
-        return self.backend.complete(*args, **kwargs)
-
-    def prefill(self, *args: Any, **kwargs: Any) -> Any:
-        return self.backend.prefill(*args, **kwargs)
-
-    def describe(self) -> dict[str, Any]:
-        return self.backend.describe()
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture(scope="session")
-def real_backend() -> Iterator[Any]:
-    backend = make_backend(CONFIG)  # assembles the packaged model on the first run
-    yield backend
-    backend.close()
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from agrochat.actors.inference import OpenAIBackend, SeedBackend, make_backend, output_schema
+from agrochat.actors.inference import OpenAIBackend, SeedBackend, make_backend
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable
 from agrochat.messages import deadline_in
+from agrochat.model_output import output_schema
 
 MESSAGES = [
     {"role": "system", "content": "Eres un asesor agrícola."},

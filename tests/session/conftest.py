@@ -1,4 +1,5 @@
-"""Test doubles for conversations: a scripted model, a fixed clock, a recording gateway."""
+"""Test doubles for conversations: a scripted model, a fixed clock, a recording gateway, and a
+conversation wired like production's on a database migrated with the vetted seed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from agrochat.actors.session import Clock, Conversation, Outgoing, load_form
+from agrochat import wiring
+from agrochat.actors.session import Clock, Conversation, Delivery, load_form
 from agrochat.config import Config
 from agrochat.knowledge import KnowledgeBase
 from agrochat.messages import (
@@ -21,34 +23,14 @@ from agrochat.messages import (
     InferenceResult,
     Send,
 )
-from agrochat.persistence import Database, KnowledgeStore
+from agrochat.persistence import Database
 
 PHONE = "51987654321"
 
 
-def model_json(
-    respuesta: str = "Riega cuando el suelo esté seco a 15 cm.",
-    *,
-    role: str = "consulta",
-    formulario: dict[str, Any] | None = None,
-    alerta: dict[str, str] | None = None,
-    escalar: bool = False,
-    tema: str = "riego",
-    respondida: bool = True,
-) -> str:
-    return json.dumps(
-        {
-            "role": role,
-            "respuesta_chat": respuesta,
-            "acciones": {
-                "actualizar_formulario": formulario or {},
-                "crear_alerta": alerta,
-                "escalar_a_humano": escalar,
-            },
-            "estado": {"tema": tema, "respondida": respondida, "campos_faltantes": []},
-        },
-        ensure_ascii=False,
-    )
+def reading_json(intencion: str = "pregunta", opcion: int = 1) -> str:
+    """What the model returns when asked to classify (``_prompt.SCHEMA``)."""
+    return json.dumps({"intencion": intencion, "opcion": opcion})
 
 
 Respond = Callable[[InferenceRequest], "str | BaseException"]
@@ -58,7 +40,7 @@ class FakeInference:
     """Answers with ``respond(request)`` (a JSON string, or an exception to raise)."""
 
     def __init__(self, respond: Respond | None = None) -> None:
-        self.respond: Respond = respond or (lambda request: model_json())
+        self.respond: Respond = respond or (lambda request: reading_json())
         self.requests: list[InferenceRequest] = []
         self._lock = threading.Lock()
 
@@ -132,11 +114,15 @@ def config() -> Config:
     return Config(data_dir="var-test", session_idle_s=600.0)
 
 
+def knowledge_base(database: Database) -> KnowledgeBase:
+    return wiring.knowledge_base(database, load_form("perfil"))
+
+
 class ConversationFactory:
     def __init__(self, database: Database, config: Config) -> None:
         self.database = database
         self.config = config
-        self.knowledge = KnowledgeBase(KnowledgeStore(database), ttl_s=0.0)
+        self.knowledge = knowledge_base(database)
 
     def __call__(
         self,
@@ -154,7 +140,7 @@ class ConversationFactory:
             inference=inference or FakeInference(),
             form=load_form("perfil"),
             knowledge=self.knowledge,
-            outgoing=Outgoing(self.database, send),
+            delivery=Delivery(self.database, send),
             clock=clock or FixedClock(),
             **kwargs,
         )

@@ -1,26 +1,32 @@
 """SessionDirectory + SessionActor: order per producer, concurrency across producers,
-passivation, bounded live sessions, crash recovery, alerts in order with replies."""
+passivation, bounded live sessions, crash recovery, alerts in order with replies.
+
+What a conversation answers is test_conversation.py's business; here each session holds a
+scripted conversation that records what reached it, and can hold a message (an event) or fail.
+"""
 
 from __future__ import annotations
 
-import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pykka
 import pytest
 
+from agrochat import wording
 from agrochat.actors.session import (
-    CRASHED,
+    Outcome,
     SessionActor,
     SessionDirectory,
     SessionGateway,
+    Status,
 )
-from agrochat.errors import Overloaded
-from agrochat.messages import InferenceRequest, Inspect, PushAlert, Send, Tick
-from agrochat.persistence import AlertStore, MessageStore, ProducerStore
+from agrochat.messages import Incoming, Inspect, PushAlert, Reply, Tick
+from agrochat.model_output import build_output, canned_output
+from agrochat.phones import chat_id
 from tests.conftest import FakePeers
-from tests.session.conftest import PHONE, FakeInference, incoming, model_json
+from tests.session.conftest import PHONE, incoming
 
 OTHER = "51911222333"
 
@@ -33,14 +39,61 @@ class ManualClock:
         return self.now
 
 
-class SendLog:
-    def __init__(self) -> None:
-        self.sent: list[Send] = []
-        self.event = threading.Event()
+class Journal:
+    """What every scripted conversation did, in order, across sessions."""
 
-    def __call__(self, message: Send) -> None:
-        self.sent.append(message)
-        self.event.set()
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[tuple[str, str]] = []
+        self.built: list[str] = []
+        # text -> what to do before answering it (wait on an event, raise...)
+        self.scripts: dict[str, Callable[[], None]] = {}
+
+    def add(self, phone: str, what: str) -> None:
+        with self.lock:
+            self.entries.append((phone, what))
+
+    def of(self, phone: str) -> list[str]:
+        with self.lock:
+            return [what for p, what in self.entries if p == phone]
+
+
+class ScriptedConversation:
+    def __init__(self, phone: str, journal: Journal) -> None:
+        self.phone = phone
+        self.journal = journal
+        journal.built.append(phone)
+
+    def handle(self, message: Incoming) -> Outcome:
+        script = self.journal.scripts.get(message.text)
+        if script is not None:
+            script()
+        self.journal.add(self.phone, message.text)
+        output = build_output(role="consulta", text=f"respuesta a {message.text}")
+        return Outcome(
+            reply=Reply(phone=chat_id(self.phone), model_output=output), status=Status.ANSWERED
+        )
+
+    def fail(self, message: Incoming, error: BaseException) -> Outcome:
+        self.journal.add(self.phone, f"apology for {message.text}")
+        return Outcome(
+            reply=Reply(
+                phone=chat_id(self.phone), model_output=canned_output("consulta", wording.CRASHED)
+            ),
+            status=Status.FAILED,
+            error=f"{type(error).__name__}: {error}",
+        )
+
+    def update_form(self, values: dict[str, str], *, source: str) -> dict[str, Any]:
+        self.journal.add(self.phone, f"form {sorted(values.items())}")
+        return {"phone": chat_id(self.phone), "fields": dict(values), "campos_faltantes": []}
+
+    def push_alert(self, alert_id: int, text: str) -> int:
+        self.journal.add(self.phone, f"alert {alert_id}")
+        return alert_id
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"producer": self.phone}
 
 
 def route(directory: pykka.ActorRef[Any], message: Any) -> pykka.Future[Any]:
@@ -48,92 +101,85 @@ def route(directory: pykka.ActorRef[Any], message: Any) -> pykka.Future[Any]:
     return directory.ask(message, block=False)
 
 
-def asked(request: InferenceRequest) -> str:
-    return json.loads(request.messages[1]["content"].removeprefix("CONTEXTO:\n"))["mensaje"]
-
-
-def context_of(request: InferenceRequest) -> dict[str, Any]:
-    return json.loads(request.messages[1]["content"].removeprefix("CONTEXTO:\n"))
+def answer(directory: pykka.ActorRef[Any], message: Any) -> Any:
+    return route(directory, message).get(timeout=5).get(timeout=10)
 
 
 @pytest.fixture
-def start_directory(make_conversation, config):
-    def start(inference: FakeInference, *, send=None, clock=None, **config_changes):
+def journal() -> Journal:
+    return Journal()
+
+
+@pytest.fixture
+def start_directory(journal: Journal, config):
+    def start(*, clock=None, factory=None, **config_changes) -> pykka.ActorRef[Any]:
         cfg = config.replace(**config_changes) if config_changes else config
-        make_conversation.config = cfg
-        ref = SessionDirectory.start(
+        return SessionDirectory.start(
             cfg,
             peers=FakePeers(),
-            conversation_factory=lambda phone: make_conversation(
-                phone, inference=inference, send=send
-            ),
+            conversation_factory=factory or (lambda phone: ScriptedConversation(phone, journal)),
             clock=clock or ManualClock(),
             tick_interval_s=None,
         )
-        return ref, ref
 
     return start
 
 
-def test_second_message_waits_for_first_from_same_producer(start_directory) -> None:
+def hold(journal: Journal, text: str) -> tuple[threading.Event, threading.Event]:
+    """Make the conversation stop inside ``text`` until released."""
     started, release = threading.Event(), threading.Event()
 
-    def respond(request: InferenceRequest) -> str:
-        if asked(request) == "primero":
-            started.set()
-            assert release.wait(10)
-        return model_json(f"respuesta a {asked(request)}")
+    def script() -> None:
+        started.set()
+        assert release.wait(10)
 
-    inference = FakeInference(respond)
-    _, directory = start_directory(inference)
+    journal.scripts[text] = script
+    return started, release
+
+
+def test_second_message_waits_for_first_from_same_producer(start_directory, journal) -> None:
+    started, release = hold(journal, "primero")
+    directory = start_directory()
     first = route(directory, incoming("primero")).get(timeout=5)
     assert started.wait(5)
     second = route(directory, incoming("segundo")).get(timeout=5)
-    # The second is queued in the same mailbox while the first is with the model.
+    # The second is queued in the same mailbox while the first is being answered.
     with pytest.raises(pykka.Timeout):
-        second.get(timeout=0)
-    assert inference.calls == 1
+        second.get(timeout=0.05)
     release.set()
-    assert "respuesta a primero" in first.get(timeout=5).model_output["respuesta_chat"]
-    assert "respuesta a segundo" in second.get(timeout=5).model_output["respuesta_chat"]
-    assert [asked(r) for r in inference.requests] == ["primero", "segundo"]
-    # And it was answered knowing the first exchange.
-    history = [h["texto"] for h in context_of(inference.requests[1])["historial"]]
-    assert history[0] == "primero" and "respuesta a primero" in history[1]
+    assert first.get(timeout=5).model_output["respuesta_chat"] == "respuesta a primero"
+    assert second.get(timeout=5).model_output["respuesta_chat"] == "respuesta a segundo"
+    assert journal.of(PHONE) == ["primero", "segundo"]
 
 
-def test_two_producers_are_answered_concurrently(start_directory) -> None:
-    # Both requests must be inside the model at the same moment to pass the barrier: if the
-    # sessions ran one after the other, the barrier would time out and break.
+def test_two_producers_are_answered_concurrently(start_directory, journal) -> None:
+    # Both messages must be inside their conversations at the same moment to pass the barrier:
+    # if the sessions ran one after the other, the barrier would time out and break.
     barrier = threading.Barrier(2, timeout=10)
-
-    def respond(request: InferenceRequest) -> str:
-        barrier.wait()
-        return model_json("ok")
-
-    inference = FakeInference(respond)
-    _, directory = start_directory(inference)
+    journal.scripts["hola"] = barrier.wait
+    directory = start_directory()
     a = route(directory, incoming("hola", phone=PHONE)).get(timeout=5)
     b = route(directory, incoming("hola", phone=OTHER)).get(timeout=5)
-    assert "ok" in a.get(timeout=15).model_output["respuesta_chat"]
-    assert "ok" in b.get(timeout=15).model_output["respuesta_chat"]
+    assert a.get(timeout=15).model_output["respuesta_chat"] == "respuesta a hola"
+    assert b.get(timeout=15).model_output["respuesta_chat"] == "respuesta a hola"
     assert directory.ask(Inspect(), timeout=5)["live"] == 2
 
 
-def test_phone_forms_reach_the_same_session(start_directory) -> None:
-    inference = FakeInference()
-    _, directory = start_directory(inference)
+def test_phone_forms_reach_the_same_session(start_directory, journal) -> None:
+    directory = start_directory()
     for phone in ("51987654321@c.us", "+51 987 654 321", "51987654321"):
-        route(directory, incoming("hola", phone=phone)).get(timeout=5).get(timeout=5)
+        answer(directory, incoming("hola", phone=phone))
     snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["live"], snapshot["started"]) == (1, 1)
+    assert journal.built == [PHONE]
 
 
-def test_idle_session_is_passivated_and_reactivation_keeps_history(start_directory) -> None:
+def test_idle_session_is_passivated_and_the_next_message_starts_a_new_one(
+    start_directory, journal
+) -> None:
     clock = ManualClock()
-    inference = FakeInference(lambda r: model_json(f"respuesta a {asked(r)}"))
-    _, directory = start_directory(inference, clock=clock, session_idle_s=10.0)
-    route(directory, incoming("primero")).get(timeout=5).get(timeout=5)
+    directory = start_directory(clock=clock, session_idle_s=10.0)
+    answer(directory, incoming("primero"))
     # Let the directory take the session's SessionDone (told before the reply) before the clock
     # moves: it stamps the session's last use when it processes it.
     directory.ask(Inspect(), timeout=5)
@@ -146,70 +192,59 @@ def test_idle_session_is_passivated_and_reactivation_keeps_history(start_directo
     assert directory.ask(Inspect(), timeout=5)["live"] == 0
     assert session.actor_stopped.wait(5)
 
-    route(directory, incoming("segundo")).get(timeout=5).get(timeout=5)
+    answer(directory, incoming("segundo"))
     snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["started"], snapshot["passivated"]) == (2, 1)
-    history = [h["texto"] for h in context_of(inference.requests[-1])["historial"]]
-    assert history[0] == "primero" and "respuesta a primero" in history[1]
+    assert journal.built == [PHONE, PHONE]  # rebuilt from the database, as after a restart
+    assert journal.of(PHONE) == ["primero", "segundo"]
 
 
-def test_a_busy_session_is_not_passivated(start_directory) -> None:
+def test_a_busy_session_is_not_passivated(start_directory, journal) -> None:
     clock = ManualClock()
-    started, release = threading.Event(), threading.Event()
-
-    def respond(request: InferenceRequest) -> str:
-        started.set()
-        assert release.wait(10)
-        return model_json()
-
-    _, directory = start_directory(FakeInference(respond), clock=clock, session_idle_s=10.0)
+    started, release = hold(journal, "hola")
+    directory = start_directory(clock=clock, session_idle_s=10.0)
     reply = route(directory, incoming("hola")).get(timeout=5)
     assert started.wait(5)
     clock.now += 100
     directory.ask(Tick(at=0), timeout=5)
     assert directory.ask(Inspect(), timeout=5)["live"] == 1
     release.set()
-    assert reply.get(timeout=5).model_output["respuesta_chat"]
+    assert reply.get(timeout=5).model_output["respuesta_chat"] == "respuesta a hola"
 
 
 def test_live_sessions_stay_bounded(start_directory) -> None:
-    inference = FakeInference()
-    _, directory = start_directory(inference, session_max=3)
+    directory = start_directory(session_max=3)
     seen: dict[str, pykka.ActorRef[Any]] = {}
     for i in range(10):
-        route(directory, incoming("hola", phone=f"5198765{i:04d}")).get(timeout=5).get(timeout=5)
+        answer(directory, incoming("hola", phone=f"5198765{i:04d}"))
         seen.update((r.actor_urn, r) for r in pykka.ActorRegistry.get_by_class(SessionActor))
     snapshot = directory.ask(Inspect(), timeout=5)
     assert snapshot["live"] <= 3 and snapshot["peak"] <= 3
     assert snapshot["started"] == 10 and snapshot["passivated"] >= 7
     assert len(seen) == 10
-    stopped = [r for r in seen.values() if not r.is_alive()]
-    assert len(stopped) >= 7
-    for ref in stopped:
+    # A passivated session is told to stop; wait for each to finish stopping.
+    passivated = [r for r in seen.values() if r not in pykka.ActorRegistry.get_all()]
+    for ref in passivated:
         assert ref.actor_stopped.wait(5)
+    assert len(passivated) >= 7
     assert len(pykka.ActorRegistry.get_by_class(SessionActor)) <= 3
 
 
 def test_a_message_that_crashes_its_session_gets_an_apology_and_is_not_retried(
-    start_directory, make_conversation
+    start_directory, journal
 ) -> None:
-    def respond(request: InferenceRequest) -> str:
-        if asked(request) == "explota":
-            raise RuntimeError("bug in the conversation")
-        return model_json("todo bien")
+    def crash() -> None:
+        raise RuntimeError("bug in the conversation")
 
-    inference = FakeInference(respond)
-    _, directory = start_directory(inference)
-    reply = (
-        route(directory, incoming("explota", message_id="wamid.boom")).get(timeout=5).get(timeout=5)
-    )
-    assert reply.model_output["respuesta_chat"] == CRASHED
-    calls = inference.calls
-    after = route(directory, incoming("¿sigues ahí?")).get(timeout=5).get(timeout=5)
-    assert "todo bien" in after.model_output["respuesta_chat"]
-    assert inference.calls == calls + 1  # the crashing message was not retried
-    stored = MessageStore(make_conversation.database).by_gateway_id("wamid.boom")
-    assert stored is not None and stored.status == "failed"
+    journal.scripts["explota"] = crash
+    directory = start_directory()
+    reply = answer(directory, incoming("explota", message_id="wamid.boom"))
+    assert reply.model_output["respuesta_chat"] == wording.CRASHED
+    after = answer(directory, incoming("¿sigues ahí?"))
+    assert after.model_output["respuesta_chat"] == "respuesta a ¿sigues ahí?"
+    assert journal.of(PHONE) == ["apology for explota", "¿sigues ahí?"]
+    # The conversation was rebuilt after the crash (its state may be what was wrong).
+    assert journal.built == [PHONE, PHONE]
     snapshot = directory.ask(Inspect(), timeout=5)
     assert snapshot["failed"] == 1
     assert "bug in the conversation" in snapshot["recent_failures"][0]["error"]
@@ -218,114 +253,74 @@ def test_a_message_that_crashes_its_session_gets_an_apology_and_is_not_retried(
 
 
 def test_a_dead_session_is_replaced_on_the_next_message(start_directory) -> None:
-    inference = FakeInference()
-    _, directory = start_directory(inference)
-    route(directory, incoming("hola")).get(timeout=5).get(timeout=5)
+    directory = start_directory()
+    answer(directory, incoming("hola"))
     pykka.ActorRegistry.get_by_class(SessionActor)[0].stop()
-    reply = route(directory, incoming("¿estás?")).get(timeout=5).get(timeout=5)
-    assert reply.model_output["respuesta_chat"]
+    reply = answer(directory, incoming("¿estás?"))
+    assert reply.model_output["respuesta_chat"] == "respuesta a ¿estás?"
     snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["started"], snapshot["restarted"]) == (2, 1)
 
 
-def test_an_alert_never_interleaves_with_a_reply_being_written(
-    start_directory, make_conversation
-) -> None:
-    alert_id = AlertStore(make_conversation.database).create(
-        phone=PHONE, message="Helada esta noche", level="alta", source="admin"
-    )
-    started, release = threading.Event(), threading.Event()
-
-    def respond(request: InferenceRequest) -> str:
-        started.set()
-        assert release.wait(10)
-        return model_json("Riega por la tarde.")
-
-    send = SendLog()
-    ref, directory = start_directory(FakeInference(respond), send=send)
-    route(directory, incoming("¿riego hoy?", source="waha")).get(timeout=5)
+def test_an_alert_never_interleaves_with_a_reply_being_written(start_directory, journal) -> None:
+    started, release = hold(journal, "¿riego hoy?")
+    directory = start_directory()
+    reply = route(directory, incoming("¿riego hoy?", source="waha")).get(timeout=5)
     assert started.wait(5)
-    ref.tell(PushAlert(alert_id=alert_id, phone=f"{PHONE}@c.us", text="Helada esta noche"))
+    directory.tell(PushAlert(alert_id=7, phone=f"{PHONE}@c.us", text="Helada esta noche"))
     directory.ask(Inspect(), timeout=5)  # the directory has routed the alert
-    assert send.sent == []  # queued behind the reply, not sent around it
+    assert journal.of(PHONE) == []  # queued behind the reply, not handled around it
     release.set()
-    for _ in range(2):
-        assert send.event.wait(5)
-        send.event.clear()
-        if len(send.sent) == 2:
-            break
-    assert "Riega por la tarde." in send.sent[0].text
-    assert (send.sent[1].text, send.sent[1].alert_id) == ("Helada esta noche", alert_id)
+    reply.get(timeout=5)
+    session = pykka.ActorRegistry.get_by_class(SessionActor)[0]
+    session.ask(Inspect(), timeout=5)  # the alert, queued before this ask, has been handled
+    assert journal.of(PHONE) == ["¿riego hoy?", "alert 7"]
 
 
-def test_deferred_messages_are_answered_on_a_later_tick(start_directory, make_conversation) -> None:
-    busy = {"on": True}
-    inference = FakeInference(
-        lambda r: Overloaded("full") if busy["on"] else model_json("Ya te respondo: riega mañana.")
-    )
-    send = SendLog()
-    clock = ManualClock()
-    _, directory = start_directory(inference, send=send, clock=clock, session_idle_s=10.0)
-    held = route(directory, incoming("¿Cuándo riego?")).get(timeout=5).get(timeout=5)
-    assert "Estoy atendiendo muchas consultas" in held.model_output["respuesta_chat"]
-    assert directory.ask(Inspect(), timeout=5)["deferred"] == 1
-    clock.now += 100
-    directory.ask(Tick(at=0), timeout=5)
-    # The retry the tick asked for has run once this ask (queued behind it) returns.
-    (session,) = pykka.ActorRegistry.get_by_class(SessionActor)
-    assert session.ask(Inspect(), timeout=5)["deferred"] == 1
-    assert inference.calls == 2 and send.sent == []
-    # Not passivated while it holds an unanswered message.
-    assert directory.ask(Inspect(), timeout=5)["live"] == 1
-    busy["on"] = False
-    directory.ask(Tick(at=0), timeout=5)
-    assert send.event.wait(5)
-    assert "Ya te respondo" in send.sent[-1].text
-    producer = ProducerStore(make_conversation.database).get(PHONE)
-    assert (
-        MessageStore(make_conversation.database).unanswered(producer.id, since=producer.created_at)
-        == []
-    )  # type: ignore[union-attr]
-
-
-def test_gateway_converses_and_updates_forms_through_the_session(start_directory) -> None:
-    inference = FakeInference(lambda r: model_json("Hola.", role="saludo"))
-    ref, _ = start_directory(inference)
+def test_gateway_converses_and_updates_forms_through_the_session(start_directory, journal) -> None:
+    ref = start_directory()
     gateway = SessionGateway(FakePeers(sessions=ref), reply_timeout_s=10)
     reply = gateway.converse("+51 987 654 321", "hola", role="saludo")
     assert reply.phone == f"{PHONE}@c.us"
-    assert reply.model_output["role"] == "saludo"
-    state = gateway.update_form("51987654321@c.us", {"cultivo": "papa", "area_ha": "2"})
-    assert state["fields"] == {"cultivo": "papa", "area_ha": "2"}
-    assert state["campos_faltantes"] == ["nombre", "distrito", "fecha_siembra", "tipo_riego"]
+    assert reply.model_output["respuesta_chat"] == "respuesta a hola"
+    state = gateway.update_form("51987654321@c.us", {"cultivo": "papa"})
+    assert state["fields"] == {"cultivo": "papa"}
+    assert journal.of(PHONE) == ["hola", "form [('cultivo', 'papa')]"]
 
 
-def test_a_gateway_message_told_to_the_directory_is_answered_through_the_outbox(
-    start_directory,
+def test_a_reply_that_takes_too_long_is_an_apology_and_the_session_keeps_the_message(
+    start_directory, journal
 ) -> None:
-    send = SendLog()
-    ref, _ = start_directory(FakeInference(lambda r: model_json("Riega mañana.")), send=send)
-    ref.tell(incoming("¿riego?", source="waha", message_id="false_519@c.us_AAA"))
-    assert send.event.wait(5)
-    assert "Riega mañana." in send.sent[0].text
+    started, release = hold(journal, "lento")
+    ref = start_directory()
+    gateway = SessionGateway(FakePeers(sessions=ref), reply_timeout_s=0.2)
+    reply = gateway.converse(PHONE, "lento")
+    assert started.is_set()
+    assert reply.model_output["respuesta_chat"] == wording.TIMEOUT
+    release.set()
+    pykka.ActorRegistry.get_by_class(SessionActor)[0].ask(Inspect(), timeout=5)
+    assert journal.of(PHONE) == ["lento"]
+
+
+def test_a_gateway_message_told_to_the_directory_is_handled(start_directory, journal) -> None:
+    directory = start_directory()
+    directory.tell(incoming("¿riego?", source="waha", message_id="false_519@c.us_AAA"))
+    directory.ask(Inspect(), timeout=5)
+    pykka.ActorRegistry.get_by_class(SessionActor)[0].ask(Inspect(), timeout=5)
+    assert journal.of(PHONE) == ["¿riego?"]
 
 
 def test_told_messages_that_cannot_be_routed_do_not_kill_the_directory(
-    make_conversation, config
+    start_directory, journal
 ) -> None:
-    def factory(phone: str):
+    def factory(phone: str) -> ScriptedConversation:
         if phone == OTHER:
             raise RuntimeError("cannot build this conversation")
-        return make_conversation(phone, inference=FakeInference())
+        return ScriptedConversation(phone, journal)
 
-    ref = SessionDirectory.start(
-        config,
-        peers=FakePeers(),
-        conversation_factory=factory,
-        tick_interval_s=None,
-    )
-    ref.tell(incoming("hola", phone="not a phone", source="waha"))
-    ref.tell(incoming("hola", phone=OTHER, source="waha"))
-    assert ref.ask(Inspect(), timeout=5)["live"] == 0
-    reply = route(ref, incoming("hola")).get(timeout=5).get(timeout=5)
-    assert reply.model_output["respuesta_chat"]
+    directory = start_directory(factory=factory)
+    directory.tell(incoming("hola", phone="not a phone", source="waha"))
+    directory.tell(incoming("hola", phone=OTHER, source="waha"))
+    assert directory.ask(Inspect(), timeout=5)["live"] == 0
+    reply = answer(directory, incoming("hola"))
+    assert reply.model_output["respuesta_chat"] == "respuesta a hola"

@@ -6,11 +6,9 @@ import datetime as dt
 
 import pytest
 
-from agrochat.knowledge import load_knowledge_seed
 from agrochat.persistence import (
     Database,
     DuplicateMessage,
-    KnowledgeStore,
     MessageStore,
     ProducerStore,
 )
@@ -101,17 +99,3 @@ def test_unanswered_messages_are_found_and_old_ones_expired(database: Database) 
     assert messages.get(old.id).status == "failed"  # type: ignore[union-attr]
     pending = messages.unanswered(producer.id, since=NOW - dt.timedelta(days=1))
     assert [m.id for m in pending] == [fresh.id]
-
-
-def test_knowledge_seed_loads_only_into_an_empty_table(database: Database) -> None:
-    store = KnowledgeStore(database)
-    seed = load_knowledge_seed()
-    assert len(seed) >= 20
-    assert store.seed_if_empty(seed) == len(seed)
-    assert store.seed_if_empty(seed) == 0
-    entries = store.all()
-    assert len(entries) == len(seed)
-    crops = {e.crop for e in entries}
-    assert {"papa", "maíz", "arroz", "café", "cacao", None} <= crops
-    assert {e.topic for e in entries} >= {"riego", "plagas", "fertilizacion", "clima"}
-    assert all(e.source for e in entries)

@@ -1,8 +1,7 @@
 """The model: InferenceActor behind a bounded, deadline-aware InferenceClient.
 
 Backends: the embedded GGUF (llama.cpp; default the packaged Qwen2.5-Coder-0.5B-Instruct), a
-remote OpenAI-compatible server, or a seed-style Model API. ``output_schema``/``parse_output``
-are the one definition of what the model returns. Test doubles live in ``.testing``.
+remote OpenAI-compatible server, or a seed-style Model API. Test doubles live in ``.testing``.
 """
 
 from agrochat.actors.inference._actor import (
@@ -18,19 +17,6 @@ from agrochat.actors.inference._assemble import (
 from agrochat.actors.inference._backend import Backend, ChatMessages, Completion
 from agrochat.actors.inference._client import InferenceClient
 from agrochat.actors.inference._metrics import STATS, InferenceStats, render_metrics
-from agrochat.actors.inference._output import (
-    FALLBACK_RESPUESTA,
-    NIVELES,
-    REPLY_MODEL_UNAVAILABLE,
-    REPLY_OVERLOADED,
-    ROLES,
-    TEMAS,
-    ParsedOutput,
-    output_schema,
-    parse_output,
-    parse_output_detailed,
-    repair_json,
-)
 from agrochat.actors.inference._remote import OpenAIBackend, SeedBackend
 from agrochat.actors.inference._runner import ModelRunner
 from agrochat.actors.inference._status import ModelState, ModelStatus
@@ -39,13 +25,7 @@ from agrochat.actors.inference.testing import FakeBackend, canned_reply
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_MODEL_SHA256",
-    "FALLBACK_RESPUESTA",
-    "NIVELES",
-    "REPLY_MODEL_UNAVAILABLE",
-    "REPLY_OVERLOADED",
-    "ROLES",
     "STATS",
-    "TEMAS",
     "Backend",
     "BackendFactory",
     "ChatMessages",
@@ -58,14 +38,9 @@ __all__ = [
     "ModelState",
     "ModelStatus",
     "OpenAIBackend",
-    "ParsedOutput",
     "SeedBackend",
     "assemble_default_model",
     "canned_reply",
     "make_backend",
-    "output_schema",
-    "parse_output",
-    "parse_output_detailed",
     "render_metrics",
-    "repair_json",
 ]

@@ -8,10 +8,10 @@ from typing import Any
 
 from agrochat.actors.inference._backend import Backend
 from agrochat.actors.inference._metrics import InferenceStats
-from agrochat.actors.inference._output import repair_json
 from agrochat.errors import AgrochatError, DeadlineExceeded, ModelUnavailable
 from agrochat.logs import get_logger
 from agrochat.messages import InferenceMetrics, InferenceRequest, InferenceResult, expired
+from agrochat.model_output import repair_json
 
 log = get_logger(__name__)
 

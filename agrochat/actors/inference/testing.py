@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agrochat.actors.inference._backend import ChatMessages, Completion
+from agrochat.model_output import build_output
 
 Respond = Callable[[ChatMessages, Mapping[str, Any] | None], str]
 
@@ -17,19 +18,10 @@ Respond = Callable[[ChatMessages, Mapping[str, Any] | None], str]
 def canned_reply(messages: ChatMessages, schema: Mapping[str, Any] | None) -> str:
     """A deterministic, schema-valid model_output that quotes the last user message."""
     last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-    return json.dumps(
-        {
-            "role": "consulta",
-            "respuesta_chat": f"Respuesta de prueba a: {last[:200]}",
-            "acciones": {
-                "actualizar_formulario": {},
-                "crear_alerta": None,
-                "escalar_a_humano": False,
-            },
-            "estado": {"tema": "otro", "respondida": True, "campos_faltantes": []},
-        },
-        ensure_ascii=False,
-    )
+    output = build_output(role="consulta", text=f"Respuesta de prueba a: {last[:200]}")
+    del output["estado"]["conocimiento"]  # not part of what the seed's model returns
+    output["estado"]["respondida"] = True
+    return json.dumps(output, ensure_ascii=False)
 
 
 class FakeBackend:

@@ -1,25 +1,8 @@
 """Conversations: one SessionActor per producer, the directory that starts and passivates them,
-the context orchestrator and forms."""
+and the stages a reply goes through (read, search, understand, review, compose, persist)."""
 
-from agrochat.actors.session._actor import SessionActor
-from agrochat.actors.session._context import (
-    SYSTEM_PROMPT,
-    BuiltContext,
-    ContextInput,
-    Turn,
-    build_context,
-    estimate_tokens,
-)
-from agrochat.actors.session._conversation import (
-    BUSY,
-    CRASHED,
-    TIMEOUT,
-    UNAVAILABLE,
-    Clock,
-    Conversation,
-    Outcome,
-    Outgoing,
-)
+from agrochat.actors.session._actor import ConversationFactory, SessionActor
+from agrochat.actors.session._conversation import Clock, Conversation, Inference, Outcome, Status
 from agrochat.actors.session._directory import SessionDirectory
 from agrochat.actors.session._forms import (
     Accepted,
@@ -32,35 +15,27 @@ from agrochat.actors.session._forms import (
     validate_value,
 )
 from agrochat.actors.session._gateway import SessionGateway
-from agrochat.actors.session._model import Inference
-from agrochat.actors.session._retrieval import rank_knowledge
+from agrochat.actors.session._persist import Delivery
+from agrochat.actors.session._signals import vocabulary
 
 __all__ = [
-    "BUSY",
-    "CRASHED",
-    "SYSTEM_PROMPT",
-    "TIMEOUT",
-    "UNAVAILABLE",
     "Accepted",
-    "BuiltContext",
     "Clock",
-    "ContextInput",
     "Conversation",
+    "ConversationFactory",
+    "Delivery",
     "Form",
     "FormField",
     "FormValidation",
     "Inference",
     "Outcome",
-    "Outgoing",
     "Rejected",
     "SessionActor",
     "SessionDirectory",
     "SessionGateway",
-    "Turn",
-    "build_context",
-    "estimate_tokens",
+    "Status",
     "load_form",
-    "rank_knowledge",
     "validate_fields",
     "validate_value",
+    "vocabulary",
 ]

@@ -7,8 +7,8 @@ one on the producer's next message.
 
 A message whose handling raises gets the producer a short apology, is logged and marked failed,
 and is not retried; the Conversation is then rebuilt from the database, which is what
-restarting a session means (its only state is a cache of persisted rows and the deferred
-queue, which is reloaded from the ``received`` messages).
+restarting a session means (its only state is a cache of persisted rows; messages accepted
+and never answered are found again as ``received`` rows).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from typing import Any
 import pykka
 import structlog
 
-from agrochat.actors.session._conversation import Conversation
+from agrochat.actors.session._conversation import Conversation, Status
 from agrochat.logs import get_logger
 from agrochat.messages import (
     Incoming,
     Inspect,
     PushAlert,
-    RetryDeferred,
     SessionDone,
     UpdateForm,
 )
@@ -73,8 +72,6 @@ class SessionActor(pykka.ThreadingActor):
                 return self._update_form(message)
             if isinstance(message, PushAlert):
                 return self._push_alert(message)
-            if isinstance(message, RetryDeferred):
-                return self._retry_deferred()
         log.warning("session ignored a message", message=type(message).__name__)
         return None
 
@@ -82,7 +79,7 @@ class SessionActor(pykka.ThreadingActor):
         failed: str | None = None
         try:
             outcome = self.conversation.handle(message)
-            if outcome.status == "failed":
+            if outcome.status is Status.FAILED:
                 failed = outcome.error
         except Exception as exc:
             log.exception("session failed on a message; answering with an apology")
@@ -111,16 +108,6 @@ class SessionActor(pykka.ThreadingActor):
         finally:
             self._done(failed=failed)
 
-    def _retry_deferred(self) -> int:
-        try:
-            return self.conversation.answer_deferred()
-        except Exception:
-            log.exception("session could not answer deferred messages")
-            self._restart_conversation()
-            return 0
-        finally:
-            self._done()
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _restart_conversation(self) -> None:
@@ -139,7 +126,6 @@ class SessionActor(pykka.ThreadingActor):
                 SessionDone(
                     phone=self.phone,
                     urn=self.actor_urn,
-                    deferred=len(self.conversation.deferred),
                     failed=failed,
                     crashed=crashed,
                 )

@@ -1,83 +1,79 @@
 """Conversation: one producer's dialogue, as plain logic (the SessionActor is only its mailbox).
 
-For each message: store it (idempotent on the gateway's id), build the context, ask the model,
-validate what it proposes (form values, alert, escalation) before writing anything, make sure a
-registering producer is asked the next missing field, store the reply with latency and token
-counts, and hand it to the gateway when the message came from one.
+It sequences the stages of a reply, each of them a pure function or small class with its own
+tests:
 
-Failures are answered, never dropped: an overloaded model gets a holding reply and the message
-stays ``received`` to be answered later (``answer_deferred``), in order, before anything newer;
-a timeout or a missing model gets a short apology and the message is marked ``failed``.
+1. accept: store the message (idempotent on the gateway's id);
+2. read (``_signals``) and find what we know (``KnowledgeBase.search``);
+3. understand (``_understand``): code decides, the model only breaks a close tie;
+4. review what the message proposes (``_review``): form values, an alert, a person;
+5. compose the reply (``_compose``), and optionally let a capable model reword it (``_phrase``);
+6. persist it all in one transaction and hand it to the gateway (``_persist``).
+
+The model is never required: when it is overloaded, late or down, the tie it would have broken
+is broken by retrieval's ranking and the producer still gets a vetted answer at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from agrochat.actors.inference import REPLY_MODEL_UNAVAILABLE, REPLY_OVERLOADED
-from agrochat.actors.session._context import BuiltContext, ContextInput, Turn, build_context
-from agrochat.actors.session._forms import (
-    Accepted,
-    Form,
-    FormField,
-    validate_fields,
-    validate_value,
+from agrochat import wording
+from agrochat.actors.session import _phrase, _prompt
+from agrochat.actors.session._compose import Advice, Profile, compose
+from agrochat.actors.session._extract import extract_fields
+from agrochat.actors.session._forms import Form, FormField
+from agrochat.actors.session._persist import Delivery, Recorder
+from agrochat.actors.session._review import Review, review
+from agrochat.actors.session._signals import Signals, read_signals
+from agrochat.actors.session._understand import (
+    Intent,
+    ModelReading,
+    Understanding,
+    decide,
+    needs_model,
+    options,
 )
-from agrochat.actors.session._model import Inference, output_schema, parse_output
-from agrochat.actors.session._records import recent_alerts, record_model_alert
-from agrochat.actors.session._retrieval import rank_knowledge
 from agrochat.config import Config
-from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
-from agrochat.knowledge import KnowledgeBase
+from agrochat.errors import AgrochatError
+from agrochat.knowledge import Hit, KnowledgeBase
 from agrochat.logs import get_logger
-from agrochat.messages import Incoming, InferenceRequest, Reply, Send, expired
+from agrochat.messages import Incoming, InferenceRequest, InferenceResult, Reply, expired
+from agrochat.model_output import build_output, canned_output
 from agrochat.persistence import (
     Database,
     DuplicateMessage,
     History,
     MessageStore,
-    OutboxStore,
     Producer,
     ProducerStore,
     StoredMessage,
-    record_audit,
     utcnow,
 )
 from agrochat.phones import chat_id
-from agrochat.text import (
-    contains_phrase,
-    drop_echoes,
-    fold,
-    mask_phone,
-    sentences,
-)
+from agrochat.text import fold, mask_phone
 
 log = get_logger(__name__)
 
-ROLES = ("consulta", "registro", "alerta", "saludo", "fuera_de_tema")
 # Sources whose reply the caller delivers itself (the seed's bridge reads /agent's answer; the
 # terminal prints it). Any other source is a gateway we own: its replies go through the outbox.
 DIRECT_SOURCES = frozenset({"api", "terminal"})
-
-# Said when everything the model wrote was a copy of the conversation.
-ECHOED = "Entendido."
-WELCOME = "¡Hola! Soy agrochat, tu asesor agrícola. Para ayudarte mejor necesito unos datos."
-# The inference package's wording; the message is kept and answered later (answer_deferred).
-BUSY = REPLY_OVERLOADED
-UNAVAILABLE = REPLY_MODEL_UNAVAILABLE
-TIMEOUT = "Disculpa, no pude responder a tiempo. ¿Puedes escribirme de nuevo en un momento?"
-CRASHED = "Disculpa, tuve un problema al procesar tu mensaje. Inténtalo de nuevo, por favor."
-ESCALATED = "Una persona del equipo te contactará pronto."
-
 # How long an accepted, unanswered message stays worth answering (WhatsApp's free-reply window).
-DEFERRED_MAX_AGE = dt.timedelta(hours=24)
-HISTORY_FETCH = 24  # MAX_HISTORY + one HISTORY_BLOCK + the message being answered + slack
+UNANSWERED_MAX_AGE = dt.timedelta(hours=24)
+HISTORY_FETCH = 6
+
+
+class Inference(Protocol):
+    """Raises Overloaded (queue full), DeadlineExceeded, ModelUnavailable."""
+
+    def generate(self, request: InferenceRequest) -> InferenceResult: ...
 
 
 class Clock:
@@ -97,32 +93,10 @@ class Clock:
         return time.monotonic()
 
 
-class Outgoing:
-    """Where replies and alerts for a gateway go: an outbox row first, then a Send tell."""
-
-    def __init__(self, db: Database, send: Callable[[Send], None] | None) -> None:
-        self.outbox = OutboxStore(db)
-        self._send = send
-
-    @property
-    def enabled(self) -> bool:
-        return self._send is not None
-
-    def deliver(
-        self,
-        phone: str,
-        text: str,
-        *,
-        alert_id: int | None = None,
-        reply_to_id: int | None = None,
-    ) -> int | None:
-        if self._send is None:
-            return None
-        outbox_id = self.outbox.enqueue(phone, text, alert_id=alert_id, reply_to_id=reply_to_id)
-        # The row is persisted first: if this tell is lost (the WhatsApp actor restarting),
-        # its own outbox drain sends the row later.
-        self._send(Send(outbox_id=outbox_id, phone=phone, text=text, alert_id=alert_id))
-        return outbox_id
+class Status(enum.StrEnum):
+    ANSWERED = "answered"
+    FAILED = "failed"
+    REPLAYED = "replayed"
 
 
 @dataclass(frozen=True)
@@ -130,75 +104,19 @@ class Outcome:
     """What handling one message did, for the actor's snapshot and the directory."""
 
     reply: Reply
-    status: str  # answered | deferred | failed | replayed
+    status: Status
     error: str | None = None
 
 
-def _empty_output(role: str, text: str, missing: Sequence[str], tema: str = "otro") -> dict:
-    return {
-        "role": role,
-        "respuesta_chat": text,
-        "acciones": {
-            "actualizar_formulario": {},
-            "crear_alerta": None,
-            "escalar_a_humano": False,
-        },
-        "estado": {"tema": tema, "respondida": False, "campos_faltantes": list(missing)},
-    }
+@dataclass(frozen=True)
+class Understood:
+    """A message read, searched and understood: what compose and review work from."""
 
-
-# What a producer's message must mention before the model's crear_alerta / escalar_a_humano
-# is acted on (word starts, folded): the model proposes, the producer's words decide.
-RISK_STEMS = (
-    "plaga",
-    "gusan",
-    "insect",
-    "mancha",
-    "hongo",
-    "enferm",
-    "helad",
-    "hiela",
-    "hela",
-    "granizo",
-    "inunda",
-    "sequia",
-    "muere",
-    "murie",
-    "podri",
-    "roya",
-    "rancha",
-    "broca",
-    "monilia",
-    "gorgojo",
-    "cogollero",
-    "pulgon",
-    "amarill",
-    "marchit",
-    "tizon",
-    "piricularia",
-)
-ESCALATION_STEMS = (
-    "persona",
-    "humano",
-    "tecnico",
-    "agronomo",
-    "ingenier",
-    "asesor",
-    "alguien",
-    "llamar",
-    "llamada",
-    "llamen",
-    "llamame",
-    "urgent",
-    "emergencia",
-    "reclamo",
-    "queja",
-)
-
-
-def _mentions(text: str, stems: Sequence[str]) -> bool:
-    words = fold(text).split()
-    return any(w.startswith(stem.strip()) for w in words for stem in stems)
+    signals: Signals
+    hits: Sequence[Hit]
+    understanding: Understanding
+    asked: FormField | None
+    model_tokens: tuple[int, int] | None = None  # prompt, generated
 
 
 class Conversation:
@@ -211,36 +129,26 @@ class Conversation:
         inference: Inference,
         form: Form,
         knowledge: KnowledgeBase,
-        outgoing: Outgoing,
+        delivery: Delivery,
         clock: Clock | None = None,
-        max_tokens: int = 300,
-        temperature: float = 0.0,
-        context_tokens: int | None = None,
-        reply_timeout_s: float | None = None,
+        phrase: bool = False,
     ) -> None:
+        """``phrase``: let the model reword composed answers (AGROCHAT_PHRASE)."""
         self.phone = phone
         self.config = config
-        self.db = database
         self.inference = inference
         self.form = form
         self.knowledge = knowledge
-        self.outgoing = outgoing
+        self.delivery = delivery
         self.clock = clock or Clock(config.timezone)
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.reply_timeout_s = reply_timeout_s or config.reply_timeout_s
-        # What the prompt may take: the configured budget, and never more than the model's
-        # window minus the reply.
-        budget = context_tokens or config.context_tokens
-        self.context_tokens = max(256, min(budget, config.model_ctx - max_tokens - 32))
+        self.phrase = phrase
+        self.reply_timeout_s = config.reply_timeout_s
         self.producers = ProducerStore(database)
         self.messages = MessageStore(database)
-        self.crop_synonyms = self._crop_synonyms()
-        # The same for every request of this form: built once, not per message.
-        self.schema = output_schema(self.form.names)
-        # Inbound message ids accepted but not answered yet (model overloaded), oldest first.
-        self.deferred: list[int] = []
-        self._deferred_loaded = False
+        self.recorder = Recorder(database, delivery)
+        spec = form.get("cultivo")
+        self.crop_synonyms: dict[str, tuple[str, ...]] = dict(spec.options) if spec else {}
+        self._recovered = False
         self.handled = 0
         self.failures = 0
         self.last_failure: str | None = None
@@ -251,11 +159,10 @@ class Conversation:
     def handle(self, incoming: Incoming) -> Outcome:
         """Answer one producer message (in order with every other message of this producer)."""
         started = self.clock.monotonic()
-        role = incoming.role if incoming.role in ROLES else "consulta"
         if incoming.message_id is not None:
             existing = self.messages.by_gateway_id(incoming.message_id)
             if existing is not None:
-                return self._replay(existing, role)
+                return self._replay(existing, incoming.role)
         producer, created = self.producers.get_or_create(self.phone)
         try:
             inbound = self.messages.add_inbound(
@@ -266,73 +173,39 @@ class Conversation:
                 now=self.clock.utcnow(),
             )
         except DuplicateMessage as dup:
-            return self._replay(dup.existing, role)
+            return self._replay(dup.existing, incoming.role)
         self.handled += 1
-        self._load_deferred(producer, exclude=inbound.id)
-        # Strict order: whatever was accepted earlier and is still unanswered goes first.
-        if self.deferred:
-            self.answer_deferred()
-        if self.deferred:
-            # Still overloaded: this one waits its turn behind them, without asking again.
-            self.deferred.append(inbound.id)
-            return self._hold(producer, inbound, role, incoming.source)
+        # Strict order: whatever was accepted earlier and never answered goes first.
+        self._recover(producer, exclude=inbound.id)
         return self._answer(
             producer,
             inbound,
-            role=role,
             deadline=incoming.deadline,
-            source=incoming.source,
+            deliver=incoming.source not in DIRECT_SOURCES,
             first_contact=created,
             started=started,
             request_id=incoming.request_id,
         )
 
-    def answer_deferred(self) -> int:
-        """Answer messages held back by an overloaded model, oldest first; stops at the first
-        that is still refused. Returns how many were answered."""
-        answered = 0
-        while self.deferred:
-            inbound = self.messages.get(self.deferred[0])
-            if inbound is None or inbound.status != "received":
-                self.deferred.pop(0)
-                continue
-            producer = self.producers.get_by_id(inbound.producer_id)
-            if producer is None:
-                self.deferred.pop(0)
-                continue
-            outcome = self._answer(
-                producer,
-                inbound,
-                role=inbound.role if inbound.role in ROLES else "consulta",
-                deadline=self.clock.monotonic() + self.reply_timeout_s,
-                # The caller already got the holding reply: the answer must be pushed.
-                source="deferred",
-                first_contact=False,
-                started=self.clock.monotonic(),
-                request_id=None,
-                retrying=True,
-            )
-            if outcome.status == "deferred":
-                break
-            self.deferred.pop(0)
-            answered += 1
-        return answered
-
     def fail(self, incoming: Incoming, error: BaseException) -> Outcome:
         """The apology for a message whose handling crashed: stored, logged, not retried."""
         self.failures += 1
         self.last_failure = f"{type(error).__name__}: {error}"
-        role = incoming.role if incoming.role in ROLES else "consulta"
-        output = _empty_output(role, CRASHED, [])
+        output = canned_output(incoming.role, wording.CRASHED)
         try:
             producer, _ = self.producers.get_or_create(self.phone)
             inbound = self._find_or_store_inbound(producer, incoming)
             if inbound.status == "received":
-                row = self.messages.record_reply(
-                    inbound.id, CRASHED, status="failed", role=role, model_output=output
+                self.recorder.record(
+                    producer,
+                    inbound,
+                    output,
+                    Review(),
+                    status=Status.FAILED,
+                    deliver=incoming.source not in DIRECT_SOURCES,
+                    latency_ms=None,
+                    now=self.clock.utcnow(),
                 )
-                if incoming.source not in DIRECT_SOURCES:
-                    self.outgoing.deliver(self.phone, CRASHED, reply_to_id=row.id)
         except Exception:
             # The database itself may be what failed; the apology still goes back.
             log.exception("could not record a failed message")
@@ -340,16 +213,24 @@ class Conversation:
             reply=Reply(
                 phone=chat_id(self.phone), model_output=output, message_id=incoming.message_id
             ),
-            status="failed",
+            status=Status.FAILED,
             error=self.last_failure,
         )
 
     def update_form(self, values: Mapping[str, str], *, source: str) -> dict[str, Any]:
-        """Store already-validated values (``POST /form/update``); returns the form state."""
+        """Store already-validated values (``POST /form/update``, the panel); the form state."""
         producer, _ = self.producers.get_or_create(self.phone)
-        self.producers.set_fields(producer.id, values, source=source, now=self.clock.utcnow())
-        fields = self.producers.fields(producer.id)
-        self._after_fields_changed(producer, fields)
+        now = self.clock.utcnow()
+        with self.recorder.db.tx():
+            self.producers.set_fields(producer.id, values, source=source, now=now)
+            fields = self.producers.fields(producer.id)
+            updates: dict[str, Any] = {}
+            if fields.get("nombre") and fields["nombre"] != producer.name:
+                updates["name"] = fields["nombre"]
+            if producer.status == "nuevo" and not self.form.missing(fields):
+                updates["status"] = "activo"
+            if updates:
+                self.producers.update(producer.id, now=now, **updates)
         return {
             "phone": chat_id(self.phone),
             "fields": fields,
@@ -358,13 +239,14 @@ class Conversation:
 
     def push_alert(self, alert_id: int, text: str) -> int | None:
         """An alert for this producer, delivered in order with the replies."""
-        return self.outgoing.deliver(self.phone, text, alert_id=alert_id)
+        send = self.delivery.enqueue(self.phone, text, alert_id=alert_id)
+        self.delivery.notify(send)
+        return send.outbox_id if send is not None else None
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "producer": mask_phone(self.phone),
             "handled": self.handled,
-            "deferred": len(self.deferred),
             "failures": self.failures,
             "last_failure": self.last_failure,
             "last_latency_ms": self.last_latency_ms,
@@ -377,404 +259,266 @@ class Conversation:
         producer: Producer,
         inbound: StoredMessage,
         *,
-        role: str,
         deadline: float,
-        source: str,
+        deliver: bool,
         first_contact: bool,
         started: float,
         request_id: str | None,
-        retrying: bool = False,
     ) -> Outcome:
-        fields = self.producers.fields(producer.id)
-        missing = self.form.missing(fields)
+        stored = self.producers.fields(producer.id)
+        now, today = self.clock.utcnow(), self.clock.today()
         if expired(deadline):
             # The caller has given up waiting (a timed-out ask is not cancelled in Pykka).
             return self._failed(
-                inbound, role, TIMEOUT, missing, "deadline passed before start", source
+                producer, inbound, wording.TIMEOUT, "deadline passed before start", deliver
             )
         history = self.messages.history(producer.id, limit=HISTORY_FETCH)
-        built = self._build(producer, fields, inbound, history)
+        request_id = request_id or f"msg-{inbound.id}-{uuid.uuid4().hex[:6]}"
+        understood = self._understand(inbound, stored, history, today, deadline, request_id)
+        understanding = understood.understanding
+        decision = review(
+            understanding,
+            understood.signals,
+            form=self.form,
+            stored=stored,
+            asked=understood.asked,
+            producer_status=producer.status,
+            text=inbound.text,
+            today=today,
+        )
+        entry = self.knowledge.entry(understanding.entry_id) if understanding.entry_id else None
+        advice = (
+            Advice(
+                id=entry.id,
+                answer=entry.answer,
+                crop=entry.crop,
+                publisher=entry.source or "agrochat",
+                year=entry.source_year,
+            )
+            if entry is not None
+            else None
+        )
+        after = {**stored, **decision.fields}
+        missing = self.form.missing(after)
+        profile = Profile(name=decision.fields.get("nombre") or producer.name, fields=after)
+        text = compose(
+            understanding,
+            understood.signals,
+            decision,
+            advice=advice,
+            profile=profile,
+            form=self.form,
+            missing_after=missing,
+            first_contact=first_contact,
+            today=today,
+        )
+        if advice is not None and self.phrase:
+            text = self._phrase(text, advice, profile, deadline, request_id)
+        alert = None
+        if decision.alert_level is not None:
+            subject = entry.title if entry is not None else "un problema en su chacra"
+            crop = after.get("cultivo")
+            alert = {
+                "nivel": decision.alert_level,
+                "mensaje": f"Reporte de {subject}" + (f" en {crop}" if crop else ""),
+            }
+        topic = entry.topic if entry is not None and entry.topic else None
+        output = build_output(
+            role=understanding.role,
+            text=text,
+            fields=decision.fields,
+            alert=alert,
+            escalate=decision.escalate,
+            topic=topic or ("registro" if understanding.intent is Intent.REGISTRATION else "otro"),
+            answered=advice is not None,
+            missing=missing,
+            knowledge=[advice.id] if advice is not None else [],
+        )
+        latency_ms = int((self.clock.monotonic() - started) * 1000)
+        tokens = understood.model_tokens
+        written = self.recorder.record(
+            producer,
+            inbound,
+            output,
+            decision,
+            status=Status.ANSWERED,
+            deliver=deliver,
+            latency_ms=latency_ms,
+            prompt_tokens=tokens[0] if tokens else None,
+            completion_tokens=tokens[1] if tokens else None,
+            now=now,
+        )
+        self.last_latency_ms = latency_ms
+        log.info(
+            "reply",
+            message_id=inbound.id,
+            reply_id=written.reply.id,
+            intent=understanding.intent.value,
+            decided_by=understanding.decided_by,
+            entry=understanding.entry_id,
+            no_answer=understanding.no_answer,
+            hits=[(h.entry_id, h.score) for h in understood.hits[:3]],
+            latency_ms=latency_ms,
+        )
+        return Outcome(reply=self._reply(output, inbound), status=Status.ANSWERED)
+
+    def _understand(
+        self,
+        inbound: StoredMessage,
+        stored: Mapping[str, str],
+        history: History,
+        today: dt.date,
+        deadline: float,
+        request_id: str,
+    ) -> Understood:
+        words = self.knowledge.words(inbound.text)
+        signals = read_signals(inbound.text, words, self.crop_synonyms)
+        earlier: list[str] = []
+        earlier_crops: tuple[str, ...] = ()
+        if signals.followup:
+            previous = self._previous_question(history, inbound)
+            if previous is not None:
+                earlier = self.knowledge.words(previous.text)
+                earlier_crops = read_signals(previous.text, earlier, self.crop_synonyms).crops
+        crops = list(signals.crops or earlier_crops)
+        if not crops and stored.get("cultivo"):
+            crops = [stored["cultivo"]]
+        hits = self.knowledge.search(words, crops=crops, earlier=earlier)
+        asked = self._asked_field(stored, inbound, history)
+        # Only a plain reply is read as a whole value for the asked field (a question, a
+        # greeting or talk about the chacra is no name).
+        plain = not (
+            signals.question or signals.only_social or signals.asks_person or signals.farming
+        ) or (asked is not None and asked.type == "enum" and not signals.question)
+        fields = extract_fields(inbound.text, self.form, today=today, asked=asked, plain=plain)
+        fields = {k: v for k, v in fields.items() if stored.get(k) != v}
+        # A short reply right after we asked for a field is an answer to it, valid or not.
+        answering = asked is not None and "?" not in inbound.text and len(words) <= 4
+        reading, tokens = None, None
+        if needs_model(signals, hits, fields, answering=answering):
+            reading, tokens = self._ask_model(inbound.text, hits, deadline, request_id)
+        understanding = decide(signals, hits, fields, reading, answering=answering)
+        return Understood(
+            signals=signals,
+            hits=hits,
+            understanding=understanding,
+            asked=asked,
+            model_tokens=tokens,
+        )
+
+    def _ask_model(
+        self, text: str, hits: Sequence[Hit], deadline: float, request_id: str
+    ) -> tuple[ModelReading | None, tuple[int, int] | None]:
+        shown = []
+        for hit in options(hits):
+            entry = self.knowledge.entry(hit.entry_id)
+            if entry is not None:
+                shown.append(_prompt.Option(title=entry.title, answer=entry.answer))
         request = InferenceRequest(
-            messages=built.messages,
+            messages=_prompt.messages(text, shown),
             deadline=deadline,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            schema=self.schema,
-            cache_key=self.phone,
-            request_id=request_id or f"msg-{inbound.id}-{uuid.uuid4().hex[:6]}",
+            max_tokens=_prompt.MAX_TOKENS,
+            schema=_prompt.SCHEMA,
+            request_id=request_id,
         )
         try:
             result = self.inference.generate(request)
-        except Overloaded:
-            if not retrying:
-                self.deferred.append(inbound.id)
-                return self._hold(producer, inbound, role, source)
-            return Outcome(
-                reply=self._reply(_empty_output(role, BUSY, missing), inbound), status="deferred"
-            )
-        except DeadlineExceeded as exc:
-            error = f"DeadlineExceeded: {exc}"
-            return self._failed(inbound, role, TIMEOUT, missing, error, source)
-        except ModelUnavailable as exc:
-            error = f"ModelUnavailable: {exc}"
-            return self._failed(inbound, role, UNAVAILABLE, missing, error, source)
-
-        output = parse_output(result.content, self.form.names)
-        asked = self._asked_field(fields, inbound, history)
-        output["respuesta_chat"] = (
-            drop_echoes(
-                output["respuesta_chat"],
-                producer_said=[
-                    inbound.text,
-                    *(m.text for m in history.messages if m.direction == "in"),
-                ],
-                ours=self._own_phrases(history),
-            )
-            or ECHOED
-        )
-        output = self._apply(
-            producer, fields, inbound, output, asked=asked, first_contact=first_contact
-        )
-        latency_ms = int((self.clock.monotonic() - started) * 1000)
+        except AgrochatError as exc:
+            # Overloaded, late or down: the rules' own choice stands (see the module's note).
+            log.info("model not consulted", reason=type(exc).__name__)
+            return None, None
         metrics = result.metrics
-        reply_row = self.messages.record_reply(
-            inbound.id,
-            output["respuesta_chat"],
-            producer_id=producer.id,
-            status="answered",
-            role=output["role"],
-            model_output=output,
-            latency_ms=latency_ms,
-            prompt_tokens=metrics.prompt_tokens,
-            completion_tokens=metrics.generated_tokens,
-            now=self.clock.utcnow(),
-        )
-        self.last_latency_ms = latency_ms
-        if source not in DIRECT_SOURCES:
-            self.outgoing.deliver(self.phone, output["respuesta_chat"], reply_to_id=reply_row.id)
-        log.info(
-            "reply",
-            producer=mask_phone(self.phone),
-            message_id=inbound.id,
-            latency_ms=latency_ms,
-            prompt_tokens=metrics.prompt_tokens,
-            prompt_tokens_reused=metrics.prompt_tokens_reused,
-            generated_tokens=metrics.generated_tokens,
-            context_tokens=built.estimated_tokens,
-            knowledge=list(built.knowledge_ids),
-            history_dropped=built.history_dropped,
-        )
-        return Outcome(reply=self._reply(output, inbound), status="answered")
-
-    def _build(
-        self,
-        producer: Producer,
-        fields: Mapping[str, str],
-        inbound: StoredMessage,
-        history: History,
-    ) -> BuiltContext:
-        first_seq = history.total - len(history.messages)
-        turns = [
-            Turn(
-                seq=first_seq + i,
-                de="productor" if m.direction == "in" else "agrochat",
-                texto=m.text,
-            )
-            for i, m in enumerate(history.messages)
-            if m.id < inbound.id
-        ]
-        knowledge = rank_knowledge(
-            self.knowledge.entries(),
-            inbound.text,
-            crop=fields.get("cultivo"),
-            crop_synonyms=self.crop_synonyms,
-        )
-        productor = {
-            "nombre": producer.name or fields.get("nombre"),
-            "estado": producer.status,
-            "perfil": {name: fields[name] for name in self.form.names if name in fields},
-            "campos_faltantes": self.form.missing(fields),
-        }
-        return build_context(
-            ContextInput(
-                mensaje=inbound.text,
-                productor=productor,
-                historial=turns,
-                alertas=recent_alerts(self.db, producer.id, now=self.clock.utcnow()),
-                conocimiento=[
-                    {"id": s.entry.id, "titulo": s.entry.title, "texto": s.entry.body}
-                    for s in knowledge
-                ],
-                hoy=self.clock.today(),
-                form_fields=self.form.names,
-            ),
-            budget_tokens=self.context_tokens,
+        return (
+            _prompt.parse_reading(result.content, len(shown)),
+            (metrics.prompt_tokens, metrics.generated_tokens),
         )
 
-    # -- applying what the model proposes ----------------------------------------------------
+    def _phrase(
+        self, text: str, advice: Advice, profile: Profile, deadline: float, request_id: str
+    ) -> str:
+        request = InferenceRequest(
+            messages=_phrase.messages(text),
+            deadline=deadline,
+            max_tokens=_phrase.MAX_TOKENS,
+            schema=_phrase.SCHEMA,
+            request_id=f"{request_id}-phrase",
+        )
+        try:
+            rewritten = _phrase.parse(self.inference.generate(request).content)
+        except AgrochatError:
+            return text
+        allowed = [advice.answer, *(profile.fields.values()), profile.name or ""]
+        if rewritten is None or not _phrase.keeps_the_facts(rewritten, text, allowed):
+            log.info("rewording dropped: it changed the facts")
+            return text
+        return rewritten
 
-    def _apply(
-        self,
-        producer: Producer,
-        fields: dict[str, str],
-        inbound: StoredMessage,
-        output: dict[str, Any],
-        *,
-        asked: FormField | None,
-        first_contact: bool,
-    ) -> dict[str, Any]:
-        acciones = output["acciones"]
-        today = self.clock.today()
-        proposed: dict[str, Any] = dict(acciones["actualizar_formulario"])
-        accepted: dict[str, str] = {}
-        rejected: dict[str, str] = {}
-
-        checked = validate_fields(self.form, proposed, today=today)
-        for name, value in checked.values.items():
-            if fields.get(name) == value:
-                continue
-            if self._grounded(self.form.get(name), value, inbound.text, today):
-                accepted[name] = value
-            else:
-                # Not in what the producer wrote: a small model copying the context. Dropped.
-                log.info(
-                    "ungrounded form value dropped", field=name, producer=mask_phone(self.phone)
-                )
-        for name, reason in checked.errors.items():
-            # Reported to the producer only when it is their answer the model passed on;
-            # an invalid value they never wrote is the model's noise.
-            if (asked is not None and name == asked.name) or fold(str(proposed[name])) in fold(
-                inbound.text
-            ):
-                rejected[name] = reason
-            else:
-                log.info("invalid form value dropped", field=name, producer=mask_phone(self.phone))
-
-        # The producer's plain answer to the question we asked last.
-        if asked is not None and asked.name not in accepted:
-            attempt = validate_value(asked, inbound.text, today=today)
-            if isinstance(attempt, Accepted):
-                accepted[asked.name] = attempt.value
-                rejected.pop(asked.name, None)
-            elif asked.name not in rejected and self._looks_like_answer(inbound.text):
-                rejected[asked.name] = attempt.reason
-
-        if accepted:
-            self.producers.set_fields(
-                producer.id, accepted, source="model", now=self.clock.utcnow()
-            )
-            fields = {**fields, **accepted}
-        self._after_fields_changed(producer, fields)
-
-        text = output["respuesta_chat"].strip()
-        extra: list[str] = []
-
-        alerta = acciones.get("crear_alerta")
-        if alerta is not None and not _mentions(inbound.text, RISK_STEMS):
-            # A small model raises alerts on a greeting; only a risk the producer wrote about
-            # becomes an alert.
-            log.info("model alert dropped: no risk in the message", producer=mask_phone(self.phone))
-            alerta = None
-        if alerta is not None:
-            record_model_alert(
-                self.db,
-                producer_id=producer.id,
-                phone=self.phone,
-                level=alerta["nivel"],
-                message=alerta["mensaje"],
-                now=self.clock.utcnow(),
-            )
-            if alerta["nivel"] == "alta" and fold(alerta["mensaje"]) not in fold(text):
-                extra.append("⚠️ " + alerta["mensaje"])
-
-        escalar = bool(acciones.get("escalar_a_humano"))
-        if escalar and not _mentions(inbound.text, ESCALATION_STEMS):
-            log.info("model escalation dropped: not asked for", producer=mask_phone(self.phone))
-            escalar = False
-        if escalar:
-            self.producers.update(producer.id, needs_human=True, now=self.clock.utcnow())
-            record_audit(
-                self.db,
-                actor="model",
-                action="escalar_a_humano",
-                target=f"producer:{producer.id}",
-                details={"message_id": inbound.id},
-            )
-            extra.append(ESCALATED)
-
-        for name, reason in rejected.items():
-            spec = self.form.get(name)
-            if spec is not None:
-                extra.append(f"No pude guardar {spec.label}: {reason}.")
-
-        missing = self.form.missing(fields)
-        question = self._closing_question(fields, rejected)
-        if question is not None and fold(question) not in fold(text):
-            extra.append(question)
-        if first_contact:
-            text = f"{WELCOME} {text}" if text else WELCOME
-
-        output = {
-            **output,
-            "respuesta_chat": " ".join([text, *extra]).strip(),
-            "acciones": {
-                **acciones,
-                "actualizar_formulario": accepted,
-                "crear_alerta": alerta,
-                "escalar_a_humano": escalar,
-            },
-            "estado": {**output["estado"], "campos_faltantes": missing},
-        }
-        return output
-
-    def _closing_question(
-        self, fields: Mapping[str, str], rejected: Mapping[str, str]
-    ) -> str | None:
-        """While required fields are missing, the reply ends by asking the next one; a value
-        the producer gave that could not be stored is asked again."""
-        nxt = self.form.next_missing(fields)
-        if nxt is not None:
-            return nxt.question
-        for name in rejected:
-            spec = self.form.get(name)
-            if spec is not None:
-                return spec.question
-        return None
+    # -- what the history says ---------------------------------------------------------------
 
     def _asked_field(
-        self, fields: Mapping[str, str], inbound: StoredMessage, history: History
+        self, stored: Mapping[str, str], inbound: StoredMessage, history: History
     ) -> FormField | None:
         """The field our previous reply asked for, if this message may be its answer."""
-        nxt = self.form.next_missing(fields)
         last_out = next(
             (m for m in reversed(history.messages) if m.direction == "out" and m.id < inbound.id),
             None,
         )
         if last_out is None:
             return None
-        candidates = [nxt] if nxt is not None else []
-        candidates += [f for f in self.form.fields if f is not nxt]
-        for spec in candidates:
-            if fold(last_out.text).endswith(fold(spec.question)):
+        folded = fold(last_out.text)
+        for spec in self.form.fields:
+            if folded.endswith(fold(spec.question)):
                 return spec
         return None
 
-    def _own_phrases(self, history: History) -> list[str]:
-        """What agrochat adds to replies itself, and the notes it added in this history."""
-        notes = [
-            s
-            for m in history.messages
-            if m.direction == "out"
-            for s in sentences(m.text)
-            if fold(s).startswith("no pude guardar")
-        ]
-        return [WELCOME, ESCALATED, *(f.question for f in self.form.fields), *notes]
-
     @staticmethod
-    def _looks_like_answer(text: str) -> bool:
-        return "?" not in text and len(text.split()) <= 8
-
-    def _grounded(self, spec: FormField | None, value: str, text: str, today: dt.date) -> bool:
-        """Did the producer's own message say this value?"""
-        if spec is None:
-            return False
-        folded = fold(text)
-        if spec.type == "text":
-            return fold(value) in folded
-        if spec.type == "enum" and value not in spec.options:
-            # A value outside the known options ("huancayo" as a crop) is only ever the
-            # producer's own answer to that field's question, handled by the caller.
-            return False
-        if spec.units and not any(
-            contains_phrase(folded, fold(s)) for synonyms in spec.units.values() for s in synonyms
-        ):
-            # A bare number in a sentence is rarely this field's ("el 15 de septiembre" is no
-            # area); a number the producer gave as this field names its unit.
-            return False
-        from_text = validate_value(spec, text, today=today)
-        if isinstance(from_text, Accepted) and from_text.value == value:
-            return True
-        return spec.type == "enum" and fold(value) in folded
-
-    def _after_fields_changed(self, producer: Producer, fields: Mapping[str, str]) -> None:
-        updates: dict[str, Any] = {}
-        name = fields.get("nombre")
-        if name and name != producer.name:
-            updates["name"] = name
-        if producer.status == "nuevo" and not self.form.missing(fields):
-            updates["status"] = "activo"
-        if updates:
-            self.producers.update(producer.id, now=self.clock.utcnow(), **updates)
-
-    # -- replies that are not the model's ---------------------------------------------------
-
-    def _canned_reply(
-        self,
-        inbound: StoredMessage,
-        role: str,
-        text: str,
-        missing: Sequence[str],
-        *,
-        status: str,
-        source: str,
-    ) -> dict[str, Any]:
-        """Record a reply that is not the model's and send it where the message came from."""
-        output = _empty_output(role, text, missing)
-        row = self.messages.record_reply(
-            inbound.id,
-            text,
-            status=status,
-            role=role,
-            model_output=output,
-            now=self.clock.utcnow(),
+    def _previous_question(history: History, inbound: StoredMessage) -> StoredMessage | None:
+        return next(
+            (m for m in reversed(history.messages) if m.direction == "in" and m.id < inbound.id),
+            None,
         )
-        if source not in DIRECT_SOURCES:
-            self.outgoing.deliver(self.phone, text, reply_to_id=row.id)
-        return output
 
-    def _hold(self, producer: Producer, inbound: StoredMessage, role: str, source: str) -> Outcome:
-        missing = self.form.missing(self.producers.fields(producer.id))
-        output = self._canned_reply(inbound, role, BUSY, missing, status="received", source=source)
-        log.warning(
-            "model overloaded; message deferred",
-            message_id=inbound.id,
-            producer=mask_phone(self.phone),
-            deferred=len(self.deferred),
-        )
-        return Outcome(reply=self._reply(output, inbound), status="deferred")
+    # -- replies that are not answers ---------------------------------------------------------
 
     def _failed(
         self,
+        producer: Producer,
         inbound: StoredMessage,
-        role: str,
         text: str,
-        missing: Sequence[str],
         error: str,
-        source: str,
+        deliver: bool,
     ) -> Outcome:
         self.failures += 1
         self.last_failure = error
-        output = self._canned_reply(inbound, role, text, missing, status="failed", source=source)
-        log.warning(
-            "message failed", message_id=inbound.id, producer=mask_phone(self.phone), error=error
+        missing = self.form.missing(self.producers.fields(producer.id))
+        output = canned_output(inbound.role, text, missing)
+        self.recorder.record(
+            producer,
+            inbound,
+            output,
+            Review(),
+            status=Status.FAILED,
+            deliver=deliver,
+            latency_ms=None,
+            now=self.clock.utcnow(),
         )
-        return Outcome(reply=self._reply(output, inbound), status="failed", error=error)
+        log.warning("message failed", message_id=inbound.id, error=error)
+        return Outcome(reply=self._reply(output, inbound), status=Status.FAILED, error=error)
 
-    def _replay(self, inbound: StoredMessage, role: str) -> Outcome:
-        """The same gateway message again: the answer already given, no model call."""
+    def _replay(self, inbound: StoredMessage, role: str | None) -> Outcome:
+        """The same gateway message again: the answer already given, no work done."""
         previous = self.messages.latest_reply(inbound.id)
         if previous is not None and previous.model_output is not None:
             output = previous.model_output
         else:
-            # Accepted but not answered yet (a crash in between, or still deferred).
-            output = _empty_output(role, BUSY, [])
-        return Outcome(reply=self._reply(output, inbound), status="replayed")
+            # Accepted but not answered yet (a crash in between): it is answered on the
+            # session's next activation; say so without promising a time.
+            output = canned_output(role, wording.TIMEOUT)
+        return Outcome(reply=self._reply(output, inbound), status=Status.REPLAYED)
 
     def _reply(self, output: dict[str, Any], inbound: StoredMessage) -> Reply:
         return Reply(
-            phone=chat_id(self.phone),
-            model_output=output,
-            message_id=inbound.gateway_message_id,
+            phone=chat_id(self.phone), model_output=output, message_id=inbound.gateway_message_id
         )
 
     def _find_or_store_inbound(self, producer: Producer, incoming: Incoming) -> StoredMessage:
@@ -790,18 +534,24 @@ class Conversation:
             producer.id, incoming.text, gateway_message_id=incoming.message_id, role=incoming.role
         )
 
-    def _load_deferred(self, producer: Producer, *, exclude: int) -> None:
+    def _recover(self, producer: Producer, *, exclude: int) -> None:
         """Once per activation: messages accepted earlier and never answered (the process
-        stopped, or the model was overloaded before a passivation) are answered first."""
-        if self._deferred_loaded:
+        stopped in between) are answered first, through the gateway, oldest first."""
+        if self._recovered:
             return
-        self._deferred_loaded = True
-        cutoff = self.clock.utcnow() - DEFERRED_MAX_AGE
+        self._recovered = True
+        cutoff = self.clock.utcnow() - UNANSWERED_MAX_AGE
         self.messages.expire_unanswered(producer.id, before=cutoff)
-        pending = self.messages.unanswered(producer.id, since=cutoff)
-        known = set(self.deferred)
-        self.deferred.extend(m.id for m in pending if m.id != exclude and m.id not in known)
-
-    def _crop_synonyms(self) -> dict[str, tuple[str, ...]]:
-        spec = self.form.get("cultivo")
-        return dict(spec.options) if spec is not None else {}
+        for inbound in self.messages.unanswered(producer.id, since=cutoff):
+            if inbound.id == exclude:
+                continue
+            self._answer(
+                producer,
+                inbound,
+                deadline=self.clock.monotonic() + self.reply_timeout_s,
+                deliver=self.delivery.active,
+                first_contact=False,
+                started=self.clock.monotonic(),
+                request_id=None,
+            )
+            producer = self.producers.get_by_id(producer.id) or producer

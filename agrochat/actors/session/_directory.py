@@ -35,7 +35,6 @@ from agrochat.messages import (
     Incoming,
     Inspect,
     PushAlert,
-    RetryDeferred,
     SessionDone,
     Tick,
     UpdateForm,
@@ -54,7 +53,6 @@ FAILURES_KEPT = 20
 class _Session:
     ref: pykka.ActorRef[Any]
     in_flight: int = 0
-    deferred: int = 0
     last_used: float = 0.0
 
 
@@ -200,7 +198,6 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             )
             return
         session.in_flight = max(0, session.in_flight - 1)
-        session.deferred = done.deferred
         session.last_used = self.clock()
 
     # -- passivation -------------------------------------------------------------------------
@@ -216,12 +213,7 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
                 continue
             if session.in_flight:
                 continue
-            if session.deferred:
-                # Messages an overloaded model could not take: try them again.
-                with contextlib.suppress(pykka.ActorDeadError):
-                    session.ref.tell(RetryDeferred())
-                    session.in_flight += 1
-            elif now - session.last_used >= self.idle_s:
+            if now - session.last_used >= self.idle_s:
                 self._passivate(phone)
 
     def _passivate(self, phone: str) -> None:
@@ -232,11 +224,7 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
         self.passivated += 1
 
     def _passivate_lru(self, count: int) -> None:
-        idle = sorted(
-            (s.last_used, phone)
-            for phone, s in self.sessions.items()
-            if not s.in_flight and not s.deferred
-        )
+        idle = sorted((s.last_used, phone) for phone, s in self.sessions.items() if not s.in_flight)
         for _, phone in idle[:count]:
             self._passivate(phone)
 
@@ -247,7 +235,6 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             "live": len(self.sessions),
             "peak": self.peak_sessions,
             "busy": sum(1 for s in self.sessions.values() if s.in_flight),
-            "deferred": sum(s.deferred for s in self.sessions.values()),
             "started": self.started,
             "passivated": self.passivated,
             "restarted": self.restarted,

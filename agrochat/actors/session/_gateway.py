@@ -13,11 +13,12 @@ from typing import Any
 
 import pykka
 
+from agrochat import wording
 from agrochat.actors._common import ActorId, Peers
-from agrochat.actors.session._conversation import ROLES, TIMEOUT, _empty_output
 from agrochat.errors import NotFound, NotReady
 from agrochat.logs import get_logger
 from agrochat.messages import Incoming, Reply, UpdateForm
+from agrochat.model_output import canned_output
 from agrochat.phones import chat_id, normalize_phone
 
 log = get_logger(__name__)
@@ -94,7 +95,7 @@ class SessionGateway:
             # The session is still busy (earlier messages of this producer, a slow model). The
             # message is stored and will be answered or marked failed by the session itself.
             log.warning("reply timed out", request_id=incoming.request_id)
-            output = _empty_output(role if role in ROLES else "consulta", TIMEOUT, [])
+            output = canned_output(role, wording.TIMEOUT)
             return Reply(phone=chat_id(canonical), model_output=output, message_id=message_id)
         return reply
 

@@ -7,13 +7,8 @@ import json
 import jsonschema
 import pytest
 
-from agrochat.actors.inference import (
-    FALLBACK_RESPUESTA,
-    output_schema,
-    parse_output,
-    parse_output_detailed,
-    repair_json,
-)
+from agrochat import wording
+from agrochat.model_output import output_schema, parse_output, parse_output_detailed, repair_json
 
 FIELDS = ["cultivo", "fecha_siembra", "hectareas"]
 
@@ -125,7 +120,7 @@ def test_answer_cut_mid_sentence_keeps_its_text():
 def test_unusable_output_gets_the_fallback_answer(content):
     parsed = parse_output_detailed(content, FIELDS)
     valid(parsed.output)
-    assert parsed.output["respuesta_chat"] == FALLBACK_RESPUESTA
+    assert parsed.output["respuesta_chat"] == wording.FALLBACK
     assert parsed.answered is False
     assert parsed.output["estado"]["respondida"] is False
 

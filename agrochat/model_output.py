@@ -1,4 +1,7 @@
-"""What the model must return (DESIGN.md "Model output"): the JSON schema, and its enforcement.
+"""The reply's shape, in one place: the seed's ``model_output`` (DESIGN.md "Model output").
+
+Every reply agrochat gives (``/agent``, the outbox, the history) is a model_output built here;
+``/chat`` (the seed's Model API) constrains the model to the same schema and repairs its output.
 
 The schema is the grammar llama.cpp generates under, so every string is bounded (``maxLength``)
 and the form's fields are enumerated as properties (no ``additionalProperties``): an unbounded
@@ -16,27 +19,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agrochat import wording
+
 ROLES = ("consulta", "registro", "alerta", "saludo", "fuera_de_tema")
-TEMAS = ("riego", "plagas", "fertilizacion", "clima", "cosecha", "registro", "otro")
+TEMAS = (
+    "riego",
+    "plagas",
+    "fertilizacion",
+    "clima",
+    "siembra",
+    "cosecha",
+    "suelo",
+    "registro",
+    "otro",
+)
 NIVELES = ("baja", "media", "alta")
 
 RESPUESTA_MAX = 600
 FIELD_VALUE_MAX = 100
 ALERTA_MAX = 200
-
-# What the producer reads when the model's answer could not be recovered at all.
-FALLBACK_RESPUESTA = (
-    "Disculpa, no pude completar mi respuesta. ¿Puedes repetir tu consulta con otras palabras?"
-)
-
-
-# What a producer is told when the model cannot answer (DESIGN.md: never silence). For
-# Overloaded the message is kept and answered later; a message that meets a failed model is kept
-# but marked failed, so that text must not promise an answer.
-REPLY_MODEL_UNAVAILABLE = (
-    "Servicio no disponible por el momento. Intenta de nuevo más tarde, por favor."
-)
-REPLY_OVERLOADED = "Estoy atendiendo muchas consultas, te respondo en breve."
 
 
 def output_schema(form_fields: Sequence[str]) -> dict[str, Any]:
@@ -107,13 +108,59 @@ def output_schema(form_fields: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def reply_schema(form_fields: Sequence[str]) -> dict[str, Any]:
+    """The JSON schema of a model_output as agrochat replies it: the model's schema, plus
+    ``estado.conocimiento``, the ids of the vetted entries the reply quotes."""
+    schema = output_schema(form_fields)
+    estado = schema["properties"]["estado"]
+    estado["properties"]["conocimiento"] = {"type": "array", "items": {"type": "integer"}}
+    estado["required"] = [*estado["required"], "conocimiento"]
+    return schema
+
+
+def build_output(
+    *,
+    role: str,
+    text: str,
+    fields: Mapping[str, str] | None = None,
+    alert: Mapping[str, str] | None = None,
+    escalate: bool = False,
+    topic: str = "otro",
+    answered: bool = False,
+    missing: Sequence[str] = (),
+    knowledge: Sequence[int] = (),
+) -> dict[str, Any]:
+    """A model_output as agrochat sends it. ``knowledge``: the ids of the vetted entries the text
+    comes from (``estado.conocimiento``), so every answer can be traced to its sources."""
+    return {
+        "role": role if role in ROLES else "consulta",
+        "respuesta_chat": text,
+        "acciones": {
+            "actualizar_formulario": dict(fields or {}),
+            "crear_alerta": dict(alert) if alert is not None else None,
+            "escalar_a_humano": escalate,
+        },
+        "estado": {
+            "tema": topic if topic in TEMAS else "otro",
+            "respondida": answered,
+            "campos_faltantes": list(missing),
+            "conocimiento": list(knowledge),
+        },
+    }
+
+
+def canned_output(role: str | None, text: str, missing: Sequence[str] = ()) -> dict[str, Any]:
+    """A reply that is no answer (busy, timeout, an apology): nothing done, nothing answered."""
+    return build_output(role=role or "consulta", text=text, missing=missing)
+
+
 @dataclass(frozen=True)
 class ParsedOutput:
     """``output`` is always a complete, schema-valid model_output.
 
     ``repaired``: the text was not a whole JSON object (cut by max_tokens, or wrapped in prose)
     and was completed. ``dropped``: what was removed or replaced, as ``path: reason``.
-    ``answered``: the model's own respuesta_chat survived (False: FALLBACK_RESPUESTA was used).
+    ``answered``: the model's own respuesta_chat survived (False: ``wording.FALLBACK`` was used).
     """
 
     output: dict[str, Any]
@@ -156,7 +203,7 @@ def _sanitize(
     else:
         if "respuesta_chat" in data:
             dropped.append("respuesta_chat: not a non-empty string")
-        respuesta = FALLBACK_RESPUESTA
+        respuesta = wording.FALLBACK
 
     acciones_in = _mapping(data.get("acciones"), "acciones", dropped)
     for key in acciones_in:
@@ -258,6 +305,12 @@ def _mapping(value: Any, path: str, dropped: list[str]) -> Mapping[str, Any]:
 # --- reading and repairing JSON -------------------------------------------------------------
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
+
+
+def load_object(content: str) -> dict[str, Any] | None:
+    """The first JSON object in a model's text (fenced, cut short or followed by prose), or
+    None: what every parser of the model's answers starts from."""
+    return _load_object(content)[0]
 
 
 def _load_object(content: str) -> tuple[dict[str, Any] | None, bool]:

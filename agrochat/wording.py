@@ -1,0 +1,61 @@
+"""Every sentence agrochat writes to a producer on its own, in one place (Spanish: producer-facing).
+
+None of these states a fact: facts only ever come from a vetted knowledge entry, quoted with its
+source (``source_line``). Sentences here greet, ask, apologise, decline, or say what happens next,
+and they promise only what the code does (an "un técnico revisará" is said only where the
+conversation is really put in the panel's "esperan a una persona").
+"""
+
+from __future__ import annotations
+
+# -- the conversation ------------------------------------------------------------------------
+
+WELCOME = "¡Hola! Soy agrochat, tu asesor agrícola. Para ayudarte mejor necesito unos datos."
+GREETING = "¡Hola{name}! ¿En qué te puedo ayudar con tu {crop}?"
+GREETING_NO_CROP = "¡Hola{name}! ¿En qué te puedo ayudar con tu chacra?"
+THANKS = "¡De nada{name}! Aquí estoy para lo que necesites de tu chacra."
+GOODBYE = "¡Hasta pronto{name}! Escríbeme cuando quieras."
+ACKNOWLEDGED = "Perfecto{name}. Si tienes otra consulta sobre tu chacra, escríbeme."
+
+OFF_TOPIC = (
+    "Solo puedo ayudarte con tu chacra: riego, plagas y enfermedades, abonos, clima, siembra, "
+    "cosecha y suelo."
+)
+# No vetted entry answers: say so, never guess, and put the question where a person sees it.
+NO_INFO = (
+    "No tengo información verificada sobre eso, y prefiero no darte un dato equivocado. "
+    "Dejé tu consulta para que la revise un técnico del equipo."
+)
+NO_INFO_DOSE = (
+    "No puedo darte dosis de productos: la dosis correcta está en la etiqueta de un producto "
+    "registrado para tu cultivo. Dejé tu consulta para que la revise un técnico del equipo."
+)
+NO_INFO_PRICE = (
+    "No tengo precios ni datos de mercado verificados. "
+    "Dejé tu consulta para que la revise un técnico del equipo."
+)
+NO_INFO_FORECAST = (
+    "No tengo pronósticos del tiempo verificados; consulta el pronóstico oficial de tu zona. "
+    "Dejé tu consulta para que la revise un técnico del equipo."
+)
+ESCALATED = "Le pasé tu mensaje a una persona del equipo; te contactará pronto."
+RISK_NOTED = "Gracias por avisar: le pasé tu reporte al equipo técnico."
+ABOUT_YOUR_CROP = "{name}sobre tu {crop}{age}:"
+REGISTERED = "Anoté {values}."
+NOT_STORED = "No pude guardar {label}: {reason}."
+
+# -- when the answer cannot come now ---------------------------------------------------------
+
+# Said when agrochat cannot take messages at all (its conversations are restarting).
+UNAVAILABLE = "Servicio no disponible por el momento. Intenta de nuevo más tarde, por favor."
+TIMEOUT = "Disculpa, no pude responder a tiempo. ¿Puedes escribirme de nuevo en un momento?"
+CRASHED = "Disculpa, tuve un problema al procesar tu mensaje. Inténtalo de nuevo, por favor."
+# /chat, when nothing of the model's answer could be recovered.
+FALLBACK = (
+    "Disculpa, no pude completar mi respuesta. ¿Puedes repetir tu consulta con otras palabras?"
+)
+
+
+def source_line(publisher: str, year: int | None) -> str:
+    """How a reply names the source of its facts: "Fuente: INIA, 2020" ("s. f.": no date)."""
+    return f"Fuente: {publisher}, {year}." if year else f"Fuente: {publisher}, s. f."
