@@ -93,7 +93,8 @@ NOTICES = {
     "alertas": "Alertas creadas.",
     "cancelada": "Alerta cancelada.",
     "consejo": "Consejo guardado.",
-    "consejo_borrado": "Consejo eliminado.",
+    "consejo_borrado": "Consejo retirado: el asistente ya no lo cita.",
+    "revisado": "Consejo marcado como revisado.",
     "clave": "Contraseña cambiada; tus otras sesiones se cerraron.",
 }
 PROBLEMS = {

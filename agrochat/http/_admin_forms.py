@@ -9,13 +9,14 @@ through the conversation's own ``validate_fields`` (the same as ``POST /form/upd
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agrochat.actors.inference import TEMAS
 from agrochat.actors.session import Accepted, load_form, validate_value
 from agrochat.http._alerts import MAX_SEGMENT_VALUE
+from agrochat.model_output import TEMAS
 from agrochat.persistence import LEVELS, MAX_MESSAGE_CHARS
 from agrochat.phones import normalize_phone
 
@@ -33,6 +34,11 @@ MAX_BODY = 4000
 MAX_CROP = 64
 MAX_KEYWORDS = 1000
 MAX_SOURCE = 200
+MAX_SOURCE_TITLE = 400
+MAX_URL = 500
+# What a producer reads on WhatsApp: short enough to read at a glance.
+MAX_ANSWER = 420
+MAX_ANSWER_SENTENCES = 3
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,15 @@ class AlertDraft:
 @dataclass(frozen=True)
 class KnowledgeDraft:
     title: str
+    answer: str
     body: str
     crop: str | None
     topic: str | None
     keywords: str
-    source: str | None
+    source: str
+    source_title: str
+    source_year: int | None
+    source_url: str | None
 
 
 def local_to_utc(value: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -137,6 +147,8 @@ def parse_alert(
 
 
 def parse_knowledge(form: Mapping[str, str]) -> tuple[KnowledgeDraft | None, dict[str, str]]:
+    """An admin's entry. The answer is what producers read; the source is required: every
+    figure an entry states must be traceable to a named public source."""
     errors: dict[str, str] = {}
     title = " ".join(form.get("titulo", "").split())
     if len(title) < 3:
@@ -144,19 +156,27 @@ def parse_knowledge(form: Mapping[str, str]) -> tuple[KnowledgeDraft | None, dic
     elif len(title) > MAX_TITLE:
         errors["titulo"] = f"El título pasa de {MAX_TITLE} caracteres."
 
+    answer = " ".join(form.get("respuesta", "").split())
+    if len(answer) < 20:
+        errors["respuesta"] = "Escribe la respuesta para el productor (al menos 20 caracteres)."
+    elif len(answer) > MAX_ANSWER:
+        errors["respuesta"] = f"La respuesta pasa de {MAX_ANSWER} caracteres; resúmela."
+    elif len(re.findall(r"[.!?](?:\s|$)", answer)) > MAX_ANSWER_SENTENCES:
+        errors["respuesta"] = f"La respuesta pasa de {MAX_ANSWER_SENTENCES} oraciones."
+
     body = form.get("texto", "").strip().replace("\r\n", "\n")
     if len(body) < 20:
-        errors["texto"] = "Escribe el consejo (al menos 20 caracteres)."
+        errors["texto"] = "Escribe el detalle (al menos 20 caracteres)."
     elif len(body) > MAX_BODY:
-        errors["texto"] = f"El consejo pasa de {MAX_BODY} caracteres; divídelo en dos."
+        errors["texto"] = f"El detalle pasa de {MAX_BODY} caracteres; divídelo en dos."
 
     crop_raw = form.get("cultivo", "").strip()
     crop: str | None = None
     if crop_raw:
-        if len(crop_raw) > MAX_CROP:
-            errors["cultivo"] = f"Pasa de {MAX_CROP} caracteres."
-        else:
-            crop = canonical_crop(crop_raw)
+        crops = load_form("perfil").get("cultivo")
+        crop = canonical_crop(crop_raw)
+        if crops is not None and crop not in crops.options:
+            errors["cultivo"] = "Elige un cultivo de la lista, o déjalo vacío para todos."
 
     topic = form.get("tema", "").strip() or None
     if topic is not None and topic not in TOPICS:
@@ -166,15 +186,41 @@ def parse_knowledge(form: Mapping[str, str]) -> tuple[KnowledgeDraft | None, dic
     if len(keywords) > MAX_KEYWORDS:
         errors["palabras"] = f"Las palabras clave pasan de {MAX_KEYWORDS} caracteres."
 
-    source = " ".join(form.get("fuente", "").split()) or None
-    if source is not None and len(source) > MAX_SOURCE:
+    source = " ".join(form.get("fuente", "").split())
+    if not source:
+        errors["fuente"] = "Nombra quién publica la fuente (INIA, FAO, SENASA…)."
+    elif len(source) > MAX_SOURCE:
         errors["fuente"] = f"Pasa de {MAX_SOURCE} caracteres."
+    source_title = " ".join(form.get("fuente_titulo", "").split())
+    if not source_title:
+        errors["fuente_titulo"] = "Escribe el título de la publicación."
+    elif len(source_title) > MAX_SOURCE_TITLE:
+        errors["fuente_titulo"] = f"Pasa de {MAX_SOURCE_TITLE} caracteres."
+    year: int | None = None
+    year_raw = form.get("fuente_anio", "").strip()
+    if year_raw:
+        if not (year_raw.isascii() and year_raw.isdigit() and 1900 <= int(year_raw) <= 2100):
+            errors["fuente_anio"] = "Escribe el año con cuatro cifras, o déjalo vacío (s. f.)."
+        else:
+            year = int(year_raw)
+    url = form.get("fuente_url", "").strip() or None
+    if url is not None and (len(url) > MAX_URL or not re.match(r"https?://\S+$", url)):
+        errors["fuente_url"] = "Escribe una dirección que empiece con http:// o https://."
 
     if errors:
         return None, errors
     return (
         KnowledgeDraft(
-            title=title, body=body, crop=crop, topic=topic, keywords=keywords, source=source
+            title=title,
+            answer=answer,
+            body=body,
+            crop=crop,
+            topic=topic,
+            keywords=keywords,
+            source=source,
+            source_title=source_title,
+            source_year=year,
+            source_url=url,
         ),
         {},
     )

@@ -33,6 +33,7 @@ from agrochat.http._admin_forms import (
     TARGETS,
     TOPICS,
     AlertDraft,
+    KnowledgeDraft,
     canonical_crop,
     parse_alert,
     parse_knowledge,
@@ -42,8 +43,10 @@ from agrochat.http._alerts import nudge_scheduler
 from agrochat.logs import get_logger
 from agrochat.persistence import (
     LEVELS,
+    REVIEW_STATUSES,
     STATUSES,
     AlertStore,
+    KnowledgeEntry,
     KnowledgeStore,
     MessageStore,
     Producer,
@@ -362,7 +365,33 @@ def _alert_routes(route: Route, panel: Panel) -> None:
 
 # -- knowledge ------------------------------------------------------------------------------
 
-KNOWLEDGE_FIELDS = ("titulo", "texto", "cultivo", "tema", "palabras", "fuente")
+KNOWLEDGE_FIELDS = (
+    "titulo",
+    "respuesta",
+    "texto",
+    "cultivo",
+    "tema",
+    "palabras",
+    "fuente",
+    "fuente_titulo",
+    "fuente_anio",
+    "fuente_url",
+)
+
+
+def _entry_values(draft: KnowledgeDraft) -> dict[str, Any]:
+    return {
+        "title": draft.title,
+        "answer": draft.answer,
+        "body": draft.body,
+        "crop": draft.crop,
+        "topic": draft.topic,
+        "keywords": draft.keywords,
+        "source": draft.source,
+        "source_title": draft.source_title,
+        "source_year": draft.source_year,
+        "source_url": draft.source_url,
+    }
 
 
 def _knowledge_form_page(
@@ -372,6 +401,7 @@ def _knowledge_form_page(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     status: int = 200,
+    entry: KnowledgeEntry | None = None,
 ) -> str:
     return panel.render(
         "knowledge_form",
@@ -379,6 +409,7 @@ def _knowledge_form_page(
         title="Editar consejo" if entry_id else "Nuevo consejo",
         nav="knowledge",
         entry_id=entry_id,
+        entry=entry,
         values=values,
         errors=errors or {},
         topics=TOPICS,
@@ -392,15 +423,21 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
         query = query_param("q")[:100]
         topic = query_param("tema")
         topic = topic if topic in TOPICS else ""
-        entries = KnowledgeStore(panel.db).all()
+        review = query_param("revision")
+        review = review if review in REVIEW_STATUSES else ""
+        everything = KnowledgeStore(panel.db).all()
+        entries = everything
         if topic:
             entries = [e for e in entries if e.topic == topic]
+        if review:
+            entries = [e for e in entries if e.review_status == review]
         if query:
             needle = fold(query)
             entries = [
                 e
                 for e in entries
-                if needle in fold(f"{e.title} {e.body} {e.keywords} {e.crop or ''}")
+                if needle
+                in fold(f"{e.title} {e.answer} {e.body} {e.keywords} {e.crop or ''} {e.source}")
             ]
         page = page_param()
         pager = Pager(page=page, size=PAGE_SIZE, total=len(entries))
@@ -412,6 +449,8 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
             query=query,
             topic=topic,
             topics=TOPICS,
+            review=review,
+            pending=sum(1 for e in everything if e.review_status == "pending"),
             pager=pager,
         )
 
@@ -430,14 +469,7 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
             )
         db = panel.db
         with db.tx():
-            entry_id = KnowledgeStore(db).add(
-                title=draft.title,
-                body=draft.body,
-                crop=draft.crop,
-                topic=draft.topic,
-                keywords=draft.keywords,
-                source=draft.source,
-            )
+            entry_id = KnowledgeStore(db).add(**_entry_values(draft))
             panel.audit("knowledge.create", f"knowledge:{entry_id}", title=draft.title)
         bottle.redirect("/admin/knowledge?ok=consejo", 303)
         raise AssertionError("unreachable")
@@ -449,13 +481,17 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
             raise NotFound(f"No existe el consejo {entry_id}.")
         values = {
             "titulo": entry.title,
+            "respuesta": entry.answer,
             "texto": entry.body,
             "cultivo": entry.crop or "",
             "tema": entry.topic or "",
             "palabras": entry.keywords,
             "fuente": entry.source or "",
+            "fuente_titulo": entry.source_title or "",
+            "fuente_anio": str(entry.source_year or ""),
+            "fuente_url": entry.source_url or "",
         }
-        return _knowledge_form_page(panel, entry_id=entry.id, values=values)
+        return _knowledge_form_page(panel, entry_id=entry.id, values=values, entry=entry)
 
     @route("/admin/knowledge/<entry_id:int>", "POST")
     def update_entry(entry_id: int) -> str:
@@ -469,25 +505,32 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
         if draft is None:
             values = {k: submitted.get(k, "") for k in KNOWLEDGE_FIELDS}
             return _knowledge_form_page(
-                panel, entry_id=entry_id, values=values, errors=errors, status=422
+                panel, entry_id=entry_id, values=values, errors=errors, status=422, entry=before
             )
         with db.tx():
-            store.update(
-                entry_id,
-                title=draft.title,
-                body=draft.body,
-                crop=draft.crop,
-                topic=draft.topic,
-                keywords=draft.keywords,
-                source=draft.source,
-            )
+            store.update(entry_id, **_entry_values(draft))
             panel.audit(
                 "knowledge.update",
                 f"knowledge:{entry_id}",
                 title=draft.title,
-                before={"title": before.title, "body": before.body},
+                before={"title": before.title, "answer": before.answer, "body": before.body},
             )
         bottle.redirect("/admin/knowledge?ok=consejo", 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/knowledge/<entry_id:int>/review", "POST")
+    def review_entry(entry_id: int) -> str:
+        """An agronomist signs the entry off as it stands (an edit makes it pending again)."""
+        db = panel.db
+        store = KnowledgeStore(db)
+        entry = store.get(check_id(entry_id, "el consejo"))
+        if entry is None:
+            raise NotFound(f"No existe el consejo {entry_id}.")
+        reviewer = panel.session().actor
+        with db.tx():
+            store.review(entry_id, reviewer=reviewer)
+            panel.audit("knowledge.review", f"knowledge:{entry_id}", title=entry.title)
+        bottle.redirect(f"/admin/knowledge/{entry_id}?ok=revisado", 303)
         raise AssertionError("unreachable")
 
     @route("/admin/knowledge/<entry_id:int>/delete", "POST")
@@ -498,7 +541,8 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
         if entry is None:
             raise NotFound(f"No existe el consejo {entry_id}.")
         with db.tx():
-            store.delete(entry_id)
+            # Retired, not deleted: the assistant stops quoting it and no later seed revives it.
+            store.retire(entry_id)
             panel.audit(
                 "knowledge.delete",
                 f"knowledge:{entry_id}",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import pytest
+
 from agrochat.http._admin import safe_next
 from agrochat.http._admin_forms import parse_alert, parse_knowledge, profile_changes
 
@@ -66,28 +68,53 @@ def test_alert_errors_name_each_bad_field() -> None:
     assert set(errors) == {"telefono", "programada"}
 
 
+ENTRY = {
+    "titulo": "  Heladas   en papa ",
+    "respuesta": "  Riega ligero  la tarde antes de la helada: el suelo húmedo guarda calor. ",
+    "texto": "Riega ligero la tarde antes de la helada.\r\n",
+    "cultivo": "PAPAS",
+    "tema": "clima",
+    "palabras": " helada  frio ",
+    "fuente": " FAO ",
+    "fuente_titulo": "Protección contra las heladas",
+    "fuente_anio": "2005",
+    "fuente_url": "https://www.fao.org/3/y7223s/y7223s00.htm",
+}
+
+
 def test_knowledge_is_trimmed_and_checked() -> None:
-    draft, errors = parse_knowledge(
-        {
-            "titulo": "  Heladas   en papa ",
-            "texto": "Riega ligero la tarde antes de la helada.\r\n",
-            "cultivo": "PAPAS",
-            "tema": "clima",
-            "palabras": " helada  frio ",
-            "fuente": " ",
-        }
-    )
+    draft, errors = parse_knowledge(ENTRY)
     assert errors == {}
     assert draft is not None
-    assert (draft.title, draft.crop, draft.keywords, draft.source) == (
+    assert (draft.title, draft.crop, draft.keywords, draft.source, draft.source_year) == (
         "Heladas en papa",
         "papa",
         "helada frio",
-        None,
+        "FAO",
+        2005,
     )
+    assert draft.answer == "Riega ligero la tarde antes de la helada: el suelo húmedo guarda calor."
     assert draft.body == "Riega ligero la tarde antes de la helada."
     _, errors = parse_knowledge({"titulo": "ok?", "texto": "", "tema": "magia"})
-    assert set(errors) == {"texto", "tema"}
+    assert set(errors) == {"respuesta", "texto", "tema", "fuente", "fuente_titulo"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("respuesta", "Uno. Dos. Tres. Cuatro oraciones son demasiadas para un WhatsApp."),
+        ("respuesta", "x" * 421),
+        ("cultivo", "alcachofa"),
+        ("fuente_anio", "dos mil"),
+        ("fuente_anio", "٢٠٢٠"),
+        ("fuente_url", "javascript:alert(1)"),
+    ],
+)
+def test_a_knowledge_entry_a_producer_cannot_read_or_trace_is_refused(
+    field: str, value: str
+) -> None:
+    _, errors = parse_knowledge({**ENTRY, field: value})
+    assert set(errors) == {field}
 
 
 def test_profile_changes_skip_unchanged_fields_and_refuse_emptying() -> None:

@@ -20,7 +20,7 @@ from agrochat.persistence import (
     record_audit,
     utcnow,
 )
-from tests.admin.conftest import Browser, Panel
+from tests.admin.conftest import ADMIN, Browser, Panel
 from tests.schema import alerts, form_fields, knowledge
 
 PHONE = "51987654321"
@@ -372,28 +372,39 @@ def test_cancelling_a_pending_alert_and_not_a_sent_one(panel: Panel, browser: Br
 # -- knowledge ------------------------------------------------------------------------------
 
 
-def test_knowledge_entries_are_created_edited_and_deleted(panel: Panel, browser: Browser) -> None:
-    created = browser.post(
-        "/admin/knowledge",
-        {
-            "titulo": "Riego del maíz en floración",
-            "texto": "El maíz necesita agua sobre todo en la floración y el llenado del grano.",
-            "cultivo": "maiz",
-            "tema": "riego",
-            "palabras": "regar  agua floracion",
-            "fuente": "",
-        },
-    )
+NEW_ENTRY = {
+    "titulo": "Riego del maíz en floración",
+    "respuesta": "El maíz necesita agua sobre todo en la floración y el llenado del grano.",
+    "texto": "El maíz necesita agua sobre todo en la floración y el llenado del grano.",
+    "cultivo": "maiz",
+    "tema": "riego",
+    "palabras": "regar  agua floracion",
+    "fuente": "FAO",
+    "fuente_titulo": "Crop information: Maize",
+    "fuente_anio": "",
+    "fuente_url": "https://www.fao.org/land-water/databases-and-software/crop-information/maize/en",
+}
+
+
+def test_knowledge_entries_are_created_edited_reviewed_and_retired(
+    panel: Panel, browser: Browser
+) -> None:
+    store = KnowledgeStore(panel.db)
+    seeded = len(store.all())
+    created = browser.post("/admin/knowledge", NEW_ENTRY)
     assert created.status_code == 303
-    [entry] = KnowledgeStore(panel.db).all()
-    assert (entry.crop, entry.topic, entry.keywords, entry.source) == (
+    [entry] = [e for e in store.all() if e.title == "Riego del maíz en floración"]
+    assert (entry.crop, entry.topic, entry.keywords, entry.source, entry.source_year) == (
         "maíz",
         "riego",
         "regar agua floracion",
+        "FAO",
         None,
     )
+    assert (entry.origin, entry.review_status) == ("admin", "pending")
     form = browser.get(f"/admin/knowledge/{entry.id}").text
-    assert "Riego del maíz en floración" in form
+    assert "Riego del maíz en floración" in form and "pendiente de revisión" in form
+    assert "Fuente: FAO, s. f." in form
 
     bad = browser.post(
         f"/admin/knowledge/{entry.id}",
@@ -401,32 +412,45 @@ def test_knowledge_entries_are_created_edited_and_deleted(panel: Panel, browser:
     )
     assert bad.status_code == 422
     assert "Escribe un título" in bad.text and "Elige un tema" in bad.text
-    assert KnowledgeStore(panel.db).get(entry.id).title == "Riego del maíz en floración"
+    assert "Nombra quién publica la fuente" in bad.text
+    assert store.get(entry.id).title == "Riego del maíz en floración"
+
+    reviewed = browser.post(f"/admin/knowledge/{entry.id}/review", {})
+    assert reviewed.status_code == 303
+    after = store.get(entry.id)
+    assert (after.review_status, after.reviewed_by) == ("reviewed", f"admin:{ADMIN}")
+    assert "revisado" in browser.get(f"/admin/knowledge/{entry.id}").text
 
     edited = browser.post(
         f"/admin/knowledge/{entry.id}",
-        {
-            "titulo": "Riego del maíz",
-            "texto": "Riega el maíz cada 7 a 10 días en floración si no llueve.",
-            "cultivo": "",
-            "tema": "riego",
-            "palabras": "regar",
-            "fuente": "INIA",
-        },
+        {**NEW_ENTRY, "titulo": "Riego del maíz", "cultivo": "", "fuente_anio": "2020"},
     )
     assert edited.status_code == 303
-    after = KnowledgeStore(panel.db).get(entry.id)
-    assert (after.title, after.crop, after.source) == ("Riego del maíz", None, "INIA")
-    assert "Riego del maíz" in browser.get("/admin/knowledge?q=floracion").text  # body, no accent
+    after = store.get(entry.id)
+    assert (after.title, after.crop, after.source_year) == ("Riego del maíz", None, 2020)
+    assert after.review_status == "pending"  # an edit must be reviewed again
+    listing = browser.get("/admin/knowledge?q=floracion&revision=pending").text
+    assert "Riego del maíz" in listing and "FAO, 2020" in listing
     assert "Riego del maíz" not in browser.get("/admin/knowledge?tema=plagas").text
 
     assert browser.post(f"/admin/knowledge/{entry.id}/delete", {}).status_code == 303
-    assert panel.count(knowledge) == 0
+    assert store.get(entry.id) is None and len(store.all()) == seeded
+    assert panel.count(knowledge) == seeded + 1  # retired, kept: no seed can bring it back
     assert [a for _, a, _ in audit_actions(panel) if a.startswith("knowledge.")] == [
         "knowledge.create",
+        "knowledge.review",
         "knowledge.update",
         "knowledge.delete",
     ]
+
+
+def test_seeded_entries_show_their_source_and_review_status(panel: Panel, browser: Browser) -> None:
+    rancha = KnowledgeStore(panel.db).by_key("papa-plagas-rancha")
+    listing = browser.get("/admin/knowledge?q=rancha").text
+    assert rancha.title in listing and rancha.source in listing and "pendiente" in listing
+    page = browser.get(f"/admin/knowledge/{rancha.id}").text
+    assert "Viene de la base inicial de agrochat" in page
+    assert rancha.source_url in page
 
 
 # -- errors ---------------------------------------------------------------------------------
