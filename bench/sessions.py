@@ -6,8 +6,8 @@ InferenceActor) with a test-double model that answers instantly (``InstantBacken
 agrochat's cost is measured. The baseline is a bare Bottle route on the same server (no plugins)
 returning a constant, driven by the same clients in the same process.
 
-Checks: every message answered; per-producer order (each reply echoes its message and the number
-of history entries the session saw, which must be 2 per earlier message); peak RSS after 1,000
+Checks: every message answered; per-producer order (each producer's messages stored in the order
+sent, each followed by its own reply, read back from the database); peak RSS after 1,000
 producers vs after 10 (passivation working); live threads bounded.
 
 Run: ``.venv/bin/python bench/sessions.py`` (or ``agrochat bench sessions``); ``--help``.
@@ -38,7 +38,7 @@ from agrochat.actors.inference import (
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.messages import Inspect
-from agrochat.persistence import open_database
+from agrochat.persistence import Database, MessageStore, ProducerStore, open_database
 from agrochat.supervisor import Supervisor
 
 API_KEY = "bench-api-key-0123456789"
@@ -59,21 +59,8 @@ BARE_BODY = json.dumps(
 
 
 def instant_reply(messages: Sequence[Mapping[str, str]], schema: Mapping[str, Any] | None) -> str:
-    """Echo the producer's message and how much history the session gave the model."""
-    context = json.loads(messages[-1]["content"].removeprefix("CONTEXTO:\n"))
-    return json.dumps(
-        {
-            "role": "consulta",
-            "respuesta_chat": f"eco:{context['mensaje']}|hist:{len(context['historial'])}",
-            "acciones": {
-                "actualizar_formulario": {},
-                "crear_alerta": None,
-                "escalar_a_humano": False,
-            },
-            "estado": {"tema": "otro", "respondida": True, "campos_faltantes": []},
-        },
-        ensure_ascii=False,
-    )
+    """What the understanding step gets from a model with no opinion: the rules decide."""
+    return "{}"
 
 
 class InstantBackend:
@@ -225,17 +212,26 @@ def send_bare(http: httpx.Client, phone: str, k: int) -> tuple[float, str]:
     return elapsed, response.json()["model_output"]["respuesta_chat"]
 
 
-def check_order(replies: Mapping[str, list[str]], messages_per_producer: int) -> list[str]:
-    """Problems found: a missing reply, or reply k not echoing message k with 2(k-1) history
-    entries (what a session that saw every earlier exchange, in order, would pass on)."""
+def check_order(
+    db: Database, replies: Mapping[str, list[str]], messages_per_producer: int
+) -> list[str]:
+    """Problems found: a missing reply, or a producer whose stored conversation is not m1,
+    reply to m1, m2, reply to m2, ... (what one session handling them in order writes)."""
     problems = []
+    producers, store = ProducerStore(db), MessageStore(db)
     for phone, texts in replies.items():
         if len(texts) != messages_per_producer:
             problems.append(f"{phone}: {len(texts)} replies")
             continue
-        for k, text in enumerate(texts, start=1):
-            if f"eco:m{k}|hist:{2 * (k - 1)}" not in text:
-                problems.append(f"{phone}: reply {k} was {text[:80]!r}")
+        producer = producers.get(phone)
+        history = store.history(producer.id, limit=2 * messages_per_producer + 2).messages
+        sent = [m for m in history if m.direction == "in"]
+        if [m.text for m in sent] != [f"m{k}" for k in range(1, messages_per_producer + 1)]:
+            problems.append(f"{phone}: stored {[m.text for m in sent]}")
+            continue
+        for inbound, reply in zip(history[::2], history[1::2], strict=False):
+            if reply.reply_to_id != inbound.id:
+                problems.append(f"{phone}: reply {reply.id} answers {reply.reply_to_id}")
                 break
     return problems
 
@@ -327,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             tracemalloc.start(8)
             snap_10 = tracemalloc.take_snapshot()
-        problems = check_order(replies_few, args.messages)
+        problems = check_order(db, replies_few, args.messages)
 
         rest = producers[10:]
         sampler_names = names | {f"bench-client-{c}" for c in range(args.clients)}
@@ -358,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tracemalloc:
             for stat in tracemalloc.take_snapshot().compare_to(snap_10, "traceback")[:8]:
                 print(stat, *stat.traceback.format()[-6:], sep="\n  ", file=sys.stderr)
-        problems += check_order(replies, args.messages)
+        problems += check_order(db, replies, args.messages)
         snapshot = supervisor.ref("sessions").ask(Inspect(), timeout=10)
 
         t0 = time.perf_counter()
@@ -372,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         solo_agent, solo_replies, _ = drive(
             https, solo, messages_per_producer=2, clients=1, send=send_agent
         )
-        problems += check_order(solo_replies, 2)
+        problems += check_order(db, solo_replies, 2)
         solo_bare, _, _ = drive(https, solo, messages_per_producer=2, clients=1, send=send_bare)
     finally:
         for http in https:
