@@ -25,6 +25,7 @@ from agrochat.supervisor import Supervisor
 if TYPE_CHECKING:
     from agrochat.http import AppContext
     from agrochat.persistence import Database
+    from agrochat.wiring import Wiring
 
 log = get_logger(__name__)
 
@@ -43,6 +44,7 @@ class Agrochat:
         self.database: Database | None = None
         self.supervisor: Supervisor | None = None
         self.context: AppContext | None = None
+        self.wiring: Wiring | None = None
         self._front = SwappableApp()
         self.http = HttpServer(
             self._front,
@@ -61,7 +63,7 @@ class Agrochat:
             from agrochat.persistence import open_database
 
             self.database = open_database(self.config.effective_database_url)
-            built = wiring.build(self.config, self.database, peers=self)
+            built = self.wiring = wiring.build(self.config, self.database, peers=self)
             self.supervisor = Supervisor(
                 built.specs,
                 intensity=self.config.restart_intensity,
@@ -76,7 +78,10 @@ class Agrochat:
                 metrics=built.metrics,
                 sessions=built.sessions,
                 inference=built.inference,
-                delivers=built.gateway is not None,
+                channels=built.channels,
+                inbox=built.inbox,
+                gateway_state=built.gateway_state,
+                delivers=built.channels is not None,
             )
             self.supervisor.start()
             self._front.target = make_app(self.context)
@@ -102,6 +107,8 @@ class Agrochat:
         self.http.stop()
         if self.supervisor is not None:
             self.supervisor.stop()
+        if self.wiring is not None:
+            self.wiring.close()
         if self.database is not None:
             self.database.close()
         self.stopped.set()

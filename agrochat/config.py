@@ -8,6 +8,7 @@ is the single source for parsing, for ``agrochat serve --help`` and for the READ
 from __future__ import annotations
 
 import dataclasses
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -91,6 +92,13 @@ def _on_off(value: str) -> bool:
     if value.lower() not in ("on", "off"):
         raise ValueError(f"expected on or off, got {value!r}")
     return value.lower() == "on"
+
+
+def _names(value: str) -> str:
+    names = [n.strip() for n in value.split(",")]
+    if any(not n or not re.fullmatch(r"[\w.-]+", n) for n in names) and value:
+        raise ValueError(f"expected names separated by commas, got {value!r}")
+    return ",".join(names)
 
 
 def _inference_api(value: str) -> str:
@@ -179,9 +187,23 @@ class Config:
     whatsapp: str = _setting("none", _whatsapp, "gateway: none | console | waha | cloud")
     waha_url: str = _setting("http://127.0.0.1:3000", _http_url, "WAHA base URL")
     waha_api_key: str = _setting("", _text, "WAHA X-Api-Key", secret=True)
-    waha_session: str = _setting("default", _text, "WAHA session name")
+    waha_session: str = _setting(
+        "default", _names, "WAHA session name; several numbers: names separated by commas"
+    )
     cloud_token: str = _setting("", _text, "Cloud API access token", secret=True)
-    cloud_phone_id: str = _setting("", _text, "Cloud API phone-number id")
+    cloud_phone_id: str = _setting(
+        "", _names, "Cloud API phone-number id; several numbers: ids separated by commas"
+    )
+    cloud_graph_url: str = _setting(
+        "https://graph.facebook.com", _http_url, "Graph API base URL (Cloud API)"
+    )
+    cloud_api_version: str = _setting("v25.0", _text, "Graph API version (Cloud API)")
+    send_per_minute: int = _setting(
+        "20", _non_negative_int, "messages per minute to one producer (0: no limit)"
+    )
+    send_global_per_minute: int = _setting(
+        "60", _non_negative_int, "messages per minute through each number (0: no limit)"
+    )
     cloud_app_secret: str = _setting(
         "", _text, "Cloud API app secret (webhook signatures)", secret=True
     )
@@ -245,6 +267,14 @@ class Config:
     @property
     def port(self) -> int:
         return int(self.bind.rpartition(":")[2])
+
+    @property
+    def waha_sessions(self) -> tuple[str, ...]:
+        return tuple(n for n in self.waha_session.split(",") if n)
+
+    @property
+    def cloud_phone_ids(self) -> tuple[str, ...]:
+        return tuple(n for n in self.cloud_phone_id.split(",") if n)
 
     def secrets(self) -> list[str]:
         """Every secret value set, so log processors can mask them wherever they appear."""

@@ -96,7 +96,9 @@ class InferenceResult:
 class Incoming:
     """A producer's message, from the HTTP API, a gateway or the terminal.
 
-    ``message_id`` is the gateway's id when there is one; it makes delivery idempotent.
+    ``message_id`` is the gateway's id when there is one; it makes delivery idempotent. A
+    gateway's message is stored before this is told (``agrochat.actors.whatsapp.Inbox``), with
+    the number it came to and its media type; the session answers that stored row.
     """
 
     phone: str
@@ -116,6 +118,26 @@ class Reply:
     phone: str
     model_output: dict[str, Any]
     message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AdminReply:
+    """An admin writes to a producer from the panel: through the producer's session, so it is
+    stored and sent in order with the conversation; the assistant then stays quiet."""
+
+    phone: str
+    text: str
+    author: str  # "admin:maria"
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """An admin takes a producer's conversation (``to_assistant`` False) or hands it back; in
+    the producer's session, so it takes effect in order with the messages."""
+
+    phone: str
+    author: str
+    to_assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,12 +188,14 @@ class Tick:
 
 @dataclass(frozen=True)
 class Send:
-    """Deliver one outbox row; the row is persisted before this is told."""
+    """Deliver one outbox row, through ``channel`` (our number; None: the first configured);
+    the row is persisted before this is told."""
 
     outbox_id: int
     phone: str
     text: str
     alert_id: int | None = None
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +212,14 @@ class DrainOutbox:
     """The WhatsAppActor's own timer: send outbox rows left pending (a crash, a backoff)."""
 
     at: float
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Told by a WAHA event stream once its connection settled: fetch what was written while it
+    was down (WAHA replays nothing to a socket that reconnects)."""
+
+    channel: str
 
 
 @dataclass(frozen=True)

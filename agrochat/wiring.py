@@ -2,9 +2,13 @@
 services shared by actors and HTTP routes.
 
 inference  owns the model; talks to no one
-whatsapp   sends the outbox through the gateway; tells "alerts" what was delivered
+whatsapp   our numbers: stores what producers write and tells "sessions"; sends the outbox
+           through the gateway; tells "alerts" what was delivered
 sessions   one actor per producer; asks inference, tells whatsapp
 alerts     ticks, claims due alerts, tells "sessions" to deliver them in each producer's order
+
+The Cloud API's webhook (HTTP) stores messages through the same Inbox the WhatsApp actor uses
+and tells "sessions" too.
 
 Whether a WhatsApp gateway exists is decided here, once: without one there is no WhatsApp actor,
 replies are not put in the outbox (the seed's bridge reads them from ``/agent``), and alerts wait
@@ -37,10 +41,18 @@ from agrochat.actors.session import (
     load_form,
     vocabulary,
 )
-from agrochat.actors.whatsapp import Transport, WhatsAppActor, make_transport
+from agrochat.actors.whatsapp import (
+    WAHA_TEXT_LIMIT,
+    Channels,
+    GatewayState,
+    Inbox,
+    WhatsAppActor,
+    make_channels,
+    split_message,
+)
 from agrochat.config import Config
 from agrochat.knowledge import KnowledgeBase
-from agrochat.messages import Send
+from agrochat.messages import Incoming, Send
 from agrochat.persistence import Database, KnowledgeStore
 from agrochat.supervisor import ChildSpec
 
@@ -54,14 +66,29 @@ class Wiring:
     specs: list[ChildSpec]
     inference: InferenceClient
     sessions: SessionGateway
-    gateway: Transport | None
+    # Our WhatsApp numbers; None without a gateway (AGROCHAT_WHATSAPP=none).
+    channels: Channels | None = None
+    inbox: Inbox | None = None
+    gateway_state: GatewayState | None = None
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     metrics: list[Callable[[], str]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """After the actors stopped: the transports' connections (a restarted WhatsApp actor
+        reuses them, so it does not close them itself)."""
+        if self.channels is not None:
+            self.channels.close()
 
 
 def knowledge_base(database: Database, form: Form) -> KnowledgeBase:
     """The base every session reads; its speller knows the cues' words and the form's options."""
-    options = [w for spec in form.fields for words in spec.options.values() for w in words]
+    options = [
+        w
+        for spec in form.fields
+        for phrases in spec.options.values()
+        for phrase in phrases
+        for w in phrase.split()
+    ]
     crop = form.get("cultivo")
     crops = [w for c, words in crop.options.items() for w in (c, *words)] if crop else []
     return KnowledgeBase(
@@ -84,25 +111,28 @@ def build(
     status = ModelStatus()
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
-    gateway = make_transport(config)
+    channels = make_channels(config)
 
     send: Callable[[Send], None] | None = None
-    if gateway is not None:
+    inbox: Inbox | None = None
+    state: GatewayState | None = None
+    if channels is not None:
 
         def send(message: Send) -> None:
             tell(peers, ActorId.WHATSAPP, message)
 
+        def deliver(incoming: Incoming) -> None:
+            tell(peers, ActorId.SESSIONS, incoming)
+
+        state = GatewayState([(c.name, c.kind) for c in channels])
+        inbox = Inbox(
+            database, deliver=deliver, state=state, reply_timeout_s=config.reply_timeout_s
+        )
+
     form = load_form("perfil")
-    # The speller knows the base's words, the cues' and the form's options.
-    option_words = [
-        w
-        for spec in form.fields
-        for words in spec.options.values()
-        for s in words
-        for w in s.split()
-    ]
-    knowledge = KnowledgeBase(KnowledgeStore(database), extra_words=[*vocabulary(), *option_words])
-    delivery = Delivery(database, send)
+    knowledge = knowledge_base(database, form)
+    # Both gateways take 4096 characters a message (CLOUD_TEXT_LIMIT is the same).
+    delivery = Delivery(database, send, split=lambda text: split_message(text, WAHA_TEXT_LIMIT))
     clock = clock or Clock(config.timezone)
 
     def conversation(phone: str) -> Conversation:
@@ -126,12 +156,17 @@ def build(
             ),
         )
     ]
-    if gateway is not None:
+    if channels is not None and inbox is not None:
         specs.append(
             ChildSpec(
                 id=ActorId.WHATSAPP,
                 start=lambda: WhatsAppActor.start(
-                    config, database=database, transport=gateway, peers=peers
+                    config,
+                    database=database,
+                    channels=channels,
+                    peers=peers,
+                    inbox=inbox,
+                    state=state,
                 ),
             )
         )
@@ -145,20 +180,22 @@ def build(
         ChildSpec(
             id=ActorId.ALERTS,
             start=lambda: AlertSchedulerActor.start(
-                config, database=database, peers=peers, deliver=gateway is not None
+                config, database=database, peers=peers, deliver=channels is not None
             ),
         ),
     ]
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
-    if gateway is not None:
-        health_checks["gateway"] = lambda: (True, gateway.name)
+    if state is not None:
+        health_checks["gateway"] = state.health
     return Wiring(
         specs=specs,
         inference=inference,
         sessions=SessionGateway(peers, reply_timeout_s=config.reply_timeout_s),
-        gateway=gateway,
+        channels=channels,
+        inbox=inbox,
+        gateway_state=state,
         health_checks=health_checks,
         metrics=[inference_metrics],
     )

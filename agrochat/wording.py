@@ -38,6 +38,14 @@ NO_INFO_FORECAST = (
     "No tengo pronósticos del tiempo verificados; consulta el pronóstico oficial de tu zona. "
     "Dejé tu consulta para que la revise un técnico del equipo."
 )
+# Anything but text (a photo, a sticker, a location, a voice note until agrochat hears them).
+MEDIA = (
+    "Por ahora solo leo texto. ¿Me escribes tu consulta en un mensaje, por favor? "
+    "Si es sobre una plaga o una mancha, cuéntame cómo se ve y en qué cultivo."
+)
+# Told only to a caller that shows our answer itself (the seed's bridge) while a person on the
+# team has the conversation; through our own gateway the assistant stays silent.
+WITH_A_PERSON = "Una persona del equipo está atendiendo tu conversación y te responderá por aquí."
 ESCALATED = "Le pasé tu mensaje a una persona del equipo; te contactará pronto."
 RISK_NOTED = "Gracias por avisar: le pasé tu reporte al equipo técnico."
 ABOUT_YOUR_CROP = "{name}sobre tu {crop}{age}:"

@@ -64,6 +64,8 @@ MAX_ID = 2**31 - 1
 # A panel form is a few kilobytes; the knowledge editor's body is the largest field.
 MAX_FORM_BYTES = 64 * 1024
 MAX_USERNAME = 64
+# The dashboard counts producers' reactions to our replies over this many days (today included).
+REACTION_DAYS = 7
 MAX_PASSWORD = 1024
 
 # No JavaScript at all, no inline styles, nothing from elsewhere, never inside a frame.
@@ -87,6 +89,10 @@ NOTICES = {
     "sin_cambios": "No había cambios que guardar.",
     "estado": "Estado del productor actualizado.",
     "resuelto": "Conversación marcada como resuelta.",
+    "respuesta": "Mensaje en cola para enviarse; el asistente no responde a este productor "
+    "hasta que lo devuelvas.",
+    "tomada": "Conversación tomada: el asistente no responde a este productor.",
+    "devuelta": "Conversación devuelta al asistente.",
     "productor": "Productor creado.",
     "ya_existe": "Ese productor ya existía; esta es su ficha.",
     "alerta": "Alerta creada.",
@@ -389,7 +395,7 @@ def check_same_origin(request: bottle.BaseRequest) -> None:
 
 
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
-    from agrochat.http import _admin_pages
+    from agrochat.http import _admin_pages, _admin_whatsapp
 
     panel = Panel(ctx)
     plugin = AdminPanelPlugin(panel)
@@ -501,6 +507,10 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             health=health,
             flagged=flagged,
             failed_alerts=alerts.recent(status="failed", limit=5),
+            reactions=MessageStore(db).reaction_counts(
+                since=panel.day_start() - dt.timedelta(days=REACTION_DAYS - 1)
+            ),
+            reaction_days=REACTION_DAYS,
         )
 
     @route("/admin/audit")
@@ -550,6 +560,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         raise AssertionError("unreachable")
 
     _admin_pages.install(route, panel)
+    _admin_whatsapp.install(route, panel)
 
     # Last: any other /admin path is a page that does not exist (HTML, after the login).
     @route("/admin/<rest:path>")

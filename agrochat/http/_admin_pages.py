@@ -49,6 +49,7 @@ from agrochat.persistence import (
     KnowledgeEntry,
     KnowledgeStore,
     MessageStore,
+    OutboxStore,
     Producer,
     ProducerStore,
     last_escalation,
@@ -61,6 +62,8 @@ log = get_logger(__name__)
 
 Route = Callable[..., Callable[[Callable[..., Any]], Any]]
 HISTORY_SIZES = (50, 200, 1000)
+# An admin's message is split like the assistant's; this only bounds a runaway paste.
+MAX_REPLY_CHARS = 4000
 PRODUCER_ALERTS = 20
 
 
@@ -119,6 +122,7 @@ def _producer_page(
     status: int = 200,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    reply_text: str = "",
 ) -> str:
     db = panel.db
     form = load_form("perfil")
@@ -128,6 +132,7 @@ def _producer_page(
     history = MessageStore(db).history(producer.id, limit=size)
     alerts = AlertStore(db).recent(producer_id=producer.id, limit=PRODUCER_ALERTS)
     escalation = last_escalation(db, producer.id) if producer.needs_human else None
+    ours = [m.id for m in history.messages if m.direction == "out"]
     return panel.render(
         "producer",
         status=status,
@@ -144,6 +149,10 @@ def _producer_page(
         alerts=alerts,
         escalated_at=escalation[0] if escalation else None,
         escalated_message=escalation[1] if escalation else None,
+        deliveries=OutboxStore(db).deliveries_of(ours),
+        reactions=MessageStore(db).reactions_of(ours),
+        delivers=panel.ctx.delivers,
+        reply_text=reply_text,
         back=url(f"/admin/producers/{producer.id}"),
     )
 
@@ -232,6 +241,45 @@ def _producer_routes(route: Route, panel: Panel) -> None:
         bottle.redirect(url(f"/admin/producers/{producer.id}", ok="estado"), 303)
         raise AssertionError("unreachable")
 
+    @route("/admin/producers/<producer_id:int>/reply", "POST")
+    def reply(producer_id: int) -> str:
+        producer = _producer(panel, producer_id)
+        text = form_data(bottle.request).get("texto", "").strip()
+        problem = None
+        if not panel.ctx.delivers:
+            problem = (
+                "agrochat no tiene una pasarela de WhatsApp propia (AGROCHAT_WHATSAPP=none): "
+                "no puede enviar mensajes desde el panel."
+            )
+        elif not text:
+            problem = "Escribe el mensaje."
+        elif len(text) > MAX_REPLY_CHARS:
+            problem = f"El mensaje tiene {len(text)} caracteres; el límite es {MAX_REPLY_CHARS}."
+        if problem is not None:
+            status = 422 if panel.ctx.delivers else 409
+            return _producer_page(
+                panel, producer, status=status, errors={"texto": problem}, reply_text=text[:5000]
+            )
+        author = panel.session().actor
+        sessions = panel.ctx.require_sessions()
+        try:
+            sessions.admin_reply(producer.phone, text, author=author)
+        except NotReady as exc:
+            raise NotReady(
+                "Las conversaciones se están iniciando o reiniciando. No se envió nada: "
+                "inténtalo de nuevo en un momento."
+            ) from exc
+        bottle.redirect(url(f"/admin/producers/{producer.id}", ok="respuesta"), 303)
+        raise AssertionError("unreachable")
+
+    @route("/admin/producers/<producer_id:int>/takeover", "POST")
+    def take_over(producer_id: int) -> str:
+        return _hand_over(panel, _producer(panel, producer_id), to_assistant=False)
+
+    @route("/admin/producers/<producer_id:int>/handback", "POST")
+    def hand_back(producer_id: int) -> str:
+        return _hand_over(panel, _producer(panel, producer_id), to_assistant=True)
+
     @route("/admin/producers/<producer_id:int>/resolve", "POST")
     def resolve(producer_id: int) -> str:
         producer = _producer(panel, producer_id)
@@ -242,6 +290,23 @@ def _producer_routes(route: Route, panel: Panel) -> None:
                 panel.audit("producer.resolved", f"producer:{producer.id}")
         bottle.redirect(url(f"/admin/producers/{producer.id}", ok="resuelto"), 303)
         raise AssertionError("unreachable")
+
+
+def _hand_over(panel: Panel, producer: Producer, *, to_assistant: bool) -> str:
+    """Through the producer's session, so it takes effect in order with their messages."""
+    author = panel.session().actor
+    try:
+        panel.ctx.require_sessions().take_over(
+            producer.phone, author=author, to_assistant=to_assistant
+        )
+    except NotReady as exc:
+        raise NotReady(
+            "Las conversaciones se están iniciando o reiniciando. No cambió nada: inténtalo "
+            "de nuevo en un momento."
+        ) from exc
+    notice = "devuelta" if to_assistant else "tomada"
+    bottle.redirect(url(f"/admin/producers/{producer.id}", ok=notice), 303)
+    raise AssertionError("unreachable")
 
 
 # -- alerts ---------------------------------------------------------------------------------

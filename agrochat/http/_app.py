@@ -17,14 +17,14 @@ import bottle
 import structlog
 
 from agrochat.errors import AgrochatError, MethodNotAllowed, NotFound
-from agrochat.http import _admin, _agent, _alerts, _chat, _debug, _forms, _health
+from agrochat.http import _admin, _agent, _alerts, _chat, _debug, _forms, _health, _webhooks
 from agrochat.http._api import check_bearer, json_response
 from agrochat.http._context import AppContext
 from agrochat.logs import get_logger
 
 log = get_logger(__name__)
 
-ROUTE_MODULES = (_health, _debug, _chat, _agent, _forms, _alerts, _admin)
+ROUTE_MODULES = (_health, _debug, _chat, _agent, _forms, _alerts, _webhooks, _admin)
 REQUEST_ID_HEADER = "X-Request-Id"
 
 

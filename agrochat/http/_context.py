@@ -12,6 +12,7 @@ from agrochat.errors import NotReady
 if TYPE_CHECKING:
     from agrochat.actors.inference import InferenceClient
     from agrochat.actors.session import SessionGateway
+    from agrochat.actors.whatsapp import Channels, GatewayState, Inbox
     from agrochat.persistence import Database
     from agrochat.supervisor import Supervisor
 
@@ -31,6 +32,11 @@ class AppContext:
     sessions: SessionGateway | None = None
     # How /chat reaches the model; None: /chat answers 503 (not configured yet).
     inference: InferenceClient | None = None
+    # Our WhatsApp numbers (None: no gateway of our own; bridges poll for alerts), where the
+    # Cloud API's webhook stores what comes in, and how each number is doing.
+    channels: Channels | None = None
+    inbox: Inbox | None = None
+    gateway_state: GatewayState | None = None
     # Whether agrochat delivers through a gateway of its own (else bridges poll for alerts).
     delivers: bool = False
 
@@ -48,3 +54,8 @@ class AppContext:
         if self.database is None:
             raise NotReady("the database is not open yet; try again in a moment")
         return self.database
+
+    def require_inbox(self) -> Inbox:
+        if self.inbox is None:
+            raise NotReady("WhatsApp is starting; try again in a moment")
+        return self.inbox

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._schema import messages, producers
+from agrochat.persistence._schema import messages, outbox, producers, reactions
 
 INBOUND = "in"
 OUTBOUND = "out"
@@ -33,6 +33,8 @@ class MessageStatus(StrEnum):
     RECEIVED = "received"
     ANSWERED = "answered"
     FAILED = "failed"
+    # Arrived while an admin had the conversation: theirs to answer, not the assistant's.
+    HELD = "held"
 
 
 class DuplicateMessage(Exception):
@@ -58,6 +60,8 @@ class StoredMessage:
     completion_tokens: int | None
     status: str
     created_at: dt.datetime
+    media_type: str | None = None
+    author: str | None = None  # an outbound message written by an admin ("admin:maria")
 
     @classmethod
     def from_row(cls, row: Any) -> StoredMessage:
@@ -73,6 +77,8 @@ class StoredMessage:
             role=m["role"],
             model_output=json.loads(output) if output else None,
             latency_ms=m["latency_ms"],
+            media_type=m["media_type"],
+            author=m["author"],
             prompt_tokens=m["prompt_tokens"],
             completion_tokens=m["completion_tokens"],
             status=m["status"],
@@ -97,6 +103,8 @@ def _stored(message_id: int, values: dict[str, Any]) -> StoredMessage:
         completion_tokens=values.get("completion_tokens"),
         status=values["status"],
         created_at=values["created_at"],
+        media_type=values.get("media_type"),
+        author=values.get("author"),
     )
 
 
@@ -144,6 +152,8 @@ class MessageStore:
         *,
         gateway_message_id: str | None = None,
         role: str | None = None,
+        media_type: str | None = None,
+        status: MessageStatus = MessageStatus.RECEIVED,
         now: dt.datetime | None = None,
     ) -> StoredMessage:
         """Store a producer's message as ``received``; DuplicateMessage if its id is known.
@@ -158,7 +168,8 @@ class MessageStore:
             "text": text,
             "gateway_message_id": gateway_message_id,
             "role": role,
-            "status": MessageStatus.RECEIVED,
+            "media_type": media_type,
+            "status": status,
             "created_at": now,
         }
         with self.db.tx() as conn:
@@ -276,6 +287,43 @@ class MessageStore:
             ).all()
             return [StoredMessage.from_row(r) for r in rows]
 
+    def waiting_gateway_messages(
+        self, *, since: dt.datetime, before: dt.datetime, limit: int = 500
+    ) -> list[tuple[str, StoredMessage]]:
+        """Gateways' messages still ``received`` and stored between ``since`` and ``before``,
+        with their producer's phone, oldest first: what a session should be (re)told about
+        after a restart or a lost hand-over."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(producers.c.phone, messages)
+                .join(producers, producers.c.id == messages.c.producer_id)
+                .where(
+                    messages.c.direction == INBOUND,
+                    messages.c.status == MessageStatus.RECEIVED,
+                    messages.c.gateway_message_id.is_not(None),
+                    messages.c.created_at >= since,
+                    messages.c.created_at < before,
+                )
+                .order_by(messages.c.id)
+                .limit(limit)
+            ).all()
+            return [(r.phone, StoredMessage.from_row(r)) for r in rows]
+
+    def latest_inbound_at(self, channel: str) -> dt.datetime | None:
+        """When the newest message from a producer who writes to ``channel`` was stored: the
+        point a catch-up after a restart starts from."""
+        with self.db.tx() as conn:
+            value = conn.execute(
+                sa.select(sa.func.max(messages.c.created_at))
+                .join(producers, producers.c.id == messages.c.producer_id)
+                .where(
+                    producers.c.channel == channel,
+                    messages.c.direction == INBOUND,
+                    messages.c.gateway_message_id.is_not(None),
+                )
+            ).scalar()
+            return value
+
     def expire_unanswered(self, producer_id: int, *, before: dt.datetime) -> int:
         """Mark ``received`` messages older than ``before`` failed: too old to answer now."""
         with self.db.tx() as conn:
@@ -304,3 +352,100 @@ class MessageStore:
             outbound=by_direction.get(OUTBOUND, 0),
             failed=inbound.get(MessageStatus.FAILED, 0),
         )
+
+    def hold(self, message_id: int) -> None:
+        """A received message a person on the team is to answer (the conversation is theirs)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                messages.update()
+                .where(messages.c.id == message_id, messages.c.status == MessageStatus.RECEIVED)
+                .values(status=MessageStatus.HELD)
+            )
+
+    def add_outbound(
+        self,
+        producer_id: int,
+        text: str,
+        *,
+        author: str,
+        reply_to_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> StoredMessage:
+        """A message a person on the team wrote to the producer (not the assistant's)."""
+        now = now or utcnow()
+        values: dict[str, Any] = {
+            "producer_id": producer_id,
+            "direction": OUTBOUND,
+            "text": text,
+            "reply_to_id": reply_to_id,
+            "role": "humano",
+            "author": author,
+            "status": MessageStatus.ANSWERED,
+            "created_at": now,
+        }
+        with self.db.tx() as conn:
+            result = conn.execute(messages.insert().values(**values))
+            return _stored(int(result.inserted_primary_key[0]), values)
+
+    def record_reaction(
+        self,
+        producer_id: int,
+        target_gateway_id: str,
+        emoji: str,
+        *,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """The producer's reaction to one of our messages (the gateway's id of what we sent);
+        a new reaction replaces the last. False when we sent no such message."""
+        now = now or utcnow()
+        with self.db.tx() as conn:
+            message_id = conn.execute(
+                sa.select(outbox.c.reply_to_id)
+                .where(outbox.c.gateway_message_id == target_gateway_id)
+                .limit(1)
+            ).scalar()
+            if message_id is None:
+                return False
+            updated = conn.execute(
+                reactions.update()
+                .where(reactions.c.target_gateway_id == target_gateway_id)
+                .values(emoji=emoji, updated_at=now)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    reactions.insert().values(
+                        producer_id=producer_id,
+                        message_id=message_id,
+                        emoji=emoji,
+                        target_gateway_id=target_gateway_id,
+                        updated_at=now,
+                    )
+                )
+            return True
+
+    def reactions_of(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """The producer's current reaction to each of these messages of ours, if any."""
+        if not message_ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(reactions.c.message_id, reactions.c.emoji).where(
+                    reactions.c.message_id.in_(list(message_ids)), reactions.c.emoji != ""
+                )
+            ).all()
+            return {int(r.message_id): r.emoji for r in rows}
+
+    def reaction_counts(self, *, since: dt.datetime) -> dict[str, int]:
+        """How many of our replies got each reaction since ``since`` (👍 / 👎 and the rest)."""
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(reactions.c.emoji, sa.func.count())
+                .where(reactions.c.updated_at >= since, reactions.c.emoji != "")
+                .group_by(reactions.c.emoji)
+            ).all()
+            counts: dict[str, int] = {}
+            for emoji, count in rows:
+                # "👍🏽" counts as "👍": the skin tone says nothing about the answer.
+                base = "".join(c for c in emoji if not 0x1F3FB <= ord(c) <= 0x1F3FF)
+                counts[base] = counts.get(base, 0) + int(count)
+            return counts

@@ -59,11 +59,17 @@ class OutboxMessage:
     gateway_message_id: str | None
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    channel: str | None = None
+    delivery_status: str | None = None  # sent | delivered | read | failed, as the gateway says
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxMessage:
         m = row._mapping
         return cls(**{f: m[f] for f in cls.__dataclass_fields__})
+
+
+# The gateways' delivery states, in the order a message goes through them.
+DELIVERY_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -93,9 +99,10 @@ class OutboxStore:
         *,
         alert_id: int | None = None,
         reply_to_id: int | None = None,
+        channel: str | None = None,
         now: dt.datetime | None = None,
     ) -> int:
-        """Persist one message to send; returns its id.
+        """Persist one message to send (through ``channel``, our number); returns its id.
 
         For an alert, a row that is already waiting, being sent or sent is returned instead of a
         new one: an alert pushed twice (a scheduler lease that ran out while the producer's
@@ -121,6 +128,7 @@ class OutboxStore:
                     text=text,
                     alert_id=alert_id,
                     reply_to_id=reply_to_id,
+                    channel=channel,
                     status=OutboxStatus.PENDING,
                     attempts=0,
                     created_at=now,
@@ -256,3 +264,65 @@ class OutboxStore:
     def counts(self) -> dict[str, int]:
         """Rows per status, for /health and snapshots."""
         return self.db.count_by(outbox.c.status)
+
+    def release(self, outbox_id: int) -> None:
+        """Give a claimed row back untouched (not sent yet: a send-rate limit said wait)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == outbox_id, outbox.c.status == OutboxStatus.SENDING)
+                .values(status=OutboxStatus.PENDING, lease_until=None)
+            )
+
+    def record_delivery(
+        self,
+        gateway_message_id: str,
+        state: str,
+        *,
+        error: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """What the gateway says became of a message we sent. States only move forward (a late
+        "delivered" does not undo "read"); "failed" always counts. False: no such message."""
+        now = now or utcnow()
+        rank = DELIVERY_ORDER.get(state)
+        if rank is None:
+            return False
+        earlier = [s for s, r in DELIVERY_ORDER.items() if r < rank]
+        values: dict[str, Any] = {"delivery_status": state}
+        if state == "delivered":
+            values["delivered_at"] = now
+        elif state == "read":
+            values["read_at"] = now
+        elif state == "failed":
+            values["delivery_error"] = error
+        with self.db.tx() as conn:
+            exists = conn.execute(
+                sa.select(outbox.c.id).where(outbox.c.gateway_message_id == gateway_message_id)
+            ).first()
+            if exists is None:
+                return False
+            movable = sa.or_(
+                outbox.c.delivery_status.is_(None), outbox.c.delivery_status.in_(earlier)
+            )
+            if state == "failed":
+                movable = sa.true()
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.gateway_message_id == gateway_message_id, movable)
+                .values(**values)
+            )
+            return True
+
+    def deliveries_of(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """For each of our messages (reply ids), how far it got: the outbox row's delivery
+        state, else its sending state (pending, sending, failed)."""
+        if not message_ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.reply_to_id, outbox.c.status, outbox.c.delivery_status)
+                .where(outbox.c.reply_to_id.in_(list(message_ids)))
+                .order_by(outbox.c.id)
+            ).all()
+            return {int(r.reply_to_id): r.delivery_status or r.status for r in rows}

@@ -61,6 +61,9 @@ class Producer:
     created_at: dt.datetime
     updated_at: dt.datetime
     last_inbound_at: dt.datetime | None
+    channel: str | None = None  # the number they write to (None: the first configured)
+    taken_over: bool = False  # an admin answers; the assistant is quiet
+    taken_over_by: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Producer:
@@ -74,6 +77,9 @@ class Producer:
             created_at=m["created_at"],
             updated_at=m["updated_at"],
             last_inbound_at=m["last_inbound_at"],
+            channel=m["channel"],
+            taken_over=bool(m["taken_over"]),
+            taken_over_by=m["taken_over_by"],
         )
 
 
@@ -121,8 +127,16 @@ class ProducerStore:
             return Producer.from_row(row), created
 
     def update(self, producer_id: int, *, now: dt.datetime | None = None, **values: Any) -> None:
-        """Set some of name, status, needs_human, last_inbound_at."""
-        allowed = {"name", "status", "needs_human", "last_inbound_at"}
+        """Set some of name, status, needs_human, last_inbound_at, channel, taken_over(_by)."""
+        allowed = {
+            "name",
+            "status",
+            "needs_human",
+            "last_inbound_at",
+            "channel",
+            "taken_over",
+            "taken_over_by",
+        }
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"not producer columns this store sets: {sorted(unknown)}")

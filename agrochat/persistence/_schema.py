@@ -11,7 +11,7 @@ databases keeps the stores' comparisons simple.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -166,53 +166,20 @@ admin_sessions = sa.Table(
 )
 
 
-def _knowledge_v1(meta: sa.MetaData) -> sa.Table:
-    """The knowledge table as version 1 created it (migration 2 adds the rest)."""
-    return sa.Table(
-        "knowledge",
-        meta,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("title", sa.String(200), nullable=False),
-        sa.Column("body", sa.Text, nullable=False),
-        sa.Column("crop", sa.String(64)),  # None: applies to every crop
-        sa.Column("topic", sa.String(32)),  # riego | plagas | fertilizacion | clima | ...
-        sa.Column("keywords", sa.Text, nullable=False, server_default=""),
-        sa.Column("source", sa.String(200)),  # the publisher, short ("INIA", "FAO")
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-        sa.Index("ix_knowledge_crop_topic", "crop", "topic"),
-    )
-
-
-# Vetted advice. Each entry's ``answer`` is what a producer reads (at most three sentences),
-# ``body`` the longer text for the panel; every fact in both comes from the named source.
-def _knowledge_v2() -> tuple[sa.Column, ...]:  # type: ignore[type-arg]
-    """The columns migration 2 adds (new objects each call: a Column belongs to one table)."""
-    return (
-        # Stable name of a seeded entry: a later seed updates the entry with the same key, unless
-        # an admin edited it (``edited_at``) or retired it.
-        sa.Column("key", sa.String(120)),
-        sa.Column("answer", sa.Text, nullable=False, server_default=""),
-        sa.Column("source_title", sa.String(400)),
-        sa.Column("source_year", sa.Integer),
-        sa.Column("source_url", sa.String(500)),
-        # pending | reviewed: an agronomist signs entries off in the panel.
-        sa.Column("review_status", sa.String(16), nullable=False, server_default="pending"),
-        sa.Column("reviewed_by", sa.String(64)),
-        sa.Column("reviewed_at", sa.DateTime),
-        sa.Column("origin", sa.String(8), nullable=False, server_default="admin"),  # seed | admin
-        sa.Column("edited_at", sa.DateTime),
-        sa.Column("retired_at", sa.DateTime),
-        # Retrieval's stems (agrochat.knowledge), and the version of the rules that made them.
-        sa.Column("title_terms", sa.Text),
-        sa.Column("text_terms", sa.Text),
-        sa.Column("terms_version", sa.Integer),
-    )
-
-
-knowledge = _knowledge_v1(metadata)
-for _column in _knowledge_v2():
-    knowledge.append_column(_column)
+knowledge = sa.Table(
+    "knowledge",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("crop", sa.String(64)),  # None: applies to every crop
+    sa.Column("topic", sa.String(32)),  # riego | plagas | fertilizacion | clima | ...
+    sa.Column("keywords", sa.Text, nullable=False, server_default=""),
+    sa.Column("source", sa.String(200)),  # the publisher, short ("INIA", "FAO")
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_knowledge_crop_topic", "crop", "topic"),
+)
 
 audit = sa.Table(
     "audit",
@@ -226,14 +193,103 @@ audit = sa.Table(
     sa.Index("ix_audit_at", "at"),
 )
 
+# The schema as version 1 created it, taken before later versions add to the tables above:
+# migration 1 creates exactly this, whatever the code declares today, and each later migration
+# adds its part (an old database and a new one end the same).
+_VERSION_1 = sa.MetaData()
+for _table in metadata.sorted_tables:
+    if _table.name != "schema_version":
+        _table.to_metadata(_VERSION_1)
+
+# -- version 2: vetted knowledge ------------------------------------------------------------
+# Each entry's ``answer`` is what a producer reads (at most three sentences), ``body`` the
+# longer text for the panel; every fact in both comes from the named source.
+_KNOWLEDGE_V2 = (
+    # Stable name of a seeded entry: a later seed updates the entry with the same key, unless
+    # an admin edited it (``edited_at``) or retired it.
+    sa.Column("key", sa.String(120)),
+    sa.Column("answer", sa.Text, nullable=False, server_default=""),
+    sa.Column("source_title", sa.String(400)),
+    sa.Column("source_year", sa.Integer),
+    sa.Column("source_url", sa.String(500)),
+    # pending | reviewed: an agronomist signs entries off in the panel.
+    sa.Column("review_status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("reviewed_by", sa.String(64)),
+    sa.Column("reviewed_at", sa.DateTime),
+    sa.Column("origin", sa.String(8), nullable=False, server_default="admin"),  # seed | admin
+    sa.Column("edited_at", sa.DateTime),
+    sa.Column("retired_at", sa.DateTime),
+    # Retrieval's stems (agrochat.knowledge), and the version of the rules that made them.
+    sa.Column("title_terms", sa.Text),
+    sa.Column("text_terms", sa.Text),
+    sa.Column("terms_version", sa.Integer),
+)
+for _column in _KNOWLEDGE_V2:
+    knowledge.append_column(_column)
+
+# -- version 3: WhatsApp both ways ------------------------------------------------------------
+_WHATSAPP_V3 = {
+    # Which of our numbers (a WAHA session, a Cloud API phone-number id) the producer writes
+    # to: replies and alerts go out through it. None: the first configured.
+    "producers": (
+        sa.Column("channel", sa.String(64)),
+        # An admin is answering: the assistant stays quiet until they hand the chat back.
+        sa.Column("taken_over", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("taken_over_by", sa.String(64)),
+    ),
+    "messages": (
+        # image, ptt, document...: what a producer sent that agrochat does not read yet.
+        sa.Column("media_type", sa.String(32)),
+        # Who wrote an outbound message: the assistant (None) or an admin ("admin:maria").
+        sa.Column("author", sa.String(64)),
+    ),
+    "outbox": (
+        sa.Column("channel", sa.String(64)),
+        # What the gateway says became of it: sent | delivered | read | failed.
+        sa.Column("delivery_status", sa.String(16)),
+        sa.Column("delivery_error", sa.Text),
+        sa.Column("delivered_at", sa.DateTime),
+        sa.Column("read_at", sa.DateTime),
+    ),
+}
+for _name, _columns in _WHATSAPP_V3.items():
+    for _column in _columns:
+        metadata.tables[_name].append_column(_column)
+
+# A producer's 👍/👎 (any emoji) on one of our messages: the first signal of answer quality.
+reactions = sa.Table(
+    "reactions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "producer_id",
+        sa.Integer,
+        sa.ForeignKey("producers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id", ondelete="CASCADE")),
+    sa.Column("emoji", sa.String(16), nullable=False),  # "" once the producer removed it
+    # The gateway's id for the reaction on that message: one row per reacted message.
+    sa.Column("target_gateway_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_reactions_updated", "updated_at"),
+)
+
+
+def _add_columns(conn: Connection, table: str, columns: Iterable[sa.Column]) -> None:  # type: ignore[type-arg]
+    for column in columns:
+        kind = column.type.compile(dialect=conn.dialect)
+        default = ""
+        if column.server_default is not None:
+            arg = column.server_default.arg  # type: ignore[attr-defined]
+            value = arg if isinstance(arg, str) else str(arg.compile(dialect=conn.dialect))
+            default = f" DEFAULT '{value}'" if isinstance(arg, str) else f" DEFAULT {value}"
+        null = " NOT NULL" if not column.nullable else ""
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}{default}{null}"))
+
 
 def _v1_initial(conn: Connection) -> None:
-    frozen = sa.MetaData()
-    for table in metadata.sorted_tables:
-        if table.name not in ("schema_version", "knowledge"):
-            table.to_metadata(frozen)
-    _knowledge_v1(frozen)
-    frozen.create_all(conn)
+    _VERSION_1.create_all(conn)
 
 
 # What the first releases seeded: unsourced starter advice, removed by version 2 unless an
@@ -244,11 +300,7 @@ _V1_SEED_SOURCE = "agrochat: base inicial (revisar con un agrónomo local)"
 def _v2_vetted_knowledge(conn: Connection) -> None:
     """Sourced entries with a short answer, review status, soft delete and full-text search
     over retrieval's stems; the unsourced starter advice goes; the sourced seed comes."""
-    for ddl in _knowledge_v2():
-        kind = ddl.type.compile(dialect=conn.dialect)
-        default = f" DEFAULT '{ddl.server_default.arg}'" if ddl.server_default is not None else ""
-        null = " NOT NULL" if not ddl.nullable else ""
-        conn.execute(sa.text(f"ALTER TABLE knowledge ADD COLUMN {ddl.name} {kind}{default}{null}"))
+    _add_columns(conn, "knowledge", _KNOWLEDGE_V2)
     conn.execute(sa.text("CREATE UNIQUE INDEX ux_knowledge_key ON knowledge (key)"))
     conn.execute(
         knowledge.delete().where(
@@ -294,10 +346,19 @@ def _v2_vetted_knowledge(conn: Connection) -> None:
     apply_knowledge_seed(conn, knowledge, load_seed("knowledge-"))
 
 
+def _v3_whatsapp(conn: Connection) -> None:
+    """Numbers (channels), human takeover, media, delivery states and reactions."""
+    for table, columns in _WHATSAPP_V3.items():
+        _add_columns(conn, table, columns)
+    conn.execute(sa.text("CREATE INDEX ix_outbox_gateway_message ON outbox (gateway_message_id)"))
+    reactions.create(conn)
+
+
 # Append only: a released migration is never edited, the next change is a new entry.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_vetted_knowledge),
+    (3, _v3_whatsapp),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -7,7 +7,8 @@ from typing import Any
 
 import pykka
 
-from agrochat.actors.whatsapp import TransportError
+from agrochat.actors.whatsapp import Channels, Inbox, TransportError, WhatsAppActor
+from agrochat.config import Config
 from agrochat.messages import PushAlert, Send
 from agrochat.persistence import Database, OutboxStore
 from tests.conftest import FakePeers
@@ -76,3 +77,18 @@ class RecordingTransport:
 
     def close(self) -> None:
         pass
+
+
+def start_whatsapp(
+    config: Config, db: Database, transport: Any, peers: Any, **kwargs: Any
+) -> pykka.ActorRef[Any]:
+    """The WhatsApp actor with one number sending through ``transport``."""
+    inbox = Inbox(db, deliver=lambda incoming: peers.ref("sessions").tell(incoming))
+    return WhatsAppActor.start(
+        config,
+        database=db,
+        channels=Channels.single(transport),
+        peers=peers,
+        inbox=inbox,
+        **kwargs,
+    )

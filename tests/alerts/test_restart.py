@@ -11,12 +11,11 @@ import pytest
 from freezegun import freeze_time
 
 from agrochat.actors.alerts import AlertSchedulerActor, RuleBook
-from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
 from agrochat.messages import DrainOutbox, Inspect, Tick
 from agrochat.persistence import AlertStore, Database, OutboxStore, open_database
 from tests.alerts._data import add_producer
-from tests.alerts._fakes import FakeSessions, RecordingTransport
+from tests.alerts._fakes import FakeSessions, RecordingTransport, start_whatsapp
 from tests.conftest import FakePeers
 
 T0 = dt.datetime(2026, 3, 2, 15, 0, 0)
@@ -27,9 +26,7 @@ CONFIG = Config(whatsapp="console", alert_tick_s=3600)
 def _start(db: Database, transport: RecordingTransport) -> FakePeers:
     """One agrochat "process": WhatsApp, sessions and the scheduler, in dependency order."""
     peers = FakePeers()
-    peers.refs["whatsapp"] = WhatsAppActor.start(
-        CONFIG, database=db, transport=transport, peers=peers
-    )
+    peers.refs["whatsapp"] = start_whatsapp(CONFIG, db, transport, peers)
     peers.refs["sessions"] = FakeSessions.start(db, peers)
     peers.refs["alerts"] = AlertSchedulerActor.start(
         CONFIG, database=db, peers=peers, rules=RuleBook(crops={})

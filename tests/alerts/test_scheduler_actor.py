@@ -9,12 +9,11 @@ import pykka
 from freezegun import freeze_time
 
 from agrochat.actors.alerts import AlertSchedulerActor, RuleBook, backoff
-from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
 from agrochat.messages import Inspect, Tick
 from agrochat.persistence import AlertStore, Database, utcnow
 from tests.alerts._data import add_producer
-from tests.alerts._fakes import FakeSessions, RecordingTransport
+from tests.alerts._fakes import FakeSessions, RecordingTransport, start_whatsapp
 from tests.conftest import FakePeers
 
 PHONE = "51987654321"
@@ -109,9 +108,7 @@ def test_alert_goes_from_tick_through_session_and_gateway_to_sent(
     alert_id = store.create(phone=PHONE, message="Helada esta noche", level="alta", source="api")
     transport = RecordingTransport(expect=1)
     peers = FakePeers()
-    peers.refs["whatsapp"] = WhatsAppActor.start(
-        CONFIG, database=db, transport=transport, peers=peers
-    )
+    peers.refs["whatsapp"] = start_whatsapp(CONFIG, db, transport, peers)
     peers.refs["sessions"] = FakeSessions.start(db, peers)
     peers.refs["alerts"] = AlertSchedulerActor.start(
         CONFIG, database=db, peers=peers, rules=NO_RULES

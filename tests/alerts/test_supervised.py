@@ -5,13 +5,12 @@ from __future__ import annotations
 import pykka
 
 from agrochat.actors.alerts import AlertSchedulerActor, RuleBook
-from agrochat.actors.whatsapp import WhatsAppActor
 from agrochat.config import Config
 from agrochat.messages import Inspect
 from agrochat.persistence import AlertStore, Database, OutboxStore, utcnow
 from agrochat.supervisor import ChildSpec, Supervised, Supervisor
 from tests.alerts._data import add_producer
-from tests.alerts._fakes import FakeSessions, RecordingTransport
+from tests.alerts._fakes import FakeSessions, RecordingTransport, start_whatsapp
 
 PHONE = "51987654321"
 CONFIG = Config(whatsapp="console", alert_tick_s=3600)
@@ -42,9 +41,7 @@ def test_alerts_flow_through_supervised_actors(sqlite_database: Database) -> Non
         [
             ChildSpec(
                 "whatsapp",
-                lambda: WhatsAppActor.start(
-                    CONFIG, database=db, transport=transport, peers=peers()
-                ),
+                lambda: start_whatsapp(CONFIG, db, transport, peers()),
             ),
             ChildSpec("sessions", lambda: _SupervisedSessions.start(db, peers())),
             ChildSpec(

@@ -13,7 +13,7 @@ from agrochat.actors.whatsapp import (
     InboundMessage,
     TransportError,
     WahaClient,
-    make_transport,
+    make_channels,
 )
 from agrochat.config import Config
 from agrochat.errors import ConfigError
@@ -218,14 +218,35 @@ def test_a_new_scan_request_brings_a_new_qr(fake_waha: FakeWaha, client: WahaCli
     assert client.qr_value() not in (None, first)
 
 
-def test_make_transport_follows_agrochat_whatsapp() -> None:
-    assert make_transport(Config(whatsapp="none")) is None
-    assert make_transport(Config(whatsapp="console")).name == "console"  # type: ignore[union-attr]
-    waha = make_transport(Config(whatsapp="waha", waha_api_key=API_KEY))
-    assert isinstance(waha, WahaClient)
+def test_make_channels_follows_agrochat_whatsapp() -> None:
+    assert make_channels(Config(whatsapp="none")) is None
+    console = make_channels(Config(whatsapp="console"))
+    assert console is not None and console.default.transport.name == "console"
+    waha = make_channels(Config(whatsapp="waha", waha_api_key=API_KEY, waha_session="norte,sur"))
+    assert waha is not None and [c.name for c in waha] == ["norte", "sur"]
+    assert all(isinstance(c.transport, WahaClient) for c in waha)
+    # A number no longer configured is answered from the first one rather than not at all.
+    assert waha.get("centro").name == "norte" and waha.get("sur").name == "sur"
     waha.close()
-    with pytest.raises(ConfigError):
-        make_transport(Config(whatsapp="cloud"))
+
+
+def test_cloud_needs_its_credentials_and_says_which() -> None:
+    with pytest.raises(ConfigError, match=r"AGROCHAT_CLOUD_TOKEN.*AGROCHAT_CLOUD_APP_SECRET"):
+        make_channels(Config(whatsapp="cloud", cloud_phone_id="1234", cloud_verify_token="v"))
+    cloud = make_channels(
+        Config(
+            whatsapp="cloud",
+            cloud_token="t",
+            cloud_phone_id="111,222",
+            cloud_app_secret="s",
+            cloud_verify_token="v",
+        )
+    )
+    assert cloud is not None and [(c.name, c.kind) for c in cloud] == [
+        ("111", "cloud"),
+        ("222", "cloud"),
+    ]
+    cloud.close()
 
 
 def test_status_and_qr_can_be_asked_for_another_session_of_the_same_waha() -> None:

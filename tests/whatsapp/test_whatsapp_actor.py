@@ -10,12 +10,12 @@ from typing import Any
 import pykka
 from freezegun import freeze_time
 
-from agrochat.actors.whatsapp import ConsoleTransport, OutboxSender, TransportError, WhatsAppActor
+from agrochat.actors.whatsapp import Channels, ConsoleTransport, OutboxSender, TransportError
 from agrochat.config import Config
 from agrochat.messages import Delivered, DeliveryFailed, DrainOutbox, Inspect, Send
 from agrochat.persistence import AlertStore, Database, OutboxStore
 from tests.alerts._data import add_producer
-from tests.alerts._fakes import FakePeers, RecordingTransport
+from tests.alerts._fakes import FakePeers, RecordingTransport, start_whatsapp
 
 PHONE = "51987654321"
 CONFIG = Config(whatsapp="console", alert_tick_s=3600)
@@ -41,7 +41,7 @@ def _alert(db: Database) -> int:
 def _start(db: Database, transport: Any) -> tuple[pykka.ActorRef[Any], pykka.ActorRef[Any]]:
     peers = FakePeers()
     peers.refs["alerts"] = _Recorder.start()
-    whatsapp = WhatsAppActor.start(CONFIG, database=db, transport=transport, peers=peers)
+    whatsapp = start_whatsapp(CONFIG, db, transport, peers)
     peers.refs["whatsapp"] = whatsapp
     return whatsapp, peers.refs["alerts"]
 
@@ -92,7 +92,7 @@ def test_a_reply_that_failed_retryably_goes_out_on_a_later_drain(
     db = sqlite_database
     outbox = OutboxStore(db)
     transport = RecordingTransport(fail_with=TransportError("session STARTING", retryable=True))
-    sender = OutboxSender(outbox, transport)
+    sender = OutboxSender(outbox, Channels.single(transport))
     with freeze_time(T0) as clock:
         oid = outbox.enqueue(PHONE, "Hola")
         outcome = sender.send(oid)
@@ -151,7 +151,7 @@ def test_template_alerts_are_sent_with_the_configured_template(sqlite_database: 
     outbox = OutboxStore(db)
     oid = outbox.enqueue(PHONE, "Helada", alert_id=alert_id)
     transport = RecordingTransport()
-    sender = OutboxSender(outbox, transport, alerts=alerts, template="alerta_agro")
+    sender = OutboxSender(outbox, Channels.single(transport), alerts=alerts, template="alerta_agro")
     sender.send(oid)
     assert transport.sent == [(PHONE, "Helada", "alerta_agro")]
 

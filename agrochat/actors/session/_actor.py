@@ -23,10 +23,12 @@ import structlog
 from agrochat.actors.session._conversation import Conversation, Status
 from agrochat.logs import get_logger
 from agrochat.messages import (
+    AdminReply,
     Incoming,
     Inspect,
     PushAlert,
     SessionDone,
+    TakeOver,
     UpdateForm,
 )
 from agrochat.text import mask_phone
@@ -72,6 +74,16 @@ class SessionActor(pykka.ThreadingActor):
                 return self._update_form(message)
             if isinstance(message, PushAlert):
                 return self._push_alert(message)
+            if isinstance(message, AdminReply):
+                return self._admin(
+                    lambda: self.conversation.admin_reply(message.text, author=message.author)
+                )
+            if isinstance(message, TakeOver):
+                return self._admin(
+                    lambda: self.conversation.take_over(
+                        author=message.author, to_assistant=message.to_assistant
+                    )
+                )
         log.warning("session ignored a message", message=type(message).__name__)
         return None
 
@@ -93,6 +105,13 @@ class SessionActor(pykka.ThreadingActor):
     def _update_form(self, message: UpdateForm) -> dict[str, Any]:
         try:
             return self.conversation.update_form(message.values, source=message.source)
+        finally:
+            self._done()
+
+    def _admin(self, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        # An admin's action is asked for: an error goes back to the panel, the session lives.
+        try:
+            return action()
         finally:
             self._done()
 

@@ -51,10 +51,12 @@ from agrochat.persistence import (
     Database,
     DuplicateMessage,
     History,
+    MessageStatus,
     MessageStore,
     Producer,
     ProducerStore,
     StoredMessage,
+    record_audit,
     utcnow,
 )
 from agrochat.phones import chat_id
@@ -97,6 +99,7 @@ class Status(enum.StrEnum):
     ANSWERED = "answered"
     FAILED = "failed"
     REPLAYED = "replayed"
+    HELD = "held"  # a person on the team has the conversation
 
 
 @dataclass(frozen=True)
@@ -157,32 +160,43 @@ class Conversation:
     # -- entry points ----------------------------------------------------------------------
 
     def handle(self, incoming: Incoming) -> Outcome:
-        """Answer one producer message (in order with every other message of this producer)."""
+        """Answer one producer message (in order with every other message of this producer).
+
+        A gateway's message arrives already stored as ``received`` (the WhatsApp inbox keeps it
+        before telling us): that row is answered. Any other message seen before is replayed.
+        """
         started = self.clock.monotonic()
+        inbound: StoredMessage | None = None
         if incoming.message_id is not None:
             existing = self.messages.by_gateway_id(incoming.message_id)
-            if existing is not None:
+            if existing is not None and existing.status != MessageStatus.RECEIVED:
                 return self._replay(existing, incoming.role)
-        producer, created = self.producers.get_or_create(self.phone)
-        try:
-            inbound = self.messages.add_inbound(
-                producer.id,
-                incoming.text,
-                gateway_message_id=incoming.message_id,
-                role=incoming.role,
-                now=self.clock.utcnow(),
-            )
-        except DuplicateMessage as dup:
-            return self._replay(dup.existing, incoming.role)
+            inbound = existing
+        producer, _ = self.producers.get_or_create(self.phone)
+        if inbound is None:
+            try:
+                inbound = self.messages.add_inbound(
+                    producer.id,
+                    incoming.text,
+                    gateway_message_id=incoming.message_id,
+                    role=incoming.role,
+                    now=self.clock.utcnow(),
+                )
+            except DuplicateMessage as dup:
+                return self._replay(dup.existing, incoming.role)
         self.handled += 1
+        deliver = incoming.source not in DIRECT_SOURCES
+        if producer.taken_over:
+            return self._hold(producer, inbound, deliver=deliver)
         # Strict order: whatever was accepted earlier and never answered goes first.
-        self._recover(producer, exclude=inbound.id)
+        self._recover(producer, before=inbound.id)
+        if inbound.media_type is not None:
+            return self._canned(producer, inbound, wording.MEDIA, deliver=deliver)
         return self._answer(
             producer,
             inbound,
             deadline=incoming.deadline,
-            deliver=incoming.source not in DIRECT_SOURCES,
-            first_contact=created,
+            deliver=deliver,
             started=started,
             request_id=incoming.request_id,
         )
@@ -195,7 +209,7 @@ class Conversation:
         try:
             producer, _ = self.producers.get_or_create(self.phone)
             inbound = self._find_or_store_inbound(producer, incoming)
-            if inbound.status == "received":
+            if inbound.status == MessageStatus.RECEIVED:
                 self.recorder.record(
                     producer,
                     inbound,
@@ -237,11 +251,58 @@ class Conversation:
             "campos_faltantes": self.form.missing(fields),
         }
 
-    def push_alert(self, alert_id: int, text: str) -> int | None:
-        """An alert for this producer, delivered in order with the replies."""
-        send = self.delivery.enqueue(self.phone, text, alert_id=alert_id)
-        self.delivery.notify(send)
-        return send.outbox_id if send is not None else None
+    def push_alert(self, alert_id: int, text: str) -> list[int]:
+        """An alert for this producer, delivered in order with the replies; its outbox rows."""
+        producer = self.producers.get(self.phone)
+        channel = producer.channel if producer is not None else None
+        sends = self.delivery.enqueue(self.phone, text, alert_id=alert_id, channel=channel)
+        self.delivery.notify(sends)
+        return [send.outbox_id for send in sends]
+
+    def admin_reply(self, text: str, *, author: str) -> dict[str, Any]:
+        """A person on the team writes to the producer: stored as theirs, sent through the
+        outbox, and the conversation is theirs until they hand it back (the assistant is quiet
+        meanwhile)."""
+        producer, _ = self.producers.get_or_create(self.phone)
+        now = self.clock.utcnow()
+        with self.recorder.db.tx():
+            message = self.messages.add_outbound(producer.id, text, author=author, now=now)
+            if not producer.taken_over:
+                self.producers.update(producer.id, now=now, taken_over=True, taken_over_by=author)
+            record_audit(
+                self.recorder.db,
+                actor=author,
+                action="respuesta_humana",
+                target=f"producer:{producer.id}",
+                details={"message_id": message.id},
+            )
+            sends = self.delivery.enqueue(
+                producer.phone, text, channel=producer.channel, reply_to_id=message.id
+            )
+        self.delivery.notify(sends)
+        log.info("admin replied", message_id=message.id, parts=len(sends))
+        return {"message_id": message.id, "outbox_ids": [s.outbox_id for s in sends]}
+
+    def take_over(self, *, author: str, to_assistant: bool) -> dict[str, Any]:
+        """An admin takes the conversation, or hands it back to the assistant (which also
+        closes the "waiting for a person" flag: a person has dealt with it)."""
+        producer, _ = self.producers.get_or_create(self.phone)
+        now = self.clock.utcnow()
+        with self.recorder.db.tx():
+            if to_assistant:
+                self.producers.update(
+                    producer.id, now=now, taken_over=False, taken_over_by=None, needs_human=False
+                )
+            else:
+                self.producers.update(producer.id, now=now, taken_over=True, taken_over_by=author)
+            record_audit(
+                self.recorder.db,
+                actor=author,
+                action="devolver_al_asistente" if to_assistant else "tomar_conversacion",
+                target=f"producer:{producer.id}",
+                details={},
+            )
+        return {"phone": chat_id(self.phone), "taken_over": not to_assistant}
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -261,7 +322,6 @@ class Conversation:
         *,
         deadline: float,
         deliver: bool,
-        first_contact: bool,
         started: float,
         request_id: str | None,
     ) -> Outcome:
@@ -273,6 +333,11 @@ class Conversation:
                 producer, inbound, wording.TIMEOUT, "deadline passed before start", deliver
             )
         history = self.messages.history(producer.id, limit=HISTORY_FETCH)
+        # The welcome (which asks for their data) goes with a new producer's first message,
+        # however the producer row came to be (the gateway's inbox, the panel, this message).
+        first_contact = bool(self.form.missing(stored)) and not any(
+            m.id < inbound.id for m in history.messages
+        )
         request_id = request_id or f"msg-{inbound.id}-{uuid.uuid4().hex[:6]}"
         understood = self._understand(inbound, stored, history, today, deadline, request_id)
         understanding = understood.understanding
@@ -505,6 +570,33 @@ class Conversation:
         log.warning("message failed", message_id=inbound.id, error=error)
         return Outcome(reply=self._reply(output, inbound), status=Status.FAILED, error=error)
 
+    def _canned(
+        self, producer: Producer, inbound: StoredMessage, text: str, *, deliver: bool
+    ) -> Outcome:
+        """A fixed reply, stored and sent like any other (a photo, a sticker: not read yet)."""
+        missing = self.form.missing(self.producers.fields(producer.id))
+        output = canned_output(inbound.role, text, missing)
+        self.recorder.record(
+            producer,
+            inbound,
+            output,
+            Review(),
+            status=Status.ANSWERED,
+            deliver=deliver,
+            latency_ms=None,
+            now=self.clock.utcnow(),
+        )
+        return Outcome(reply=self._reply(output, inbound), status=Status.ANSWERED)
+
+    def _hold(self, producer: Producer, inbound: StoredMessage, *, deliver: bool) -> Outcome:
+        """A person on the team has this conversation: the message is theirs to answer. Only a
+        caller that shows our answer itself (the seed's bridge) is told so."""
+        self.messages.hold(inbound.id)
+        log.info("message held for the team", message_id=inbound.id, by=producer.taken_over_by)
+        text = "" if deliver else wording.WITH_A_PERSON
+        output = canned_output(inbound.role, text)
+        return Outcome(reply=self._reply(output, inbound), status=Status.HELD)
+
     def _replay(self, inbound: StoredMessage, role: str | None) -> Outcome:
         """The same gateway message again: the answer already given, no work done."""
         previous = self.messages.latest_reply(inbound.id)
@@ -528,13 +620,14 @@ class Conversation:
                 return existing
         recent = self.messages.history(producer.id, limit=2).messages
         for m in reversed(recent):
-            if m.direction == "in" and m.text == incoming.text and m.status == "received":
+            received = m.status == MessageStatus.RECEIVED
+            if m.direction == "in" and m.text == incoming.text and received:
                 return m
         return self.messages.add_inbound(
             producer.id, incoming.text, gateway_message_id=incoming.message_id, role=incoming.role
         )
 
-    def _recover(self, producer: Producer, *, exclude: int) -> None:
+    def _recover(self, producer: Producer, *, before: int) -> None:
         """Once per activation: messages accepted earlier and never answered (the process
         stopped in between) are answered first, through the gateway, oldest first."""
         if self._recovered:
@@ -543,14 +636,15 @@ class Conversation:
         cutoff = self.clock.utcnow() - UNANSWERED_MAX_AGE
         self.messages.expire_unanswered(producer.id, before=cutoff)
         for inbound in self.messages.unanswered(producer.id, since=cutoff):
-            if inbound.id == exclude:
+            if inbound.id >= before:
+                # Later ones are in this session's mailbox already (a gateway's inbox stores
+                # each message before telling us); they come in their turn.
                 continue
             self._answer(
                 producer,
                 inbound,
                 deadline=self.clock.monotonic() + self.reply_timeout_s,
                 deliver=self.delivery.active,
-                first_contact=False,
                 started=self.clock.monotonic(),
                 request_id=None,
             )

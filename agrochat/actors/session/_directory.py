@@ -32,10 +32,12 @@ from agrochat.actors.session._actor import ConversationFactory, SessionActor
 from agrochat.config import Config
 from agrochat.logs import get_logger
 from agrochat.messages import (
+    AdminReply,
     Incoming,
     Inspect,
     PushAlert,
     SessionDone,
+    TakeOver,
     Tick,
     UpdateForm,
 )
@@ -122,7 +124,7 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             self._session_done(message)
         elif isinstance(message, Tick):
             self._tick()
-        elif isinstance(message, Incoming | UpdateForm | PushAlert):
+        elif isinstance(message, Incoming | UpdateForm | PushAlert | AdminReply | TakeOver):
             # Asked (an HTTP thread waits on the returned future) or told (a gateway, the
             # alert scheduler: the reply goes out through the outbox, nobody waits here).
             try:

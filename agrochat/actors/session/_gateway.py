@@ -17,7 +17,7 @@ from agrochat import wording
 from agrochat.actors._common import ActorId, Peers
 from agrochat.errors import NotFound, NotReady
 from agrochat.logs import get_logger
-from agrochat.messages import Incoming, Reply, UpdateForm
+from agrochat.messages import AdminReply, Incoming, Reply, TakeOver, UpdateForm
 from agrochat.model_output import canned_output
 from agrochat.phones import chat_id, normalize_phone
 
@@ -28,6 +28,8 @@ ROUTE_TIMEOUT_S = 10.0
 # Past the reply's deadline, how long to wait for the session to answer with its own apology
 # (it checks the deadline before calling the model and the model stops at it).
 GRACE_S = 5.0
+
+Routed = Incoming | UpdateForm | AdminReply | TakeOver
 
 
 class SessionGateway:
@@ -40,7 +42,7 @@ class SessionGateway:
         self.peers = peers
         self.reply_timeout_s = reply_timeout_s
 
-    def _route(self, message: Incoming | UpdateForm) -> pykka.Future[Any]:
+    def _route(self, message: Routed) -> pykka.Future[Any]:
         try:
             # Looked up on every call: after a restart the directory is a new actor.
             ref = self.peers.ref(ActorId.SESSIONS)
@@ -53,7 +55,7 @@ class SessionGateway:
             raise NotReady("conversations could not take the message")
         return future
 
-    def _ask(self, message: Incoming | UpdateForm, timeout_s: float) -> Any:
+    def _ask(self, message: Routed, timeout_s: float) -> Any:
         # One retry: a session that crashed (or was replaced) between routing and handling
         # leaves its queued asks with ActorDeadError; the directory then starts a new one.
         for attempt in (1, 2):
@@ -110,3 +112,29 @@ class SessionGateway:
         except pykka.Timeout:
             raise NotReady("the producer's session is busy; try again shortly") from None
         return result
+
+    def admin_reply(self, phone: str, text: str, *, author: str) -> dict[str, Any]:
+        """An admin's message to a producer, stored and queued for sending in order with the
+        conversation; the conversation is then the admin's."""
+        message = AdminReply(phone=normalize_phone(phone), text=text, author=author)
+        return self._admin(message)
+
+    def take_over(self, phone: str, *, author: str, to_assistant: bool = False) -> dict[str, Any]:
+        message = TakeOver(phone=normalize_phone(phone), author=author, to_assistant=to_assistant)
+        return self._admin(message)
+
+    def _admin(self, message: AdminReply | TakeOver) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = self._ask(message, self.reply_timeout_s)
+        except pykka.Timeout:
+            raise NotReady("the producer's session is busy; try again shortly") from None
+        return result
+
+    def deliver(self, incoming: Incoming) -> None:
+        """Hand a gateway's message (already stored) to its session; nobody waits for the reply,
+        which goes out through the outbox."""
+        try:
+            self.peers.ref(ActorId.SESSIONS).tell(incoming)
+        except (NotFound, NotReady, pykka.ActorDeadError) as exc:
+            # Stored as received: the WhatsApp actor's sweep hands it over again later.
+            raise NotReady("conversations are not running") from exc

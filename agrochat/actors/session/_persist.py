@@ -31,9 +31,17 @@ class Delivery:
     transaction, then a ``Send`` once it is committed. Without a gateway (``send`` None) there
     is no outbox: the seed's bridge reads the reply from ``/agent``."""
 
-    def __init__(self, db: Database, send: Callable[[Send], None] | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        send: Callable[[Send], None] | None,
+        *,
+        split: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        """``split``: a long text in the parts the gateway takes (WhatsApp caps a message)."""
         self.outbox = OutboxStore(db)
         self._send = send
+        self._split = split or (lambda text: [text])
 
     @property
     def active(self) -> bool:
@@ -44,25 +52,42 @@ class Delivery:
         phone: str,
         text: str,
         *,
+        channel: str | None = None,
         alert_id: int | None = None,
         reply_to_id: int | None = None,
-    ) -> Send | None:
+    ) -> list[Send]:
+        """One outbox row per part, in order; call inside the transaction that stores what
+        they are, and ``notify`` after its commit."""
         if self._send is None:
-            return None
-        outbox_id = self.outbox.enqueue(phone, text, alert_id=alert_id, reply_to_id=reply_to_id)
-        return Send(outbox_id=outbox_id, phone=phone, text=text, alert_id=alert_id)
+            return []
+        sends = []
+        for part in self._split(text):
+            outbox_id = self.outbox.enqueue(
+                phone, part, alert_id=alert_id, reply_to_id=reply_to_id, channel=channel
+            )
+            sends.append(
+                Send(
+                    outbox_id=outbox_id,
+                    phone=phone,
+                    text=part,
+                    alert_id=alert_id,
+                    channel=channel,
+                )
+            )
+        return sends
 
-    def notify(self, send: Send | None) -> None:
-        # The row is committed first: if this tell is lost (the WhatsApp actor restarting), its
-        # own outbox drain sends the row later.
-        if send is not None and self._send is not None:
-            self._send(send)
+    def notify(self, sends: list[Send]) -> None:
+        # The rows are committed first: if this tell is lost (the WhatsApp actor restarting),
+        # its own outbox drain sends the rows later.
+        if self._send is not None:
+            for send in sends:
+                self._send(send)
 
 
 @dataclass(frozen=True)
 class Written:
     reply: StoredMessage
-    send: Send | None
+    sends: list[Send]
 
 
 class Recorder:
@@ -112,6 +137,11 @@ class Recorder:
                 updates["status"] = decision.status
             if decision.needs_human and not producer.needs_human:
                 updates["needs_human"] = True
+            if decision.escalate and not producer.taken_over:
+                # The producer asked for a person: the assistant is quiet until one of the
+                # team has answered and hands the conversation back (issue 10, takeover).
+                updates["taken_over"] = True
+                updates["taken_over_by"] = "escalado"
             if updates:
                 self.producers.update(producer.id, now=now, **updates)
             alert = output["acciones"].get("crear_alerta")
@@ -131,10 +161,12 @@ class Recorder:
                     target=f"producer:{producer.id}",
                     details={"message_id": inbound.id},
                 )
-            send = (
-                self.delivery.enqueue(producer.phone, text, reply_to_id=reply.id)
+            sends = (
+                self.delivery.enqueue(
+                    producer.phone, text, channel=producer.channel, reply_to_id=reply.id
+                )
                 if deliver
-                else None
+                else []
             )
-        self.delivery.notify(send)
-        return Written(reply=reply, send=send)
+        self.delivery.notify(sends)
+        return Written(reply=reply, sends=sends)

@@ -1,8 +1,10 @@
-"""WhatsApp: the actor that sends the outbox through a gateway transport, and the gateway pieces
-it is built from (WAHA's event stream and API, the Cloud API's webhook and Graph client, message
-splitting and send-rate limits)."""
+"""WhatsApp, both ways: the actor that owns agrochat's numbers (what producers write comes in
+through the Inbox, replies and alerts go out through the outbox), and the gateway pieces it is
+built from (WAHA's event stream and API, the Cloud API's webhook and Graph client, message
+splitting and send-rate limits, each number's state)."""
 
 from agrochat.actors.whatsapp._actor import WhatsAppActor
+from agrochat.actors.whatsapp._channels import Channel, Channels, make_channels
 from agrochat.actors.whatsapp._cloud import (
     DEFAULT_API_VERSION,
     RETRYABLE_CODES,
@@ -21,6 +23,7 @@ from agrochat.actors.whatsapp._inbound import (
     Reaction,
     SessionStatus,
 )
+from agrochat.actors.whatsapp._inbox import Accepted, Inbox
 from agrochat.actors.whatsapp._outgoing import (
     CLOUD_TEXT_LIMIT,
     WAHA_TEXT_LIMIT,
@@ -29,6 +32,7 @@ from agrochat.actors.whatsapp._outgoing import (
     split_message,
 )
 from agrochat.actors.whatsapp._sender import OutboxSender
+from agrochat.actors.whatsapp._state import SCAN_QR_CODE, ChannelStatus, GatewayState
 from agrochat.actors.whatsapp._transports import (
     ChatSummary,
     ConsoleTransport,
@@ -36,7 +40,6 @@ from agrochat.actors.whatsapp._transports import (
     Transport,
     TransportError,
     WahaClient,
-    make_transport,
 )
 from agrochat.actors.whatsapp._waha_events import (
     StreamState,
@@ -52,16 +55,23 @@ __all__ = [
     "CLOUD_TEXT_LIMIT",
     "DEFAULT_API_VERSION",
     "RETRYABLE_CODES",
+    "SCAN_QR_CODE",
     "SIGNATURE_HEADER",
     "SUBSCRIBED_EVENTS",
     "WAHA_TEXT_LIMIT",
+    "Accepted",
+    "Channel",
+    "ChannelStatus",
+    "Channels",
     "ChatSummary",
     "CloudClient",
     "ConsoleTransport",
     "DeliveryState",
     "DeliveryStatus",
+    "GatewayState",
     "InboundEvent",
     "InboundMessage",
+    "Inbox",
     "OutboxSender",
     "QrCode",
     "Reaction",
@@ -80,7 +90,7 @@ __all__ = [
     "events_url",
     "exponential_backoff",
     "graph_error",
-    "make_transport",
+    "make_channels",
     "parse_frame",
     "parse_webhook",
     "slow_retry",

@@ -1,29 +1,59 @@
-"""WhatsAppActor: a thin Pykka shell around OutboxSender.
+"""WhatsAppActor: agrochat's numbers, both ways; a thin Pykka shell around the Inbox (what comes
+in) and the OutboxSender (what goes out).
 
-Takes ``Send`` (an outbox row already persisted by whoever tells it), sends it through the
-transport and tells the alert scheduler ``Delivered`` / ``DeliveryFailed`` for rows that carry an
-alert. On start, and then every ``drain_interval_s``, it drains the outbox: rows left pending by a
-crash or waiting out a retry backoff go out then. One actor sends, so sends are in the order the
-``Send``s arrived.
+In: each WAHA number has its event stream (``WahaEventStream``, a websocket on a thread of its
+own, owned and stopped by this actor); the stream tells this actor every event, in the order
+WAHA sent it, and ``CatchUp`` once a connection settled, when WAHA is asked for what was written
+while the socket was down. The Cloud API's webhook arrives over HTTP and goes through the same
+Inbox there (Meta wants a 200 fast, after the message is stored). Every producer message is
+stored, handed to its session, marked read and answered with "escribiendo…" until the reply.
+
+Out: takes ``Send`` (an outbox row already persisted by whoever tells it), sends it through the
+row's channel and tells the alert scheduler ``Delivered`` / ``DeliveryFailed`` for rows that
+carry an alert. On start, and then every ``drain_interval_s``, it drains the outbox (rows left
+pending by a crash, waiting out a retry backoff or the send rate) and hands over again messages
+that were stored but never answered. One actor sends, so sends are in the order of the
+``Send``s.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pykka
 
 from agrochat.actors._common import ActorId, Peers, Ticker, tell
+from agrochat.actors.whatsapp._channels import Channel, Channels
+from agrochat.actors.whatsapp._inbound import (
+    DeliveryStatus,
+    InboundMessage,
+    Reaction,
+    SessionStatus,
+)
+from agrochat.actors.whatsapp._inbox import ANSWERABLE_FOR, Accepted, Inbox
+from agrochat.actors.whatsapp._outgoing import SendRateLimiter
 from agrochat.actors.whatsapp._sender import DRAIN_BATCH, OutboxSender, Outcome
-from agrochat.actors.whatsapp._transports import Transport
+from agrochat.actors.whatsapp._state import GatewayState
+from agrochat.actors.whatsapp._transports import TransportError, WahaClient
+from agrochat.actors.whatsapp._waha_events import WahaEventStream
 from agrochat.config import Config
 from agrochat.logs import get_logger
-from agrochat.messages import DrainOutbox, Inspect, Send
-from agrochat.persistence import AlertStore, Database, OutboxStore
+from agrochat.messages import CatchUp, DrainOutbox, Inspect, Send
+from agrochat.persistence import AlertStore, Database, MessageStore, OutboxStore, utcnow
 from agrochat.supervisor import Supervised
 
 log = get_logger(__name__)
+
+# A catch-up starts a little before the newest message we stored: the phone's clock (WAHA's
+# timestamps) and ours differ, and a message seen twice is dropped anyway.
+CATCH_UP_SLACK = dt.timedelta(minutes=5)
+
+StreamFactory = Callable[..., WahaEventStream]
 
 
 class WhatsAppActor(Supervised, pykka.ThreadingActor):
@@ -32,25 +62,43 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         config: Config,
         *,
         database: Database,
-        transport: Transport,
+        channels: Channels,
         peers: Peers,
+        inbox: Inbox,
+        state: GatewayState | None = None,
         drain_interval_s: float | None = None,
         sender: OutboxSender | None = None,
+        stream_factory: StreamFactory = WahaEventStream,
     ) -> None:
         super().__init__()
         self.config = config
         self.peers = peers
-        self.transport = transport
+        self.channels = channels
+        self.inbox = inbox
+        self.state = state
+        self.messages = MessageStore(database)
         self.drain_interval_s = drain_interval_s or config.alert_tick_s
         self.sender = sender or OutboxSender(
             OutboxStore(database),
-            transport,
+            channels,
             alerts=AlertStore(database),
             template=config.alert_template,
+            limiter=lambda: SendRateLimiter(
+                per_recipient_per_min=config.send_per_minute or None,
+                global_per_min=config.send_global_per_minute or None,
+            ),
         )
+        self.stream_factory = stream_factory
+        self.streams: list[WahaEventStream] = []
         self._timer: Ticker | None = None
+        self._soon: threading.Timer | None = None
+        self._started_at = utcnow()
+        # Messages handed over again by the sweep in this run: each at most once.
+        self._swept: set[str] = set()
+        self._swept_at_start = False
         self.errors = 0
         self.last_error: str | None = None
+        self.caught_up = 0
 
     def on_start(self) -> None:
         self._timer = Ticker(
@@ -60,17 +108,42 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             name="outbox-drain",
         )
         self._timer.start()
+        for channel in self.channels:
+            if isinstance(channel.transport, WahaClient):
+                self.streams.append(self._stream(channel))
         # Drain through the inbox, not here: an exception in on_start kills the actor without
         # on_failure, and a database that is slow to answer at start is no reason to die.
         self.actor_ref.tell(DrainOutbox(at=time.time()))
+        for stream in self.streams:
+            stream.start()
+
+    def _stream(self, channel: Channel) -> WahaEventStream:
+        ref = self.actor_ref
+
+        def on_event(event: object) -> None:
+            ref.tell(event)
+
+        def catch_up() -> None:
+            ref.tell(CatchUp(channel=channel.name))
+
+        return self.stream_factory(
+            self.config.waha_url,
+            api_key=self.config.waha_api_key,
+            session=channel.name,
+            on_event=on_event,
+            catch_up=catch_up,
+            on_state=self.state.stream_changed if self.state is not None else None,
+        )
 
     def on_stop(self) -> None:
+        for stream in self.streams:
+            stream.stop()
         if self._timer is not None:
             self._timer.stop()
-        try:
-            self.transport.close()
-        except Exception:
-            log.exception("closing the transport failed")
+        if self._soon is not None:
+            self._soon.cancel()
+        # The transports outlive this actor: a restarted one sends through them again (the
+        # wiring closes them when agrochat stops).
 
     def on_failure(self, *args: object) -> None:
         self.on_stop()
@@ -82,8 +155,89 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             self._send(message)
         elif isinstance(message, DrainOutbox):
             self._drain()
+        elif isinstance(message, CatchUp):
+            self._catch_up(message.channel)
+        elif isinstance(message, InboundMessage | SessionStatus | DeliveryStatus | Reaction):
+            self._inbound(message)
         else:
             log.warning("whatsapp actor ignored a message", message=type(message).__name__)
+
+    # -- in ----------------------------------------------------------------------------------
+
+    def _inbound(self, event: Any) -> None:
+        try:
+            accepted = self.inbox.accept(event)
+        except Exception as exc:
+            # The database failed us: the catch-up after the next reconnect, or WAHA's
+            # redelivery, brings the message again.
+            self._error(exc)
+            return
+        if accepted is not None:
+            self._seen_and_typing(accepted)
+
+    def _seen_and_typing(self, accepted: Accepted) -> None:
+        """Blue ticks and "escribiendo…" (WAHA's advice against looking like a bulk sender);
+        not for a conversation a person on the team has: they will answer in their time."""
+        if accepted.taken_over:
+            return
+        transport = self.channels.get(accepted.message.session).transport
+        if not isinstance(transport, WahaClient):
+            return
+        try:
+            transport.send_seen(accepted.message.phone, message_id=accepted.message.message_id)
+            transport.start_typing(accepted.message.phone)
+        except TransportError as exc:
+            log.info("read receipt or typing not shown", error=str(exc))
+
+    def _catch_up(self, channel_name: str) -> None:
+        """Ask WAHA for what producers wrote while the socket was down and feed what is new
+        through the inbox, oldest first. Starts at the newest message we stored from this
+        number (never more than 24 h back; never before this run for a number that has no
+        messages yet, so a first start does not answer the old chats of the phone)."""
+        channel = self.channels.get(channel_name)
+        transport = channel.transport
+        if not isinstance(transport, WahaClient):
+            return
+        now = utcnow()
+        try:
+            if self.state is not None:
+                self.state.session_changed(channel.name, transport.session_status())
+            latest = self.messages.latest_inbound_at(channel.name)
+            start = max(
+                now - ANSWERABLE_FOR,
+                (latest or self._started_at).replace(tzinfo=None) - CATCH_UP_SLACK,
+            )
+            found = transport.recent_messages(start.replace(tzinfo=dt.UTC).timestamp())
+        except TransportError as exc:
+            log.warning("catch-up failed; the next reconnect tries again", error=str(exc))
+            return
+        except Exception as exc:
+            self._error(exc)
+            return
+        new = 0
+        for message in found:
+            before = self.inbox.accepted
+            self._inbound(message)
+            new += self.inbox.accepted - before
+        self.caught_up += new
+        log.info("caught up", channel=channel.name, fetched=len(found), new=new)
+
+    def _sweep(self) -> None:
+        """Hand over again gateway messages stored and never answered: at start (agrochat
+        stopped in between) and then those a session should long have answered (the
+        hand-over was lost while the sessions restarted). Each at most once per run."""
+        older = 2 * self.config.reply_timeout_s if self._swept_at_start else 0.0
+        for incoming in self.inbox.waiting(older_than_s=older):
+            if incoming.message_id in self._swept:
+                continue
+            self._swept.add(incoming.message_id or "")
+            try:
+                self.inbox.deliver(incoming)
+            except Exception as exc:
+                log.warning("could not hand a waiting message over", error=str(exc))
+        self._swept_at_start = True
+
+    # -- out ---------------------------------------------------------------------------------
 
     def _send(self, message: Send) -> None:
         """Send one persisted outbox row."""
@@ -95,18 +249,38 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             return
         if outcome is not None:
             self._report(outcome)
+        self._drain_soon()
 
     def _drain(self, limit: int = DRAIN_BATCH) -> int:
         if self._timer is not None:
             self._timer.handled()
         try:
+            self._sweep()
             outcomes = self.sender.drain(limit)
         except Exception as exc:
             self._error(exc)
             return 0
         for outcome in outcomes:
             self._report(outcome)
+        self._drain_soon()
         return len(outcomes)
+
+    def _drain_soon(self) -> None:
+        """A row waits for the send rate: drain when it may go, not at the next tick."""
+        wait = self.sender.retry_in_s
+        if wait is None or wait >= self.drain_interval_s:
+            return
+        if self._soon is not None and self._soon.is_alive():
+            return
+        ref = self.actor_ref
+
+        def drain() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):  # stopped meanwhile
+                ref.tell(DrainOutbox(at=time.time()))
+
+        self._soon = threading.Timer(wait, drain)
+        self._soon.daemon = True
+        self._soon.start()
 
     def _report(self, outcome: Outcome) -> None:
         if outcome.alert_id is None:
@@ -125,9 +299,14 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "transport": self.transport.name,
+            "channels": [f"{c.kind}:{c.name}" for c in self.channels],
+            "streams": {s.session: s.status().state for s in self.streams},
+            "received": self.inbox.accepted,
+            "duplicates": self.inbox.duplicates,
+            "caught_up": self.caught_up,
             "sent": self.sender.sent,
             "failed": self.sender.failed,
+            "deferred": self.sender.deferred,
             "last_send_error": self.sender.last_error,
             "errors": self.errors,
             "last_error": self.last_error,

@@ -6,6 +6,11 @@ marked ``sent`` right after the gateway accepts it. The one gap no outbox closes
 the gateway accepted a message and before the row is marked sent resends it once the lease runs
 out (the gateways take no idempotency key).
 
+Each row goes out through its channel (the number the producer wrote to), within the send-rate
+limits of that number (``SendRateLimiter``, per producer and for the whole number): a row that
+would exceed them is given back untouched and sent by a later drain, and so is every later row
+for the same producer, so a producer's messages never overtake each other.
+
 Failures: a row that carries an alert is marked ``failed`` whatever the cause and the alert
 scheduler decides about a retry (its backoff and attempt limit; a retry is a new row). Any other
 row (a reply) goes back to ``pending`` with the outbox's own backoff when the error is retryable.
@@ -16,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from agrochat.actors.whatsapp._transports import Transport, TransportError
+from agrochat.actors.whatsapp._channels import Channels
+from agrochat.actors.whatsapp._outgoing import SendRateLimiter
+from agrochat.actors.whatsapp._transports import TransportError
 from agrochat.logs import get_logger
 from agrochat.messages import Delivered, DeliveryFailed
 from agrochat.persistence import AlertStore, OutboxMessage, OutboxStore, utcnow
@@ -34,39 +41,82 @@ class OutboxSender:
     def __init__(
         self,
         outbox: OutboxStore,
-        transport: Transport,
+        channels: Channels,
         *,
         alerts: AlertStore | None = None,
         template: str = "",
+        limiter: Callable[[], SendRateLimiter] | None = None,
         lease_s: float = DEFAULT_LEASE_S,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
+        """``limiter`` makes one SendRateLimiter per channel (None: no limits)."""
         self.outbox = outbox
-        self.transport = transport
+        self.channels = channels
+        self.limiters = {c.name: limiter() for c in channels} if limiter else {}
         self.alerts = alerts
         self.template = template
         self.lease_s = lease_s
         self.clock = clock
         self.sent = 0
         self.failed = 0
+        self.deferred = 0
         self.last_error: str | None = None
+        # Producers with a row given back to the limiter: their later rows wait for the drain.
+        self._held: set[str] = set()
+        # The soonest a held row may go (seconds), for the owner's next drain.
+        self.retry_in_s: float | None = None
 
     def send(self, outbox_id: int) -> Outcome | None:
-        """Send one row if it is still to be sent; None when someone else has it."""
+        """Send one row if it is still to be sent; None when someone else has it or it waits
+        for the send rate (a drain sends it)."""
         row = self.outbox.claim_one(outbox_id, self.lease_s, now=self.clock())
         # None: a drain sent it already, or another process holds it; either reports it.
-        return self._deliver(row) if row is not None else None
+        if row is None or self._defer(row, self._held):
+            return None
+        return self._deliver(row)
 
     def drain(self, limit: int = DRAIN_BATCH) -> list[Outcome]:
         """Send rows left pending or whose lease ran out (a crash), oldest first."""
         rows = self.outbox.claim(limit, self.lease_s, now=self.clock())
         if rows:
             log.info("draining outbox", rows=len(rows))
-        return [self._deliver(row) for row in rows]
+        self.retry_in_s = None
+        held: set[str] = set()
+        outcomes = [self._deliver(row) for row in rows if not self._defer(row, held)]
+        self._held = held
+        return outcomes
+
+    def _defer(self, row: OutboxMessage, held: set[str]) -> bool:
+        """Give the row back when the send rate says wait, or an earlier row of the same
+        producer waits: order per producer comes before speed."""
+        limiter = self.limiters.get(self.channels.get(row.channel).name)
+        wait = 0.0
+        if row.phone not in held and limiter is not None:
+            wait = limiter.try_acquire(row.phone)
+            if wait <= 0:
+                return False
+        elif row.phone not in held:
+            return False
+        self.outbox.release(row.id)
+        held.add(row.phone)
+        self.deferred += 1
+        soonest = wait or 1.0
+        self.retry_in_s = soonest if self.retry_in_s is None else min(self.retry_in_s, soonest)
+        log.info("send deferred by the send rate", outbox_id=row.id, wait_s=round(wait, 2))
+        return True
 
     def _deliver(self, row: OutboxMessage) -> Outcome:
+        transport = self.channels.get(row.channel).transport
+        if row.reply_to_id is not None:
+            # The producer saw "escribiendo…" since their message came in; the reply ends it.
+            stop_typing = getattr(transport, "stop_typing", None)
+            if stop_typing is not None:
+                try:
+                    stop_typing(row.phone)
+                except TransportError as exc:
+                    log.debug("stopTyping failed", error=str(exc))
         try:
-            gateway_id = self.transport.send(row.phone, row.text, template=self._template(row))
+            gateway_id = transport.send(row.phone, row.text, template=self._template(row))
         except TransportError as exc:
             return self._failed(row, str(exc), retryable=exc.retryable)
         except Exception as exc:

@@ -20,8 +20,6 @@ import httpx
 
 from agrochat.actors.whatsapp._inbound import InboundMessage
 from agrochat.actors.whatsapp._waha_payloads import chat_kind, parse_message
-from agrochat.config import Config
-from agrochat.errors import ConfigError
 from agrochat.logs import get_logger
 from agrochat.phones import chat_id
 
@@ -348,14 +346,3 @@ def _message_id(response: httpx.Response) -> str | None:
     if isinstance(value, dict):
         value = value.get("_serialized") or value.get("id")
     return str(value) if value else None
-
-
-def make_transport(config: Config, *, stream: TextIO | None = None) -> Transport | None:
-    """The transport ``AGROCHAT_WHATSAPP`` names; None for ``none`` (no WhatsApp actor)."""
-    if config.whatsapp == "none":
-        return None
-    if config.whatsapp == "console":
-        return ConsoleTransport(stream)
-    if config.whatsapp == "waha":
-        return WahaClient(config.waha_url, api_key=config.waha_api_key, session=config.waha_session)
-    raise ConfigError(f"AGROCHAT_WHATSAPP={config.whatsapp}: sending is not implemented yet")

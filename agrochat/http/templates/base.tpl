@@ -4,6 +4,9 @@
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
+% if get('refresh'):
+<meta http-equiv="refresh" content="{{refresh}}">
+% end
 <title>{{title}} · agrochat</title>
 <link rel="stylesheet" href="/admin/static/admin.css">
 </head>
@@ -12,7 +15,7 @@
 <header class="topbar">
   <a class="brand" href="/admin">agrochat<span>panel</span></a>
   <nav class="mainnav">
-  % for key, label, href in (("dashboard", "Resumen", "/admin"), ("producers", "Productores", "/admin/producers"), ("alerts", "Alertas", "/admin/alerts"), ("knowledge", "Conocimiento", "/admin/knowledge"), ("audit", "Auditoría", "/admin/audit")):
+  % for key, label, href in (("dashboard", "Resumen", "/admin"), ("producers", "Productores", "/admin/producers"), ("alerts", "Alertas", "/admin/alerts"), ("knowledge", "Conocimiento", "/admin/knowledge"), ("whatsapp", "WhatsApp", "/admin/whatsapp"), ("audit", "Auditoría", "/admin/audit")):
     <a href="{{href}}" class="{{'active' if nav == key else ''}}">{{label}}</a>
   % end
   </nav>

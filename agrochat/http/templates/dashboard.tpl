@@ -29,6 +29,18 @@
       % end
     </span>
   </div>
+  % liked, disliked = reactions.get('👍', 0), reactions.get('👎', 0)
+  % others = sum(reactions.values()) - liked - disliked
+  <div class="tile {{'tile-warn' if disliked > liked else ''}}">
+    <span class="tile-label">Opinión de las respuestas</span>
+    <span class="tile-value">👍 {{liked}} · 👎 {{disliked}}</span>
+    <span class="tile-detail">
+      <span>reacciones de los productores, últimos {{reaction_days}} días</span>
+      % if others:
+      <span>{{others}} con otros emojis</span>
+      % end
+    </span>
+  </div>
   <a class="tile {{'tile-bad' if alert_counts.get('failed') else ''}}" href="/admin/alerts?estado=pending">
     <span class="tile-label">Alertas pendientes</span>
     <span class="tile-value">{{alert_counts.get('pending', 0) + alert_counts.get('sending', 0)}}</span>

@@ -1,5 +1,6 @@
 % rebase('base')
-% msg_status = {"received": "sin responder aún", "answered": "respondido", "failed": "falló la respuesta"}
+% msg_status = {"received": "sin responder aún", "answered": "respondido", "failed": "falló la respuesta", "held": "para el equipo"}
+% delivery_label = {"pending": "en cola", "sending": "enviando", "sent": "enviado", "delivered": "entregado", "read": "leído", "failed": "no se pudo enviar"}
 <div class="page-head">
   <p class="crumbs"><a href="/admin/producers">Productores</a> ›</p>
   <h1>{{producer.name or 'Productor sin nombre'}}
@@ -12,7 +13,23 @@
   </p>
 </div>
 
-% if producer.needs_human:
+% if producer.taken_over:
+<section class="attention">
+  <div>
+    <strong>Una persona del equipo atiende esta conversación</strong>
+    % if producer.taken_over_by == 'escalado':
+    (el productor pidió hablar con una persona).
+    % elif producer.taken_over_by:
+    ({{producer.taken_over_by.removeprefix('admin:')}}).
+    % end
+    El asistente no responde a este productor hasta que se la devuelvas.
+  </div>
+  <form method="post" action="/admin/producers/{{producer.id}}/handback">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <button type="submit" class="primary">Devolver al asistente</button>
+  </form>
+</section>
+% elif producer.needs_human:
 <section class="attention">
   <div>
     <strong>Esta conversación espera a una persona.</strong>
@@ -23,10 +40,18 @@
     % end
     revisa la conversación y contacta al productor.
   </div>
-  <form method="post" action="/admin/producers/{{producer.id}}/resolve">
-    <input type="hidden" name="csrf" value="{{csrf}}">
-    <button type="submit" class="primary">Marcar como resuelta</button>
-  </form>
+  <div class="actions">
+    % if delivers:
+    <form method="post" action="/admin/producers/{{producer.id}}/takeover">
+      <input type="hidden" name="csrf" value="{{csrf}}">
+      <button type="submit">Tomar la conversación</button>
+    </form>
+    % end
+    <form method="post" action="/admin/producers/{{producer.id}}/resolve">
+      <input type="hidden" name="csrf" value="{{csrf}}">
+      <button type="submit" class="primary">Marcar como resuelta</button>
+    </form>
+  </div>
 </section>
 % end
 
@@ -123,9 +148,25 @@
       <li class="msg msg-{{m.direction}} {{'msg-escalated' if m.id == escalated_message else ''}}">
         <div class="bubble">{{m.text}}</div>
         <div class="meta">
-          {{'Productor' if m.direction == 'in' else 'agrochat'}} · {{when(m.created_at)}}
+          % if m.direction == 'in':
+          Productor
+          % elif m.author:
+          {{m.author.removeprefix('admin:')}} (equipo)
+          % else:
+          agrochat
+          % end
+          · {{when(m.created_at)}}
+          % if m.media_type:
+          · {{m.media_type}}
+          % end
           % if m.direction == 'in' and m.status != 'answered':
           · <span class="{{'bad-text' if m.status == 'failed' else ''}}">{{msg_status.get(m.status, m.status)}}</span>
+          % end
+          % if m.id in deliveries:
+          · <span class="delivery delivery-{{deliveries[m.id]}} {{'bad-text' if deliveries[m.id] == 'failed' else ''}}">{{delivery_label.get(deliveries[m.id], deliveries[m.id])}}</span>
+          % end
+          % if m.id in reactions:
+          · <span class="reaction" title="Reacción del productor">{{reactions[m.id]}}</span>
           % end
           % if m.role:
           · {{m.role}}
@@ -139,6 +180,20 @@
     </ol>
     % else:
     <p class="empty">Sin mensajes todavía.</p>
+    % end
+    % if delivers:
+    <form method="post" action="/admin/producers/{{producer.id}}/reply" class="reply-form">
+      <input type="hidden" name="csrf" value="{{csrf}}">
+      <label for="texto">Responder como persona del equipo</label>
+      <textarea id="texto" name="texto" rows="3" maxlength="4000" class="{{'invalid' if errors.get('texto') else ''}}">{{reply_text}}</textarea>
+      % include('_field_error', name='texto')
+      <div class="actions">
+        <button type="submit" class="primary">Enviar por WhatsApp</button>
+        <span class="muted small">Al responder, el asistente deja de contestar a este productor hasta que le devuelvas la conversación.</span>
+      </div>
+    </form>
+    % elif errors.get('texto'):
+    % include('_field_error', name='texto')
     % end
   </section>
 </div>
