@@ -32,6 +32,7 @@ class FakeSessions:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.calls: list[tuple[str, dict[str, str], str]] = []
+        self.replies: list[tuple[str, str, str]] = []
 
     def update_form(self, phone: str, values: dict[str, str], *, source: str = "api") -> Any:
         self.calls.append((phone, dict(values), source))
@@ -41,6 +42,21 @@ class FakeSessions:
         if "nombre" in values:
             store.update(producer.id, name=values["nombre"])
         return {"phone": chat_id(phone), "fields": store.fields(producer.id)}
+
+    def admin_reply(self, phone: str, text: str, *, author: str) -> dict[str, Any]:
+        self.replies.append((phone, text, author))
+        store = ProducerStore(self.db)
+        producer, _ = store.get_or_create(normalize_phone(phone))
+        store.update(producer.id, taken_over=True, taken_over_by=author)
+        return {"message_id": None, "outbox_ids": []}
+
+    def take_over(self, phone: str, *, author: str, to_assistant: bool = False) -> dict[str, Any]:
+        store = ProducerStore(self.db)
+        producer, _ = store.get_or_create(normalize_phone(phone))
+        store.update(
+            producer.id, taken_over=not to_assistant, taken_over_by=None if to_assistant else author
+        )
+        return {"phone": chat_id(phone), "taken_over": not to_assistant}
 
 
 class FakeSupervisor:

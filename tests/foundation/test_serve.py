@@ -3,74 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests._served import Served
+
 HEALTH_WITHIN_S = 1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.port = _free_port()
-        self.log_path = tmp_path / "serve.log"
-        self.data_dir = tmp_path / "data"
-        environ = {
-            **os.environ,
-            "AGROCHAT_DATA_DIR": str(self.data_dir),
-            "AGROCHAT_BIND": f"127.0.0.1:{self.port}",
-            "AGROCHAT_LOG_FORMAT": "json",
-            **env,
-        }
-        self.log = self.log_path.open("w")
-        self.started_at = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "agrochat", "serve"],
-            env=environ,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def first_health(self, timeout_s: float = 10.0) -> tuple[float, httpx.Response]:
-        """Seconds from process start to the first answer of /health, and that answer."""
-        deadline = self.started_at + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return time.monotonic() - self.started_at, response
-            except httpx.TransportError:
-                # Nothing to wait on across a process boundary but the port itself.
-                time.sleep(0.01)
-        raise AssertionError(f"no /health within {timeout_s} s:\n{self.log_path.read_text()}")
-
-    def lines(self) -> list[dict]:
-        out = []
-        for line in self.log_path.read_text().splitlines():
-            if line.startswith("{"):
-                out.append(json.loads(line))
-        return out
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self.log.close()
-        return code
 
 
 @pytest.fixture

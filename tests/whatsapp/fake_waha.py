@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import random
 import struct
 import threading
@@ -210,6 +211,7 @@ class FakeWaha:
         self.ws_queries: list[list[tuple[str, str]]] = []  # each /ws request's query, in order
         self.pongs = 0
         self._cond = threading.Condition()
+        self._stopping = asyncio.Event()
         self._sessions = {name: _Session(qr=f"2@{uuid.uuid4().hex}") for name in sessions}
         self._sockets: list[_Socket] = []
         app = web.Application()
@@ -234,6 +236,7 @@ class FakeWaha:
     def stop(self) -> None:
         """Close the sockets as WAHA does on shutdown (1001), then the server; idempotent."""
         if not self._server.loop.is_closed() and self._server.started:
+            self._server.loop.call_soon_threadsafe(self._stopping.set)
             self._server.call(self._close_all())
         self._server.stop()
 
@@ -247,6 +250,13 @@ class FakeWaha:
     def sent_texts(self) -> list[dict[str, Any]]:
         """Bodies of the sendText calls WAHA accepted (201)."""
         return [c.body for c in self.calls_to("/api/sendText") if c.status == 201]
+
+    def sent_ids(self, phone_or_chat: str, session: str = "default") -> list[str]:
+        """The ids WAHA gave the messages sent to a chat, in order (what acks and reactions
+        point at)."""
+        with self._cond:
+            chat = self._sessions[session].chats.get(chat_of(phone_or_chat), [])
+            return [m["id"] for m in chat if m["fromMe"]]
 
     @property
     def seen(self) -> list[dict[str, Any]]:
@@ -523,7 +533,9 @@ class FakeWaha:
             )
             self._cond.notify_all()
         if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+            # Slow, but not beyond the fake's own stop (a held answer would hold the teardown).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.delay_s)
         if isinstance(data, web.Response):
             return data
         if data is None:

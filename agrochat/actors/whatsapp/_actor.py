@@ -300,7 +300,15 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
     def snapshot(self) -> dict[str, Any]:
         return {
             "channels": [f"{c.kind}:{c.name}" for c in self.channels],
-            "streams": {s.session: s.status().state for s in self.streams},
+            "streams": {
+                s.session: {
+                    "state": status.state,
+                    "attempts": status.attempts,
+                    "retry_in_s": status.retry_in_s,
+                }
+                for s in self.streams
+                for status in [s.status()]
+            },
             "received": self.inbox.accepted,
             "duplicates": self.inbox.duplicates,
             "caught_up": self.caught_up,

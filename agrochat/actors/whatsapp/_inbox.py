@@ -5,8 +5,8 @@ messages again, Meta retries a webhook until it gets a 200. So a producer's mess
 (``received``, under the gateway's id, with the number it came to) before its session is told,
 and a message already stored is not handed over again once answered: one event, one answer,
 across restarts. A stored message whose session never answered (agrochat stopped, the
-hand-over was lost) is found by ``waiting`` and handed over again; the session answers a
-``received`` row once and replays anything else.
+hand-over was lost) is found by ``waiting`` (the WhatsApp actor's sweep) and handed over again;
+the session answers a ``received`` row once and replays anything else.
 
 Delivery receipts and reactions only update rows (the outbox's delivery state, the reply's
 reaction); a gateway's session status goes to ``GatewayState``.
@@ -33,7 +33,6 @@ from agrochat.messages import Incoming
 from agrochat.persistence import (
     Database,
     DuplicateMessage,
-    MessageStatus,
     MessageStore,
     OutboxStore,
     ProducerStore,
@@ -98,15 +97,11 @@ class Inbox:
 
     def _message(self, message: InboundMessage) -> Accepted | None:
         now = self.clock()
-        existing = self.messages.by_gateway_id(message.message_id)
-        if existing is not None:
-            if existing.status != MessageStatus.RECEIVED:
-                self.duplicates += 1
-                return None
-            # Stored and never answered (a crash, a lost hand-over): hand it over again.
-            producer = self.producers.get_by_id(existing.producer_id)
-            taken_over = producer.taken_over if producer is not None else False
-            return self._hand_over(message, taken_over)
+        if self.messages.by_gateway_id(message.message_id) is not None:
+            # Seen before: answered, or handed over and on its way, or (stored before a crash)
+            # found by the WhatsApp actor's sweep, which hands it over again once.
+            self.duplicates += 1
+            return None
         producer, _ = self.producers.get_or_create(message.phone, now=now)
         if producer.channel != message.session:
             # Replies go out through the number the producer last wrote to.
