@@ -15,7 +15,7 @@ from agrochat.persistence import AdminStore, ProducerStore
 from tests.admin.conftest import ADMIN, PASSWORD, Browser
 from tests.schema import messages, producers
 from tests.whatsapp._agrochat import Running, eventually, running_agrochat
-from tests.whatsapp.fake_waha import API_KEY, FakeWaha, chat_of
+from tests.whatsapp.fake_waha import API_KEY, FakeWaha, chat_of, running_fake_waha
 
 ROSA = "51987654321"
 JUAN = "51912345678"
@@ -167,3 +167,25 @@ def test_a_bad_key_is_named_in_health_within_seconds_and_retried_slowly(
         # Not a storm: no second attempt while the slow retry waits.
         assert not fake_waha.wait_ws_attempts(2, timeout_s=2)
         assert fake_waha.ws_refused == 1
+
+
+def test_each_farmer_is_answered_from_the_number_they_wrote_to(tmp_path: Path) -> None:
+    with (
+        running_fake_waha(sessions=("norte", "sur")) as fake,
+        running_agrochat(
+            tmp_path,
+            whatsapp="waha",
+            waha_url=fake.url,
+            waha_api_key=API_KEY,
+            waha_session="norte,sur",
+        ) as running,
+    ):
+        assert fake.wait_connected(2, timeout_s=10)
+        fake.push_message(ROSA, "hola", session="norte")
+        fake.push_message(JUAN, "hola", session="sur")
+        assert fake.wait_sent(2, timeout_s=20)
+        by_chat = {s["chatId"]: s["session"] for s in fake.sent_texts}
+        assert by_chat == {chat_of(ROSA): "norte", chat_of(JUAN): "sur"}
+        assert eventually(
+            lambda: running.health()["gateway"] == "waha norte: working; waha sur: working"
+        )
