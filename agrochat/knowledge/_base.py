@@ -37,15 +37,13 @@ class KnowledgeBase:
         store: KnowledgeStore,
         *,
         extra_words: Iterable[str] = (),
-        crop_words: Iterable[str] = (),
         ttl_s: float = 60.0,
     ) -> None:
         """``extra_words``: words the speller should know besides the base's (the cues'
-        lexicons); ``crop_words``: every name of every crop (they select, never score)."""
+        lexicons, the form's options)."""
         self.store = store
         self.ttl_s = ttl_s
         self._extra_words = tuple(extra_words)
-        self._crop_words = tuple(crop_words)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._loaded_at: float | None = None
@@ -99,7 +97,6 @@ class KnowledgeBase:
             ],
             texts=[f"{e.title} {e.keywords} {e.answer} {e.body}" for e in entries],
             extra_words=[*self._extra_words, *STOPWORDS],
-            crop_words=self._crop_words,
         )
 
     # -- what sessions ask -----------------------------------------------------------------

@@ -260,8 +260,7 @@ def detect_topic(stems: Iterable[str]) -> str | None:
 
 class Index:
     """The stems of every entry, how rare each stem is, and the words the base is written in
-    (the speller's vocabulary, with ``extra_words``: the cues' lexicons, the form's options;
-    ``crop_words``: every name of every crop)."""
+    (the speller's vocabulary, with ``extra_words``: the cues' lexicons, the form's options)."""
 
     def __init__(
         self,
@@ -269,7 +268,6 @@ class Index:
         *,
         texts: Iterable[str] = (),
         extra_words: Iterable[str] = (),
-        crop_words: Iterable[str] = (),
     ) -> None:
         self.entries = {e.id: e for e in entries}
         df: dict[str, int] = {}
@@ -279,11 +277,7 @@ class Index:
         n = max(1, len(entries))
         self.idf = {s: math.log(1 + n / count) for s, count in df.items()}
         vocabulary = [w for text in texts for w in normalize(text)]
-        crop_words = [w for phrase in crop_words for w in normalize(phrase)]
-        self.speller = Speller([*vocabulary, *extra_words], exact=crop_words)
-        # A crop's name selects entries (``Query.crops``); as a word it would match every entry
-        # of that crop, so it never counts toward relevance.
-        self.neutral = frozenset(stem(w) for w in crop_words)
+        self.speller = Speller([*vocabulary, *extra_words])
 
     def words(self, text: str) -> list[str]:
         """The message's words, normalised and spelt as the base and the cues spell them."""
@@ -297,14 +291,8 @@ class Index:
         earlier: Sequence[str] = (),
     ) -> Query:
         """``earlier``: the previous question's words, for a follow-up."""
-        stems = tuple(
-            dict.fromkeys(
-                s for s in (stem(w) for w in words if is_content(w)) if s not in self.neutral
-            )
-        )
-        carried = tuple(
-            s for s in (stem(w) for w in earlier if is_content(w)) if s not in self.neutral
-        )
+        stems = tuple(dict.fromkeys(self._stems(words)))
+        carried = tuple(self._stems(earlier))
         return Query(
             stems=tuple(dict.fromkeys((*carried, *stems))),
             crops=frozenset(fold(c) for c in crops),
@@ -313,7 +301,7 @@ class Index:
         )
 
     def _stems(self, words: Iterable[str]) -> list[str]:
-        return [s for s in (stem(w) for w in words if is_content(w)) if s not in self.neutral]
+        return [stem(w) for w in words if is_content(w)]
 
     def weight(self, s: str, query: Query | None = None) -> float:
         factor = 1.0

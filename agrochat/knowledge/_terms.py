@@ -236,18 +236,14 @@ class Speller:
     ("fumijar"), two for a very long one. A domain word, a common Spanish word and a short word
     are left as they are."""
 
-    def __init__(self, domain: Iterable[str], *, exact: Iterable[str] = ()) -> None:
-        """``exact``: words matched by their sound only, never by an edit ("papitas" is no
-        misspelling of "tapitas")."""
+    def __init__(self, domain: Iterable[str]) -> None:
         counts = collections.Counter(w for w in domain if w.isalpha())
-        exact_words = {w for w in exact if w.isalpha()}
-        counts.update(exact_words)
         self.domain = frozenset(counts)
         by_sound: dict[str, str] = {}
         for word, _ in counts.most_common():
             by_sound.setdefault(phonetic(word), word)
         self._by_sound = by_sound
-        self._long = [w for w in counts if len(w) >= 6 and w not in exact_words]
+        self._long = [w for w in counts if len(w) >= 6]
 
     def correct(self, word: str) -> str:
         if word in self.domain or len(word) < 3 or not word.isalpha():
