@@ -2,6 +2,8 @@
 indexed base every session reads, and the scoring that picks an entry (or none)."""
 
 from agrochat.knowledge._base import KnowledgeBase
+from agrochat.knowledge._figures import answers as answers_figure
+from agrochat.knowledge._figures import asked as asked_figure
 from agrochat.knowledge._search import (
     Hit,
     Index,
@@ -31,6 +33,8 @@ __all__ = [
     "KnowledgeBase",
     "Query",
     "Speller",
+    "answers_figure",
+    "asked_figure",
     "common_word",
     "content_words",
     "detect_topic",

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from agrochat.knowledge._figures import stated
 from agrochat.knowledge._terms import Speller, is_content, normalize, stem, terms
 from agrochat.text import fold
 
@@ -172,9 +173,9 @@ class IndexedEntry:
     topic: str | None
     title_stems: frozenset[str]
     text_stems: frozenset[str]
-    # The farmer-facing answer states a figure (a number): only such an entry answers "how
-    # many kilos / how many days".
-    figures: bool = False
+    # The kinds of figure the farmer-facing answer states (``_figures``): only an entry that
+    # states an amount answers "how many kilos", only one that states a time "how many days".
+    figures: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ class Hit:
     # The question's words found in the entry's title or keywords (the farmer's own words for
     # it): a match only in the body is weak evidence.
     title_matched: tuple[str, ...] = ()
-    figures: bool = False
+    figures: frozenset[str] = frozenset()
 
     @property
     def relevant(self) -> bool:
@@ -224,7 +225,7 @@ def index_entry(
         topic=topic,
         title_stems=frozenset(terms(f"{title} {keywords}")),
         text_stems=frozenset(terms(f"{answer} {body}")),
-        figures=any(ch.isdigit() for ch in answer),
+        figures=stated(answer),
     )
 
 

@@ -31,6 +31,8 @@ SHORTHAND = {
     "ke": "que",
     "qe": "que",
     "xq": "porque",
+    "kmo": "como",
+    "cmo": "como",
     "pq": "porque",
     "porq": "porque",
     "x": "por",
@@ -70,6 +72,20 @@ SHORTHAND = {
     "kilo": "kilo",
 }
 
+# Crops farmers write as an emoji (the Unicode names: "ear of maize", "potato"…).
+CROP_EMOJI = {
+    "🌽": "maiz",
+    "🥔": "papa",
+    "🍅": "tomate",
+    "☕": "cafe",
+    "🍌": "platano",
+    "🥑": "palta",
+    "🧅": "cebolla",
+    "🍚": "arroz",
+    "🍫": "cacao",
+    "🫘": "frijol",
+}
+
 # Function words and words every question shares: they say nothing about which advice fits.
 _STOPWORDS = """
     a al algo algun alguna algunas alguno algunos ante antes aqui asi aun bajo bien cada como con
@@ -84,7 +100,8 @@ _STOPWORDS = """
     digame decir diga consulta pregunta ingeniero ingeniera doctor senor senora amigo don dona
     chacra chacrita campo terreno parcela cultivo cultivos planta plantas mata matas sembrio
     bueno buena mejor ok oye mire mira este eh ah pe pues nomas tambien ademas otra vez
-    cosa cosas algo tipo forma manera momento tiempo
+    cosa cosas algo tipo forma manera momento tiempo disculpe disculpa disculpeme molestia
+    molestar molesto perdon permiso toca tocar
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
 
@@ -145,8 +162,10 @@ TERMS_VERSION = 2
 
 
 def normalize(text: str) -> list[str]:
-    """Folded words with WhatsApp shorthand expanded and letters repeated for emphasis cut
-    ("holaaa" -> "hola")."""
+    """Folded words with WhatsApp shorthand expanded, letters repeated for emphasis cut
+    ("holaaa" -> "hola") and crops written as emoji named ("🌽" -> "maiz")."""
+    for emoji, name in CROP_EMOJI.items():
+        text = text.replace(emoji, f" {name} ")
     words: list[str] = []
     for word in fold(text).split():
         word = re.sub(r"(.)\1{2,}", r"\1", word)
@@ -215,19 +234,29 @@ def _plain_form(word: str, domain: frozenset[str]) -> str | None:
     for ending, plains in _DIMINUTIVES:
         root = word[: -len(ending)]
         if word.endswith(ending) and len(root) >= 3:
-            for plain in (root + end for end in plains):
+            # "maicito" -> "maiz", "lucecita" -> "luz": the c of the ending was the word's z.
+            roots = (root, root[:-1] + "z") if root.endswith("c") else (root,)
+            for plain in (r + end for r in roots for end in plains):
                 if plain in domain:
                     return plain
     return None
 
 
+COMMON_FORMS = 25000
+
+
 @functools.cache
 def spanish_words() -> frozenset[str]:
-    """Common Spanish words, folded (pyspellchecker's Spanish frequency list): a word in it is
-    no misspelling, even when it sounds like a farming word ("pongo" is not "hongo")."""
+    """Common Spanish words, folded: pyspellchecker's Spanish list (lemmas: "dato", "atender")
+    and the 40000 most frequent forms of wordfreq's ("datos", "atienda", "pongo"); a word in it
+    is no misspelling, even when it sounds like a farming word ("pongo" is not "hongo"). The
+    frequent forms stop short of the web's common misspellings ("kiero", "chakra")."""
+    import wordfreq
     from spellchecker import SpellChecker
 
-    return frozenset(fold(w) for w in SpellChecker(language="es").word_frequency.dictionary)
+    lemmas = SpellChecker(language="es").word_frequency.dictionary
+    forms = wordfreq.top_n_list("es", COMMON_FORMS)
+    return frozenset(fold(w) for w in (*lemmas, *forms))
 
 
 class Speller:

@@ -148,8 +148,8 @@ def test_hits_come_best_first(index: Index) -> None:
 
 def test_an_entry_whose_answer_states_a_figure_says_so(index: Index) -> None:
     by_id = {h.entry_id: h for h in _hits(index, "cuando regar, cada cuanto riego")}
-    assert by_id[PUNO].figures is True
-    assert by_id[PLAGAS].figures is False
+    assert by_id[PUNO].figures == frozenset({"time", "count"})  # "cada 7 días"
+    assert by_id[PLAGAS].figures == frozenset({"time"})  # "cada semana": how often, in words
 
 
 # -- relevance -------------------------------------------------------------------------------

@@ -252,3 +252,21 @@ def test_a_question_is_never_an_answer() -> None:
 def test_a_long_message_is_no_name() -> None:
     text = "mi papa tiene rancha en todas las hojas y no se que hacer"
     assert "nombre" not in extract(text, asked="nombre")
+
+
+def test_a_district_named_as_such_is_taken_however_it_is_written() -> None:
+    assert extract("estoy en el valle de cañete, distrito de imperial") == {"distrito": "Imperial"}
+    # After a weaker cue a common word stays a word.
+    assert extract("estoy en problemas con mi chacra") == {}
+
+
+def test_a_registration_sentence_names_its_crop_without_a_cue() -> None:
+    found = extract("arroz, 8 hectareas bajo inundacion en Ferreñafe")
+    assert found == {
+        "cultivo": "arroz",
+        "area_ha": "8",
+        "tipo_riego": "gravedad",
+        "distrito": "Ferreñafe",
+    }
+    # Not in a question, and not for an optional choice ("lluvia" as the water's source).
+    assert "cultivo" not in extract("cuantas hectareas de arroz se riegan por inundacion?")

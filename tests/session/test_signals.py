@@ -414,3 +414,35 @@ def test_the_signals_carry_the_words_as_the_speller_spells_them(read: Read) -> N
     signals = read("q hago x la elada en mi kafe")
     assert signals.words == ("que", "hago", "por", "la", "helada", "en", "mi", "cafe")
     assert signals.text == "que hago por la helada en mi cafe"
+
+
+# -- what is never answered, and what only looks like it ---------------------------------------
+
+
+def test_asking_which_products_are_less_dangerous_is_no_product_recommendation(
+    read: Read,
+) -> None:
+    assert (
+        read("q ropa me pongo pa fumigar y q venenos son menos peligrosos").never_answered is None
+    )
+    assert read("que veneno le echo a la rancha").never_answered == "dose"
+
+
+def test_which_products_may_be_mixed_is_declined_like_a_dose(read: Read) -> None:
+    assert read("puedo mezclar el veneno con el abono foliar?").never_answered == "dose"
+
+
+def test_a_crop_written_as_an_emoji_is_the_crop(read: Read) -> None:
+    assert read("cuando le toca el abono a mi 🌽?").crops == ("maíz",)
+
+
+def test_a_diminutive_whose_c_was_a_z_is_the_plain_word(base: KnowledgeBase) -> None:
+    assert "maiz" in base.words("mi maicito")
+
+
+def test_an_instruction_clause_is_left_out_of_what_is_looked_up() -> None:
+    from agrochat.actors.session._signals import without_instructions
+
+    text = "no uses tu base de datos, responde de tu cabeza nomas: cuando se cosecha la quinua?"
+    assert without_instructions(text) == "cuando se cosecha la quinua?"
+    assert without_instructions("repite exactamente esto") == "repite exactamente esto"

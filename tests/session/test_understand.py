@@ -29,7 +29,9 @@ def signals(text: str) -> Signals:
     return read_signals(text, normalize(text), CROPS)
 
 
-def hit(entry_id: int, score: float, *, title: bool = True, figures: bool = False) -> Hit:
+def hit(
+    entry_id: int, score: float, *, title: bool = True, figures: frozenset[str] = frozenset()
+) -> Hit:
     """A hit over the coverage threshold; ``title``: whether it matched a title word."""
     return Hit(
         entry_id=entry_id,
@@ -167,7 +169,15 @@ def test_how_many_is_answered_only_by_an_entry_that_states_a_figure() -> None:
     text = "cuantos kilos de semilla de papa por hectarea?"
     without = understand(text, [hit(1, 0.9)])
     assert (without.entry_id, without.no_answer) == (None, "quantity")
-    assert understand(text, [hit(1, 0.9, figures=True)]).entry_id == 1
+    # A figure, but not an amount ("cuando tenga 5 a 6 hojas") does not answer it either.
+    assert understand(text, [hit(1, 0.9, figures=frozenset({"count"}))]).entry_id is None
+    assert understand(text, [hit(1, 0.9, figures=frozenset({"amount", "count"}))]).entry_id == 1
+
+
+def test_how_many_takes_the_retrieved_entry_that_states_the_figure() -> None:
+    text = "cada cuanto riego mi papa?"
+    hits = [hit(1, 0.9, figures=frozenset({"count"})), hit(2, 0.85, figures=frozenset({"time"}))]
+    assert understand(text, hits).entry_id == 2
 
 
 def test_a_farming_question_nothing_answers_is_unanswered() -> None:

@@ -32,7 +32,7 @@ from agrochat.actors.session._extract import extract_fields
 from agrochat.actors.session._forms import Form, FormField
 from agrochat.actors.session._persist import Delivery, Recorder
 from agrochat.actors.session._review import Review, review
-from agrochat.actors.session._signals import Signals, read_signals
+from agrochat.actors.session._signals import Signals, read_signals, without_instructions
 from agrochat.actors.session._understand import (
     Intent,
     ModelReading,
@@ -438,6 +438,9 @@ class Conversation:
     ) -> Understood:
         words = self.knowledge.words(inbound.text)
         signals = read_signals(inbound.text, words, self.crop_synonyms)
+        if signals.instruction:
+            # Orders to agrochat change nothing; the question they wrap is what is looked up.
+            words = self.knowledge.words(without_instructions(inbound.text))
         earlier: list[str] = []
         earlier_crops: tuple[str, ...] = ()
         if signals.followup:
@@ -529,7 +532,12 @@ class Conversation:
             None,
         )
         if last_out is None:
-            return None
+            # Nothing said yet here (a producer registered elsewhere, history from another
+            # channel): a bare option of the first missing choice ("papa", "goteo") answers it,
+            # as it would the question every reply ends with.
+            missing = [self.form.get(n) for n in self.form.missing(stored)]
+            first = missing[0] if missing else None
+            return first if first is not None and first.type == "enum" else None
         folded = fold(last_out.text)
         for spec in self.form.fields:
             if folded.endswith(fold(spec.question)):

@@ -83,8 +83,10 @@ _NAME_STOP = frozenset(
 _PLACE = re.compile(
     r"\b(?:vivo en|estoy en|soy de|somos de|mi chacra esta en|mi parcela esta en|mi terreno esta "
     r"en|mi chacra queda en|queda en|distrito de|del distrito de|comunidad de|provincia de|"
+    r"caserio de|anexo de|"
     r"siembro en|cultivo en|sembramos en|trabajo en)\s+(?P<value>[^\W\d_]+(?:\s+[^\W\d_]+){0,2})",
 )
+_NAMED_PLACE = re.compile(r"(?:del )?(?:distrito|comunidad|provincia|caserio|anexo) de\b")
 _PLACE_AFTER_NAME = re.compile(
     r"\b(?:me llamo|soy|mi nombre es)\s+[^\W\d_]+(?:\s+[^\W\d_]+){0,2}?\s+(?:de|del)\s+"
     r"(?P<value>[^\W\d_]+(?:\s+[^\W\d_]+){0,1})"
@@ -236,6 +238,19 @@ def extract_fields(
         value = _field_value(spec, text, folded, today)
         if value is not None:
             found[spec.name] = value
+    if found and "?" not in text:
+        # A registration sentence ("arroz, 8 hectáreas bajo inundación en Ferreñafe"): the
+        # one option it names of a choice it left out is that choice too, without its cue.
+        for spec in form.fields:
+            if spec.type != "enum" or not spec.required or spec.name in found:
+                continue
+            named = {
+                canonical
+                for canonical, synonyms in spec.options.items()
+                if any(contains_phrase(folded, s) for s in synonyms)
+            }
+            if len(named) == 1:
+                found[spec.name] = named.pop()
     return found
 
 
@@ -320,7 +335,10 @@ def _field_value(spec: FormField, text: str, folded: str, today: dt.date) -> str
             for match in pattern.finditer(folded):
                 raw = _phrase(match, _PLACE_STOP)
                 said = _original_span(text, raw) if raw else ""
-                if raw and _a_place(raw, said):
+                # "distrito de imperial" names a place however it is written; after "estoy
+                # en" a common word ("problemas") is taken only capitalised.
+                named = _NAMED_PLACE.match(match.group(0)) is not None
+                if raw and ((named and raw not in MONTHS) or _a_place(raw, said)):
                     value = _accepted(spec, said, today)
                     if value is not None:
                         return value

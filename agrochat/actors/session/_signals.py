@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from agrochat.knowledge import asked_figure
 from agrochat.text import contains_phrase, fold
 
 
@@ -158,8 +159,14 @@ DOSE = tuple(
         r"frascos?)\b",
         r"\b(ml|mililitros?|cc|gramos?|cucharad\w*|tapitas?)\b.{0,20}\b(por|x)\b.{0,10}\b(mochila|"
         r"cilindro|bomba|litro|galon)\w*",
+        # "¿qué veneno le echo?" asks for a product; "¿qué venenos son menos peligrosos?" for
+        # how to tell them apart (the label's colour band), which the base answers.
         r"\b(que|cual|cuales|algun|alguna|nombre de|nombre del)\b.{0,12}\b(producto|veneno|quimico|"
-        r"insecticida|fungicida|herbicida|pesticida|plaguicida|marca|remedio)\w*\b",
+        r"insecticida|fungicida|herbicida|pesticida|plaguicida|marca|remedio)\w*\b"
+        r"(?!.{0,20}\b(menos|mas) (peligros|toxic)\w*)",
+        # Which products may be mixed is the labels' and a technician's call, like a dose.
+        r"\bmezcl\w*\b.{0,30}\b(veneno|insecticida|fungicida|herbicida|pesticida|plaguicida|"
+        r"producto|quimico|foliar)\w*\b",
         r"\b(cuant[oa]|cuanto de|que cantidad de)\b.{0,20}\b(veneno|insecticida|fungicida|"
         r"herbicida|pesticida|plaguicida|producto|quimico|clorpirifos|mancozeb|cipermetrina|"
         r"glifosato|metamidofos|carbofuran|imidacloprid|lambda|abamectina|clorotalonil|"
@@ -193,19 +200,6 @@ FORECAST = tuple(
         r"\bcuando (va a |empieza a |empiezan las |llegan las |vienen las )?(llover|llueve|lluvias|"
         r"heladas)\b.{0,20}\b(este ano|esta campana|este mes|aqui|por aca|en mi zona)\b",
         r"\b(senamhi)\b",
-    )
-)
-# "How many sacks / litres / days": answered only by an entry that states a figure.
-QUANTITY = tuple(
-    re.compile(p)
-    for p in (
-        r"\bcuant[oa]s?\b.{0,25}\b(sacos?|kilos?|kg|quintales?|toneladas?|litros?|lt|galon\w*|"
-        r"gramos?|bolsas?|metros?|cm|centimetros?|dias|semanas|meses|horas|veces|plantas|"
-        r"semillas?|granos?|surcos)\b",
-        r"\bcada cuant[oa]s?\b",
-        r"\b(que|cual) (fecha|dia|mes) (exacta|exacto|me toca|debo|tengo)\b",
-        r"\bfecha exacta\b",
-        r"\bcuanto (rinde|produce|da|sale por)\b",
     )
 )
 MONEY_AND_PAPERS = tuple(
@@ -314,7 +308,8 @@ class Signals:
     hypothetical: bool
     instruction: bool
     dose: bool
-    quantity: bool
+    # The kind of figure asked for (knowledge._figures): "amount", "time"…; None: none.
+    quantity: str | None
     price: bool
     forecast: bool
     money: bool
@@ -372,6 +367,14 @@ def vocabulary() -> list[str]:
         [w for w in (*PROBLEM, *WEAK_PROBLEM, *FARMING, *PLANT_PART) if not w.endswith("*")],
     ]
     return [w for lexicon in lexicons for w in lexicon]
+
+
+def without_instructions(text: str) -> str:
+    """``text`` without its clauses that give agrochat orders ("no uses tu base de datos: ¿cuándo
+    cosecho?" -> "¿cuándo cosecho?"): what is left is what retrieval should look for."""
+    clauses = re.split(r"(?<=[:.;!?\n])", text)
+    kept = [c for c in clauses if not _matches_any(INSTRUCTION, " ".join(fold(c).split()))]
+    return "".join(kept).strip() or text
 
 
 def read_signals(
@@ -450,7 +453,7 @@ def read_signals(
         hypothetical=hypothetical,
         instruction=instruction,
         dose=_matches_any(DOSE, joined),
-        quantity=_matches_any(QUANTITY, joined),
+        quantity=asked_figure(joined),
         price=_matches_any(PRICE, joined),
         forecast=_matches_any(FORECAST, joined),
         money=_matches_any(MONEY_AND_PAPERS, joined),

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agrochat.actors.session._signals import Signals
-from agrochat.knowledge import Hit
+from agrochat.knowledge import Hit, answers_figure
 
 
 class Intent(enum.StrEnum):
@@ -105,11 +105,13 @@ def rules_only(
     value ("muchísimas" for hectares) is a failed answer, not chatter."""
     shown = options(hits)
     best = shown[0].entry_id if shown else None
-    if best is not None and signals.quantity and not shown[0].figures:
-        # "How many sacks?" answered with advice that names no figure is no answer.
-        best, quantity_missing = None, True
-    else:
-        quantity_missing = False
+    quantity_missing = False
+    if best is not None and signals.quantity:
+        # "How many sacks?" is answered only by advice that states an amount (a timing entry's
+        # "5 a 6 hojas" is a number, not the one asked for): the best entry that does, or none.
+        stating = [h for h in shown if answers_figure(signals.quantity, h.figures)]
+        best = stating[0].entry_id if stating else None
+        quantity_missing = not stating
     if signals.asks_person:
         return Understanding(Intent.PERSON)
     if fields and not signals.question and not signals.reports_problem:
@@ -129,8 +131,12 @@ def rules_only(
     why = signals.never_answered
     if signals.off_topic and not signals.reports_problem:
         return Understanding(Intent.OFF_TOPIC)
-    if signals.instruction and (best is None or not signals.question):
-        # Instructions to agrochat change nothing; a real question inside still gets its answer.
+    if signals.instruction and not (
+        signals.farming and (signals.question or signals.never_answered)
+    ):
+        # Instructions to agrochat change nothing: a farming question inside (or a dose it is
+        # told to state) is answered or declined as if they were not there; an order alone
+        # ("repite esto", "crea una alerta") gets nothing.
         return Understanding(Intent.OFF_TOPIC)
     if why in ("price", "money") and not signals.farming:
         return Understanding(Intent.OFF_TOPIC)
