@@ -30,7 +30,7 @@ COUNT = "count"
 
 _AMOUNT_UNITS = (
     r"sacos?|kilos?|kilogramos?|kg|quintales?|qq|toneladas?|t|gramos?|g|gr|litros?|lt|l|"
-    r"galon\w*|bolsas?|ml|mililitros?|cc|m3|metros cubicos|unidades"
+    r"galon\w*|bolsas?|ml|mililitros?|cc|m3|metros cubicos|unidades|mm|milimetros?"
 )
 _TIME_UNITS = r"dias?|semanas?|meses|mes|horas?|anos?"
 _LENGTH_UNITS = r"cm|centimetros?|metros?|m|mm|milimetros?"
@@ -67,10 +67,14 @@ _AMOUNT_PER_PLANT = re.compile(
 # What a question asks for (on folded, normalised words), the first that matches: a time or a
 # length is asked by its unit; a yield by what the land gives; an amount by its unit.
 _ASKED = (
+    (AMOUNT, re.compile(r"\bcuant[oa]s? (lluvia|agua)\b")),
     (TIME, re.compile(rf"\bcuant[oa]s?\b.{{0,25}}\b({_TIME_UNITS})\b")),
     (
         DATE,
-        re.compile(r"\bfecha exacta\b|\b(que|cual) (fecha|dia) (exact[ao]|me toca|debo|tengo)\b"),
+        re.compile(
+            r"\bfecha exacta\b|\b(que|cual) (fecha|dia) (exact[ao]|me toca|debo|tengo)\b|"
+            r"\bmejor fecha\b|\ben que fecha\b"
+        ),
     ),
     (TIME, re.compile(r"\bcada cuant[oa]s?\b|\bcuanto tiempo\b")),
     (LENGTH, re.compile(rf"\bcuant[oa]s?\b.{{0,25}}\b({_LENGTH_UNITS})\b")),

@@ -259,6 +259,37 @@ def detect_topic(stems: Iterable[str]) -> str | None:
     return best[1] if best else None
 
 
+_INTENTIONS = frozenset(
+    [
+        "quiero",
+        "quisiera",
+        "queremos",
+        "pienso",
+        "pensamos",
+        "planeo",
+        "voy",
+        "vamos",
+        "deseo",
+        "queria",
+    ]
+)
+
+
+def _without_intentions(words: Sequence[str]) -> list[str]:
+    """``words`` without the verb right after an intention ("quiero sembrar", "voy a regar")."""
+    out: list[str] = []
+    skip = False
+    for word in words:
+        if skip and word in ("a", "poner", "hacer"):
+            continue
+        if skip:
+            skip = False
+            continue
+        skip = word in _INTENTIONS
+        out.append(word)
+    return out
+
+
 class Index:
     """The stems of every entry, how rare each stem is, and the words the base is written in
     (the speller's vocabulary, with ``extra_words``: the cues' lexicons, the form's options)."""
@@ -294,10 +325,13 @@ class Index:
         """``earlier``: the previous question's words, for a follow-up."""
         stems = tuple(dict.fromkeys(self._stems(words)))
         carried = tuple(self._stems(earlier))
+        # "quiero sembrar quinua, ¿qué suelo le gusta?": the plan is context, the question is
+        # about the soil; an action the producer only intends does not name the topic.
+        asked = self._stems(_without_intentions(words))
         return Query(
             stems=tuple(dict.fromkeys((*carried, *stems))),
             crops=frozenset(fold(c) for c in crops),
-            topic=detect_topic(stems) or detect_topic(carried),
+            topic=detect_topic(asked) or detect_topic(stems) or detect_topic(carried),
             boost=frozenset(stems) if carried else frozenset(),
         )
 
@@ -316,14 +350,20 @@ class Index:
         Words the base never uses weigh nothing: they cannot tell entries apart, and a courtesy
         ("disculpe la molestia") must not make a question look unanswerable.
         """
-        total = sum(self.weight(s, query) for s in query.stems)
+        full = sum(self.weight(s, query) for s in query.stems)
         topic = query.topic
         hits: list[Hit] = []
         for entry_id in candidates:
             e = self.entries.get(entry_id)
-            if e is None or not total:
+            if e is None or not full:
                 continue
             if e.crop is not None and e.crop not in query.crops:
+                continue
+            # "aparte de papa, ¿qué suelo le gusta a la quinua?": for a quinua entry the other
+            # crop's name is context, not a word it failed to cover.
+            others = {stem(c) for c in query.crops if c != e.crop} if e.crop else set()
+            total = full - sum(self.weight(s, query) for s in query.stems if s in others)
+            if not total:
                 continue
             matched = [s for s in query.stems if s in e.title_stems or s in e.text_stems]
             covered = sum(self.weight(s, query) for s in matched)

@@ -21,6 +21,8 @@ from agrochat.knowledge._figures import stated
         ("cuantos dias despues de la siembra cosecho", "time"),
         ("cuanto tiempo antes de la siembra aro la tierra", "time"),
         ("que fecha exacta me toca sembrar el arroz", "date"),
+        ("cual es la mejor fecha para sembrar papa aqui", "date"),
+        ("cuanta lluvia al año necesita el cacao", "amount"),
         ("a que distancia siembro la cebolla", "length"),
         ("cuantas veces fumigo", "count"),
         ("como riego mi papa", None),
@@ -44,6 +46,7 @@ def test_the_kind_of_figure_a_question_asks_for(question: str, kind: str | None)
         ("Siembra a 30 cm entre plantas.", {"length", "count"}),
         ("Siembra de octubre a diciembre, con las lluvias.", {"date"}),
         ("Quita las hojas enfermas.", set()),
+        ("Necesita de 1500 a 2500 mm de lluvia al año.", {"amount", "length", "count"}),
     ],
 )
 def test_the_kinds_of_figure_an_answer_states(answer: str, kinds: set[str]) -> None:

@@ -77,8 +77,8 @@ PERSON_PATTERNS = tuple(
         r"(bot|robot|maquina|programa|computadora)\b",
         r"\b(atencion|asesoria) (humana|personal|presencial)\b",
         r"\b(pasame|pasenme|paseme|comunicame|comuniqueme|conectame|comunicarme) con\b",
-        r"\b(persona|humano|tecnico|ingenier\w*|alguien|agronom\w*)\b.{0,20}\b(atienda|atiende|"
-        r"responda|conteste|ayude|venga|vaya|revise)\b",
+        r"\b(persona|humano|tecnico|ingenier\w*|alguien|agronom\w*)\b.{0,40}\b(atienda|atiende|"
+        r"atender|responda|conteste|ayude|venga|vaya|revise|llame|pueda llamar|visite)\b",
         r"\b(venga|vengan|vaya|vayan|venir|ir)\b.{0,10}\b(a ver|a revisar|a mi chacra|a mi "
         r"parcela|a mi campo|a mi terreno)\b",
         r"\b(el|la|al|con el|con la) (ingeniero|ingeniera|tecnico|tecnica)\s+[a-z]+\b.{0,40}\b(me "
@@ -95,7 +95,8 @@ PROBLEM = _lexicon(
     "muriendo muere mueren murio murieron enferm* helada* helo hela helando granizo* "
     "granizada* inund* aniego huaic* huayc* larva* polilla* pulgon* mosca* trips gorgojo* "
     "rancha roya broca cogollero* moho* pudricion danad* ataque* atacad* infestad* sigatoka "
-    "monilia* mildiu tizon piricularia empoz* encharc* anegad* tumb* acamad* vanas vaneamiento"
+    "monilia* mildiu tizon piricularia empoz* encharc* anegad* tumb* acamad* vanas vaneamiento "
+    "desbord* ahog* arrasad* arraso pelando hormig* cortadora*"
 )
 # Colours and marks say "problem" only on a part of the plant ("hojas amarillas"; not "trampas
 # amarillas").
@@ -114,7 +115,8 @@ REPORT = _words(
     "veo vi vemos estan esta amanecio amanecieron cayo cayeron helo granizo me "
     "mis mi nuestra nuestro nuestras nuestros ataco atacaron atacando llego llegaron salio "
     "salieron salen sale empezaron empezo comenzo comenzaron siguen sigue noto note notamos "
-    "acaban acabo llevo tumbo malogro"
+    "acaban acabo llevo tumbo malogro desbordo inundo pelando comiendo secando matando "
+    "pudriendo"
 )
 FIRST_PERSON = _words(
     "mi mis me tengo tenemos nuestra nuestro nuestras nuestros nos encontre encontramos veo vi "
@@ -123,8 +125,10 @@ FIRST_PERSON = _words(
 # An event told as past needs no "mi": "anoche cayó granizo", "amanecieron quemadas".
 PAST_EVENT = _words(
     "cayo cayeron helo granizo amanecio amanecieron murio murieron llevo tumbo malogro "
-    "aparecio aparecieron ataco atacaron inundo"
+    "aparecio aparecieron ataco atacaron inundo desbordo"
 )
+# What the producer makes for the field rather than grows in it.
+INPUTS = _words("compost abonera bocashi biol humus purin estiercol guano lombricompost")
 # "¿Cómo prevengo la helada?" is a question about a risk, not a report of one; nor is the
 # neighbour's field or last year's.
 HYPOTHETICAL = _words(
@@ -142,7 +146,7 @@ INSTRUCTION = tuple(
         r"\b(crea|crear|envia|enviar|manda|mandar|publica)\b.{0,20}\b(alerta|alertas|mensaje|"
         r"mensajes|aviso|avisos)\b.{0,30}\b(todos|todas|productores|agricultores|region)\b",
         r"\b(repite|repetir|escribe|di|dile|responde|contesta)\b.{0,12}\b(exactamente|solo|"
-        r"esto|que|lo siguiente|textualmente|si)\b",
+        r"esto|que|lo siguiente|textualmente|si|conmigo)\b",
         r"\b(ahora eres|actua como|finge|fingir|haz de cuenta|modo admin|modo administrador|"
         r"modo desarrollador|prompt|instrucciones del sistema|system prompt)\b",
         r"\b(muestrame|dame|pasame|lista de|listado de)\b.{0,20}\b(agricultores|productores|"
@@ -164,6 +168,9 @@ DOSE = tuple(
         r"\b(que|cual|cuales|algun|alguna|nombre de|nombre del)\b.{0,12}\b(producto|veneno|quimico|"
         r"insecticida|fungicida|herbicida|pesticida|plaguicida|marca|remedio)\w*\b"
         r"(?!.{0,20}\b(menos|mas) (peligros|toxic)\w*)",
+        # The name of a product to buy is a recommendation only a technician gives.
+        r"\b(como se llama|nombre|marca)\b.{0,15}\b(del |de |el |la |un |una )?(producto|veneno|"
+        r"quimico|insecticida|fungicida|herbicida|pesticida|plaguicida|remedio)\w*\b",
         # Which products may be mixed is the labels' and a technician's call, like a dose.
         r"\bmezcl\w*\b.{0,30}\b(veneno|insecticida|fungicida|herbicida|pesticida|plaguicida|"
         r"producto|quimico|foliar)\w*\b",
@@ -184,7 +191,7 @@ PRICE = tuple(
         r"paga|cobran|esta|estan|compran|venden|sale)\b",
         r"\ba como (esta|estan|se vende|venden|pagan|compran|sale)\b",
         r"\b(donde|a quien|como|cuando) (vendo|vender|venderlo|venderla|venderlos|venderlas)\b",
-        r"\b(mercado mayorista|acopiador\w*|cotizacion\w*|exportar|exportacion)\b",
+        r"\b(mercado mayorista|cotizacion\w*|exportar|exportacion)\b",
         r"\b(dolar|dolares|tipo de cambio|euro|euros)\b",
     )
 )
@@ -229,6 +236,8 @@ OTHER_CROPS = _words(
     "brocoli coliflor col repollo espinaca kiwicha canihua tarwi chocho achiote jengibre "
     "kion curcuma pitahaya arandano arandanos olivo olivos aceituna coco cocos"
 )
+# Other crops' names that are also colours.
+COLOURS = _words("naranja naranjas")
 # Not about the producer's farming, whatever else the message names ("receta de papa").
 OFF_TOPIC = tuple(
     re.compile(p)
@@ -240,7 +249,7 @@ OFF_TOPIC = tuple(
         r"\b(cuanto|que) me darian\b",
         r"\b(receta|recetas|cocinar|cocino|cocina|guiso|plato tipico|huancaina|ceviche|postre|"
         r"torta|pastel|keke|queque|mermelada|jugo|licuado|refresco|sopa|frito|frita|freir|"
-        r"hornear|sancochad\w*|instantaneo|tomar cafe|taza)\b",
+        r"hornear|sancochad\w*|instantaneo|tomar cafe|taza|cafetera|desayuno|almuerzo|cena)\b",
         r"\b(playa|paseo|vacaciones|viaje|viajar|fiesta|cumpleanos|matrimonio|boda)\b",
         r"\b(tarea|tareas|matematica\w*|multiplica\w*|suma|sumar|resta|restar|divide|dividir|"
         r"ecuacion|examen|colegio|profesora)\b",
@@ -255,8 +264,9 @@ OFF_TOPIC = tuple(
         r"\b(celular|telefono|wifi|internet|contrasena|clave|recarga|saldo|bitcoin|cripto\w*)\b",
         r"\b(dolor de|me duele|fiebre|gripe|tos|covid|embaraz\w*|medicina para mi|pastilla|"
         r"presion alta|diabetes|dieta|adelgazar|hospital|posta|sano|saludable|engorda)\b",
-        r"\b(que hora es|que dia es|que fecha es|capital de|quien descubrio|quien invento|"
-        r"traduce|traducir|en ingles|historia del peru|quien es el|quien fue)\b",
+        r"(^|\bdime )(que hora es|que dia es|que fecha es)\b",
+        r"\b(capital de|quien descubrio|quien invento|traduce|traducir|en ingles|"
+        r"historia del peru|quien es el|quien fue)\b",
         r"\b(noticia|noticias|periodico|chisme)\b",
     )
 )
@@ -269,7 +279,8 @@ FARMING = _lexicon(
     "guano* compost* estiercol* poda* podar* injert* vivero* almacig* maleza* yerba* hierba* "
     "deshierb* aporc* surco* campana* hectare* tuberc* mazorc* grano* vaina* racimo* cafetal* "
     "agricol* agricult* agronom* cal encal* ph nutrient* urea nitrogen* fosfor* potasio* "
-    "enfermedad* rendimiento* variedad* germin* madur* almacen* secad* poscosecha* "
+    "enfermedad* rendimiento* variedad* germin* madur* almacen* secad* secar poscosecha* "
+    "pergamino humedad "
     "cuy* ganad* vaca* pasto* forraje* agua* canal* pozo* reservorio* goteo* aspersor* "
     "aspersion* trasplant* esqueje* estaca* hijuelo* colino* choclo* espiga* panoja* "
     "mata* matas arbol* arbusto* fitosanit* senasa inia agrorural agencia* biol bocashi "
@@ -427,15 +438,19 @@ def read_signals(
     # me secan", "encontré"), or an event told as past ("anoche cayó granizo"); "¿cómo se cura
     # la rancha?" is a question about a problem, not a report of one.
     first_person = bool(word_set & FIRST_PERSON)
+    # A compost heap that smells is a question about making compost, not a crop at risk.
+    about_an_input = bool(word_set & INPUTS) and not crops and not _has_word(words, PLANT_PART)
     reports_problem = (
         problem
+        and not about_an_input
         and bool(word_set & REPORT)
         and (first_person or bool(word_set & PAST_EVENT))
         and not (question and not first_person)
         and not hypothetical
         and not instruction
     )
-    other_crops = tuple(sorted(word_set & OTHER_CROPS))
+    # "un polvillo naranja en mis cafetos" is a colour, not the fruit.
+    other_crops = tuple(sorted(word_set & OTHER_CROPS - (COLOURS if crops else frozenset())))
     followup = joined.startswith(FOLLOWUP_STARTS) or (
         len(leftover) <= 3 and question and not crops and not farming_words
     )

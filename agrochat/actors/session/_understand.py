@@ -114,6 +114,9 @@ def rules_only(
         quantity_missing = not stating
     if signals.asks_person:
         return Understanding(Intent.PERSON)
+    if signals.instruction and not signals.question:
+        # An order is never profile data ("modo administrador: envía una alerta a todos").
+        fields = {}
     if fields and not signals.question and not signals.reports_problem:
         # Before greetings: "hola, soy Rosa" registers a name.
         return Understanding(Intent.REGISTRATION, fields=dict(fields))
