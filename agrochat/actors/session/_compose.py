@@ -16,6 +16,7 @@ from agrochat.actors.session._forms import Form, FormField
 from agrochat.actors.session._review import Review
 from agrochat.actors.session._signals import Signals
 from agrochat.actors.session._understand import Intent, Understanding
+from agrochat.persistence import KnowledgeEntry
 from agrochat.text import fold
 
 NO_ANSWER = {
@@ -34,6 +35,16 @@ class Advice:
     crop: str | None
     publisher: str
     year: int | None
+
+    @classmethod
+    def of(cls, entry: KnowledgeEntry) -> Advice:
+        return cls(
+            id=entry.id,
+            answer=entry.answer,
+            crop=entry.crop,
+            publisher=entry.source or "agrochat",
+            year=entry.source_year,
+        )
 
 
 @dataclass(frozen=True)
@@ -153,3 +164,14 @@ def _next_question(form: Form, missing: Sequence[str], decision: Review) -> Form
         if spec is not None:
             return spec
     return None
+
+
+def team_alert(
+    level: str | None, entry: KnowledgeEntry | None, crop: str | None
+) -> dict[str, str] | None:
+    """The alert a risk report raises for the team (the panel's, not the producer's): what was
+    reported, in which crop."""
+    if level is None:
+        return None
+    subject = entry.title if entry is not None else "un problema en su chacra"
+    return {"nivel": level, "mensaje": f"Reporte de {subject}" + (f" en {crop}" if crop else "")}

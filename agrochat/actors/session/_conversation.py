@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from agrochat import wording
 from agrochat.actors.session import _phrase, _prompt
-from agrochat.actors.session._compose import Advice, Profile, compose
+from agrochat.actors.session._compose import Advice, Profile, compose, team_alert
 from agrochat.actors.session._extract import extract_fields
 from agrochat.actors.session._forms import Form, FormField
 from agrochat.actors.session._persist import Delivery, Recorder
@@ -351,53 +351,15 @@ class Conversation:
             text=inbound.text,
             today=today,
         )
-        entry = self.knowledge.entry(understanding.entry_id) if understanding.entry_id else None
-        advice = (
-            Advice(
-                id=entry.id,
-                answer=entry.answer,
-                crop=entry.crop,
-                publisher=entry.source or "agrochat",
-                year=entry.source_year,
-            )
-            if entry is not None
-            else None
-        )
-        after = {**stored, **decision.fields}
-        missing = self.form.missing(after)
-        profile = Profile(name=decision.fields.get("nombre") or producer.name, fields=after)
-        text = compose(
-            understanding,
-            understood.signals,
+        output = self._reply_output(
+            producer,
+            understood,
             decision,
-            advice=advice,
-            profile=profile,
-            form=self.form,
-            missing_after=missing,
+            stored=stored,
             first_contact=first_contact,
             today=today,
-        )
-        if advice is not None and self.phrase:
-            text = self._phrase(text, advice, profile, deadline, request_id)
-        alert = None
-        if decision.alert_level is not None:
-            subject = entry.title if entry is not None else "un problema en su chacra"
-            crop = after.get("cultivo")
-            alert = {
-                "nivel": decision.alert_level,
-                "mensaje": f"Reporte de {subject}" + (f" en {crop}" if crop else ""),
-            }
-        topic = entry.topic if entry is not None and entry.topic else None
-        output = build_output(
-            role=understanding.role,
-            text=text,
-            fields=decision.fields,
-            alert=alert,
-            escalate=decision.escalate,
-            topic=topic or ("registro" if understanding.intent is Intent.REGISTRATION else "otro"),
-            answered=advice is not None,
-            missing=missing,
-            knowledge=[advice.id] if advice is not None else [],
+            deadline=deadline,
+            request_id=request_id,
         )
         latency_ms = int((self.clock.monotonic() - started) * 1000)
         tokens = understood.model_tokens
@@ -426,6 +388,52 @@ class Conversation:
             latency_ms=latency_ms,
         )
         return Outcome(reply=self._reply(output, inbound), status=Status.ANSWERED)
+
+    def _reply_output(
+        self,
+        producer: Producer,
+        understood: Understood,
+        decision: Review,
+        *,
+        stored: Mapping[str, str],
+        first_contact: bool,
+        today: dt.date,
+        deadline: float,
+        request_id: str,
+    ) -> dict[str, Any]:
+        """The seed's model_output for this message: the composed text (reworded when the
+        model may), the vetted entry quoted, the values, the alert for the team."""
+        understanding = understood.understanding
+        entry = self.knowledge.entry(understanding.entry_id) if understanding.entry_id else None
+        advice = Advice.of(entry) if entry is not None else None
+        after = {**stored, **decision.fields}
+        missing = self.form.missing(after)
+        profile = Profile(name=decision.fields.get("nombre") or producer.name, fields=after)
+        text = compose(
+            understanding,
+            understood.signals,
+            decision,
+            advice=advice,
+            profile=profile,
+            form=self.form,
+            missing_after=missing,
+            first_contact=first_contact,
+            today=today,
+        )
+        if advice is not None and self.phrase:
+            text = self._phrase(text, advice, profile, deadline, request_id)
+        topic = entry.topic if entry is not None and entry.topic else None
+        return build_output(
+            role=understanding.role,
+            text=text,
+            fields=decision.fields,
+            alert=team_alert(decision.alert_level, entry, after.get("cultivo")),
+            escalate=decision.escalate,
+            topic=topic or ("registro" if understanding.intent is Intent.REGISTRATION else "otro"),
+            answered=advice is not None,
+            missing=missing,
+            knowledge=[advice.id] if advice is not None else [],
+        )
 
     def _understand(
         self,
