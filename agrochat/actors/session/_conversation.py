@@ -571,25 +571,21 @@ class Conversation:
     ) -> Outcome:
         self.failures += 1
         self.last_failure = error
-        missing = self.form.missing(self.producers.fields(producer.id))
-        output = canned_output(inbound.role, text, missing)
-        self.recorder.record(
-            producer,
-            inbound,
-            output,
-            Review(),
-            status=Status.FAILED,
-            deliver=deliver,
-            latency_ms=None,
-            now=self.clock.utcnow(),
-        )
         log.warning("message failed", message_id=inbound.id, error=error)
-        return Outcome(reply=self._reply(output, inbound), status=Status.FAILED, error=error)
+        outcome = self._canned(producer, inbound, text, deliver=deliver, status=Status.FAILED)
+        return Outcome(reply=outcome.reply, status=Status.FAILED, error=error)
 
     def _canned(
-        self, producer: Producer, inbound: StoredMessage, text: str, *, deliver: bool
+        self,
+        producer: Producer,
+        inbound: StoredMessage,
+        text: str,
+        *,
+        deliver: bool,
+        status: Status = Status.ANSWERED,
     ) -> Outcome:
-        """A fixed reply, stored and sent like any other (a photo, a sticker: not read yet)."""
+        """A fixed reply, stored and sent like any other (a photo, a sticker: not read yet; an
+        apology)."""
         missing = self.form.missing(self.producers.fields(producer.id))
         output = canned_output(inbound.role, text, missing)
         self.recorder.record(
@@ -597,12 +593,12 @@ class Conversation:
             inbound,
             output,
             Review(),
-            status=Status.ANSWERED,
+            status=status,
             deliver=deliver,
             latency_ms=None,
             now=self.clock.utcnow(),
         )
-        return Outcome(reply=self._reply(output, inbound), status=Status.ANSWERED)
+        return Outcome(reply=self._reply(output, inbound), status=status)
 
     def _hold(self, producer: Producer, inbound: StoredMessage, *, deliver: bool) -> Outcome:
         """A person on the team has this conversation: the message is theirs to answer. Only a
