@@ -10,6 +10,7 @@ from agrochat.knowledge._search import (
     IndexedEntry,
     Query,
     detect_topic,
+    focus_word,
     index_entry,
 )
 from agrochat.knowledge._terms import (
@@ -38,6 +39,7 @@ __all__ = [
     "common_word",
     "content_words",
     "detect_topic",
+    "focus_word",
     "index_entry",
     "normalize",
     "spanish_words",

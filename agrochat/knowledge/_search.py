@@ -176,6 +176,9 @@ class IndexedEntry:
     # The kinds of figure the farmer-facing answer states (``_figures``): only an entry that
     # states an amount answers "how many kilos", only one that states a time "how many days".
     figures: frozenset[str] = frozenset()
+    # What the farmer reads (the title, keywords and short answer), not the panel's body: a
+    # question's focus named only in the body is not what the reply will say.
+    said_stems: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,9 @@ class Query:
     # In a follow-up ("¿y la broca?"), the new words weigh double and the ones carried from the
     # previous question half: they only say what the conversation is about.
     boost: frozenset[str] = frozenset()
+    # The thing a "which is the best ..." question asks for ("el mejor patrón", "qué variedad
+    # conviene"): an entry that never speaks of it does not answer, however much else it covers.
+    focus: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,11 +207,15 @@ class Hit:
     # it): a match only in the body is weak evidence.
     title_matched: tuple[str, ...] = ()
     figures: frozenset[str] = frozenset()
+    misses_focus: bool = False
 
     @property
     def relevant(self) -> bool:
         return (
-            bool(self.title_matched) and self.coverage >= MIN_COVERAGE and self.score >= MIN_SCORE
+            bool(self.title_matched)
+            and not self.misses_focus
+            and self.coverage >= MIN_COVERAGE
+            and self.score >= MIN_SCORE
         )
 
 
@@ -226,6 +236,7 @@ def index_entry(
         title_stems=frozenset(terms(f"{title} {keywords}")),
         text_stems=frozenset(terms(f"{answer} {body}")),
         figures=stated(answer),
+        said_stems=frozenset(terms(f"{title} {keywords} {answer}")),
     )
 
 
@@ -290,6 +301,29 @@ def _without_intentions(words: Sequence[str]) -> list[str]:
     return out
 
 
+_BEST = frozenset(["mejor", "mejores", "conviene", "recomienda", "recomiendas", "recomiendan"])
+_WHICH = frozenset(["cual", "cuales"])
+_LINKS = frozenset(["es", "son", "seria", "sera", "el", "la", "los", "las", "de", "tipo", "clase"])
+
+
+def focus_word(words: Sequence[str]) -> str | None:
+    """What a question for the best choice asks for: "¿cuál es el mejor patrón?", "la mejor
+    fecha", "¿qué variedad conviene?" -> patrón, fecha, variedad. None for other questions."""
+    best = any(w in _BEST for w in words)
+    for i, word in enumerate(words):
+        opens = word in _WHICH or (best and word == "que") or (word in _BEST and i > 0)
+        if word in _BEST and i > 0 and words[i - 1] not in _LINKS:
+            opens = False
+        if not opens:
+            continue
+        for after in words[i + 1 : i + 5]:
+            if after in _LINKS or after in _BEST:
+                continue
+            return after if is_content(after) else None
+        return None
+    return None
+
+
 class Index:
     """The stems of every entry, how rare each stem is, and the words the base is written in
     (the speller's vocabulary, with ``extra_words``: the cues' lexicons, the form's options)."""
@@ -323,16 +357,19 @@ class Index:
         earlier: Sequence[str] = (),
     ) -> Query:
         """``earlier``: the previous question's words, for a follow-up."""
+        crops_folded = {fold(c) for c in crops}
         stems = tuple(dict.fromkeys(self._stems(words)))
         carried = tuple(self._stems(earlier))
         # "quiero sembrar quinua, ¿qué suelo le gusta?": the plan is context, the question is
         # about the soil; an action the producer only intends does not name the topic.
         asked = self._stems(_without_intentions(words))
+        focus = focus_word(words)
         return Query(
             stems=tuple(dict.fromkeys((*carried, *stems))),
-            crops=frozenset(fold(c) for c in crops),
+            crops=frozenset(crops_folded),
             topic=detect_topic(asked) or detect_topic(stems) or detect_topic(carried),
             boost=frozenset(stems) if carried else frozenset(),
+            focus=stem(focus) if focus and fold(focus) not in crops_folded else None,
         )
 
     def _stems(self, words: Iterable[str]) -> list[str]:
@@ -385,6 +422,7 @@ class Index:
                     matched=tuple(matched),
                     title_matched=tuple(s for s in matched if s in e.title_stems),
                     figures=e.figures,
+                    misses_focus=query.focus is not None and query.focus not in e.said_stems,
                 )
             )
         hits.sort(key=lambda h: (-h.score, h.entry_id))

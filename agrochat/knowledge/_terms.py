@@ -158,7 +158,7 @@ STEM_ALIASES = {
 _stemmer = snowballstemmer.stemmer("spanish")
 # Bumped whenever ``stem`` or the lists above change: stored stems of an older version are
 # recomputed (``KnowledgeBase``), so the database's index never disagrees with the query's.
-TERMS_VERSION = 2
+TERMS_VERSION = 3
 
 
 def normalize(text: str) -> list[str]:
@@ -182,6 +182,12 @@ def stem(word: str) -> str:
             accented = word[: -len(plain)] + with_accent
             break
     stemmed = fold(_stemmer.stemWord(accented))
+    if word.endswith("es") and len(word) > 5:
+        # Snowball cuts "variedad" to "varied" but keeps "variedades" as "variedad": the
+        # singular's stem, when it starts the plural's, is the one both forms share.
+        singular = fold(_stemmer.stemWord(word[:-2]))
+        if stemmed.startswith(singular) and len(singular) > 2:
+            stemmed = singular
     return STEM_ALIASES.get(stemmed, stemmed)
 
 

@@ -16,6 +16,7 @@ from agrochat.knowledge import (
     IndexedEntry,
     KnowledgeBase,
     detect_topic,
+    focus_word,
     index_entry,
     normalize,
     stem,
@@ -190,6 +191,45 @@ def test_a_hit_is_relevant_only_with_a_title_match_over_both_thresholds(
     hit: Hit, relevant: bool
 ) -> None:
     assert hit.relevant is relevant
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("cual es el mejor patron para injertar palta", "patron"),
+        ("cual es la mejor fecha para sembrar", "fecha"),
+        ("cuales son las mejores variedades", "variedades"),
+        ("que variedad de papa es mejor para la helada", "variedad"),
+        ("que abono me recomiendas", "abono"),
+        ("como controlo la rancha", None),
+        ("que hago con la rancha", None),
+        ("riego mejor de noche", None),
+    ],
+)
+def test_a_question_for_the_best_choice_names_what_it_asks_for(
+    question: str, focus: str | None
+) -> None:
+    assert focus_word(normalize(question)) == focus
+
+
+def test_the_best_choice_is_answered_only_by_an_entry_that_names_it(index: Index) -> None:
+    named = {
+        h.entry_id: h
+        for h in _hits(index, "cual es la mejor variedad para la rancha", crops=["papa"])
+    }
+    unnamed = {
+        h.entry_id: h
+        for h in _hits(index, "cual es el mejor patron para la rancha", crops=["papa"])
+    }
+    assert named[RANCHA].relevant
+    assert not unnamed[RANCHA].relevant
+
+
+def test_the_best_choice_named_only_in_the_body_is_not_answered(index: Index) -> None:
+    # "calendario" is only in the body of the fist-test entry: the farmer would not read it.
+    hits = {h.entry_id: h for h in _hits(index, "cual es el mejor calendario de riego")}
+    assert stem("calendario") in hits[PUNO].matched
+    assert not hits[PUNO].relevant
 
 
 # -- follow-ups ------------------------------------------------------------------------------
