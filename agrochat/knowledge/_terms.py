@@ -208,9 +208,10 @@ def terms(text: str) -> list[str]:
 def phonetic(word: str) -> str:
     """How a folded Spanish word sounds, so spellings of the same sound meet: "kafe"/"cafe",
     "sebolla"/"cebolla", "yuvia"/"lluvia", "elada"/"helada", "kinua"/"quinua", "ransha"/"rancha"
-    ("sh" is how many write the "ch" of Quechua loanwords)."""
+    ("sh" is how many write the "ch" of Quechua loanwords), "awa"/"agua", "werto"/"huerto"."""
+    w = re.sub(r"^hu(?=[aeio])", "w", re.sub(r"gu(?=[ao])", "w", word))
     w = (
-        word.replace("sh", "ch")
+        w.replace("sh", "ch")
         .replace("ch", "§")
         .replace("qu", "k")
         .replace("ll", "y")

@@ -81,6 +81,13 @@ def test_verb_and_noun_of_one_practice_share_a_stem(family: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("singular", "plural"), [("variedad", "variedades"), ("enfermedad", "enfermedades")]
+)
+def test_singular_and_plural_share_a_stem(singular: str, plural: str) -> None:
+    assert stem(singular) == stem(plural)
+
+
+@pytest.mark.parametrize(
     ("diminutive", "plain"),
     [
         ("gusanitos", "gusanos"),
@@ -139,6 +146,9 @@ def test_shorthand_is_expanded_before_stopwords_are_dropped() -> None:
         ("arros", "arroz"),
         ("baca", "vaca"),
         ("jente", "gente"),
+        ("awa", "agua"),
+        ("wano", "guano"),
+        ("werto", "huerto"),
     ],
 )
 def test_spellings_of_one_sound_meet(misspelt: str, word: str) -> None:
@@ -146,7 +156,8 @@ def test_spellings_of_one_sound_meet(misspelt: str, word: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("one", "other"), [("pongo", "hongo"), ("playa", "plaga"), ("papa", "palta")]
+    ("one", "other"),
+    [("pongo", "hongo"), ("playa", "plaga"), ("papa", "palta"), ("guerra", "werra")],
 )
 def test_words_that_sound_different_stay_apart(one: str, other: str) -> None:
     assert phonetic(one) != phonetic(other)
