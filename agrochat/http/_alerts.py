@@ -61,7 +61,11 @@ def _timestamp(value: Any) -> dt.datetime:
     except ValueError:
         raise ValueError("must be ISO 8601, e.g. 2026-09-15T07:00:00-05:00") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:
+            # 0001-01-01T00:00:00+05:00 is before the first datetime Python has, in UTC.
+            raise ValueError("is out of range once converted to UTC") from None
     return parsed
 
 

@@ -261,6 +261,15 @@ def test_segment_creates_one_alert_per_matching_producer(
             },
             {"expires_at"},
         ),
+        # Valid ISO 8601, but outside what a datetime holds once converted to UTC.
+        (
+            {"phone": PHONE, "message": "x", "scheduled_at": "0001-01-01T00:00:00+05:00"},
+            {"scheduled_at"},
+        ),
+        (
+            {"phone": PHONE, "message": "x", "expires_at": "9999-12-31T23:59:59-05:00"},
+            {"expires_at"},
+        ),
         (
             {"phone": "1", "message": "", "level": "x", "scheduled_at": "?"},
             {"phone", "message", "level", "scheduled_at"},
