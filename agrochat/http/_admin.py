@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 import bottle
 
-from agrochat.errors import AgrochatError, Forbidden, NotFound, PayloadTooLarge
+from agrochat.errors import AgrochatError, BadRequest, Forbidden, NotFound, PayloadTooLarge
 from agrochat.http._admin_auth import (
     COOKIE_PATH,
     LOGIN_COOKIE,
@@ -185,7 +185,16 @@ def form_data(request: bottle.BaseRequest) -> dict[str, str]:
     """The POSTed form, decoded as UTF-8 (Bottle hands out latin-1 strings otherwise)."""
     if request.content_length > MAX_FORM_BYTES:
         raise PayloadTooLarge("el formulario es demasiado grande")
-    forms = request.forms.decode("utf-8")
+    try:
+        forms = request.forms.decode("utf-8")
+    except UnicodeDecodeError:
+        # Our pages declare UTF-8 and browsers send their forms in it: other bytes (raw or
+        # %-escaped) come from a broken or hostile client. Every panel POST reads its form here
+        # (the CSRF check first), so this one refusal covers them all.
+        raise BadRequest(
+            "El formulario llegó con caracteres no válidos (no es UTF-8). "
+            "Vuelve a la página y envíalo de nuevo."
+        ) from None
     return {key: forms.get(key, "") for key in forms}
 
 
@@ -196,7 +205,10 @@ def query_param(name: str, default: str = "") -> str:
 
 def page_param() -> int:
     raw = query_param("pagina", "1")
-    return min(int(raw), MAX_PAGE) if raw.isdigit() and int(raw) > 0 else 1
+    # ASCII digits only: "²" passes str.isdigit() but int() refuses it.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        return 1
+    return min(int(raw), MAX_PAGE)
 
 
 def check_id(value: int, what: str) -> int:
@@ -285,8 +297,9 @@ class Panel:
         session = bottle.request.environ.get(SESSION_ENV)
         notice = NOTICES.get(query_param("ok"))
         problem = PROBLEMS.get(query_param("err"))
-        if notice and query_param("n").isdigit():
-            notice = f"{notice} ({query_param('n')})"
+        count = query_param("n")
+        if notice and count.isascii() and count.isdigit():
+            notice = f"{notice} ({count})"
         common = {
             "admin": session.username if session else None,
             "csrf": session.csrf_token if session else "",

@@ -69,7 +69,11 @@ def local_to_utc(value: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:
+        # 9999-12-31T23:59 west of Greenwich is past the last datetime Python has.
+        raise ValueError("out of range") from None
 
 
 def canonical_crop(text: str) -> str:

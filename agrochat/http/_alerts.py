@@ -61,7 +61,11 @@ def _timestamp(value: Any) -> dt.datetime:
     except ValueError:
         raise ValueError("must be ISO 8601, e.g. 2026-09-15T07:00:00-05:00") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:
+            # 0001-01-01T00:00:00+05:00 is before the first datetime Python has, in UTC.
+            raise ValueError("is out of range once converted to UTC") from None
     return parsed
 
 
@@ -150,6 +154,18 @@ def _alert_id(raw: str) -> int:
     return int(raw)
 
 
+def _has_body(request: bottle.BaseRequest) -> bool:
+    """Whether a body was sent. No Content-Length (Bottle's -1) is no body, as WSGI reads it
+    (PEP 3333), unless the body came chunked; then it is looked at, since a chunked empty body
+    is as empty as ``Content-Length: 0``."""
+    if request.content_length > 0:
+        return True
+    if not request.get_header("Transfer-Encoding"):
+        return False
+    # Bottle keeps the body it read (request.body rewinds), so json_body can read it again.
+    return bool(request.body.read(1))
+
+
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @app.post("/alert", auth="api")
     def create_alert() -> bottle.HTTPResponse:
@@ -194,7 +210,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @app.post("/alerts/<alert_id>/sent", auth="api")
     def alert_sent(alert_id: str) -> bottle.HTTPResponse:
         # The seed's bridge posts no body; one that is sent must still be well-formed JSON.
-        if bottle.request.content_length or bottle.request.get_header("Transfer-Encoding"):
+        if _has_body(bottle.request):
             json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         number = _alert_id(alert_id)
         changed = AlertStore(_database(ctx)).mark_sent(number)

@@ -24,7 +24,8 @@ class AppContext:
     supervisor: Supervisor | None = None
     # None until the database is open; routes that need it answer 503 meanwhile.
     database: Database | None = None
-    # Extra /health components: name -> callable returning (ok, detail).
+    # Extra /health components: name -> callable returning (ok, state), the state in fixed words
+    # ("ready", "failed"): anyone may read /health; details belong under /debug.
     health_checks: dict[str, Callable[[], tuple[bool, Any]]] = field(default_factory=dict)
     # Extra /metrics text (Prometheus exposition format) from the parts that keep metrics.
     metrics: list[Callable[[], str]] = field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import bottle
@@ -16,8 +17,19 @@ from agrochat.logs import get_logger
 log = get_logger(__name__)
 
 
+# What a component's state may look like on /health: words, names and separators ("failed",
+# "waha default: scan_qr_code"). No slash, quote or parenthesis, so neither a file path nor an
+# exception's text gets out even if a check returns one by mistake.
+_STATE_WORDS = re.compile(r"[A-Za-z0-9_ .:;-]{1,200}")
+
+
 def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
-    """Every component's state; healthy only when each is."""
+    """Every component's state; healthy only when each is.
+
+    /health answers anyone, so this holds fixed state words only ("ok", "loading", "failed",
+    "escalated", ...). The details (why the model failed to load, why the supervisor gave up)
+    are for operators: ``GET /debug/actors`` shows them, behind the operator token.
+    """
     components: dict[str, Any] = {}
     reasons: list[str] = []
 
@@ -29,17 +41,20 @@ def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
             ctx.database.ping()
             components["database"] = "ok"
         except Exception as exc:
+            log.warning("health: the database did not answer", error=repr(exc))
             components["database"] = "unreachable"
-            reasons.append(f"database: {type(exc).__name__}")
+            reasons.append("database: unreachable")
 
     for name, check in ctx.health_checks.items():
         try:
-            ok, detail = check()
+            ok, state = check()
         except Exception as exc:
-            ok, detail = False, f"check failed: {type(exc).__name__}"
-        components[name] = detail
+            log.warning("health: a check failed", check=name, error=repr(exc))
+            ok, state = False, "check_failed"
+        state = _public_state(ok, state)
+        components[name] = state
         if not ok:
-            reasons.append(f"{name}: {detail}")
+            reasons.append(f"{name}: {state}")
 
     supervisor = ctx.supervisor
     if supervisor is None:
@@ -47,7 +62,7 @@ def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
         reasons.append("actors: starting")
     else:
         if supervisor.escalated:
-            reasons.append(f"supervisor: {supervisor.escalated}")
+            reasons.append("supervisor: escalated")
         actors = {c.id: ("alive" if c.alive else "down") for c in supervisor.snapshot(state=False)}
         components["actors"] = actors
         reasons.extend(f"actor {name}: down" for name, state in actors.items() if state != "alive")
@@ -57,6 +72,12 @@ def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
     if reasons:
         body["reasons"] = reasons
     return healthy, body
+
+
+def _public_state(ok: bool, state: Any) -> str:
+    if isinstance(state, str) and _STATE_WORDS.fullmatch(state):
+        return state
+    return "ok" if ok else "failed"
 
 
 class SupervisorCollector(Collector):

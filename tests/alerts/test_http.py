@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.client
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -261,6 +263,15 @@ def test_segment_creates_one_alert_per_matching_producer(
             },
             {"expires_at"},
         ),
+        # Valid ISO 8601, but outside what a datetime holds once converted to UTC.
+        (
+            {"phone": PHONE, "message": "x", "scheduled_at": "0001-01-01T00:00:00+05:00"},
+            {"scheduled_at"},
+        ),
+        (
+            {"phone": PHONE, "message": "x", "expires_at": "9999-12-31T23:59:59-05:00"},
+            {"expires_at"},
+        ),
         (
             {"phone": "1", "message": "", "level": "x", "scheduled_at": "?"},
             {"phone", "message", "level", "scheduled_at"},
@@ -286,6 +297,52 @@ def test_marking_sent_takes_no_body_or_a_json_one(server: Server, database: Data
         f"/alerts/{alert_id}/sent", content=b"{oops", headers={"Content-Type": "application/json"}
     )
     assert bad.status_code == 400
+
+
+def _post_without_content_length(
+    server: Server, path: str, *, chunks: bytes | None = None
+) -> tuple[int, dict[str, Any]]:
+    """A POST as some bridges send it: no Content-Length header at all, and either no body or
+    a chunked one. (httpx and http.client's request() always add Content-Length: 0.)"""
+    port = server.server.effective_port  # type: ignore[union-attr]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest("POST", path)
+        connection.putheader("Authorization", f"Bearer {API_KEY}")
+        if chunks is not None:
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders(chunks)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "chunks", [None, b"0\r\n\r\n"], ids=["no_body_no_length", "empty_chunked_body"]
+)
+def test_marking_sent_without_a_content_length_is_accepted_like_an_empty_post(
+    server: Server, database: Database, chunks: bytes | None
+) -> None:
+    alert_id = AlertStore(database).create(phone=PHONE, message="a", level="alta", source="api")
+    status, body = _post_without_content_length(server, f"/alerts/{alert_id}/sent", chunks=chunks)
+    assert (status, body) == (200, {"id": alert_id, "status": "sent"})
+    assert AlertStore(database).get(alert_id).status == "sent"  # type: ignore[union-attr]
+    assert server.client.get("/alerts/pending").json() == {"alerts": []}
+
+
+def test_marking_sent_with_a_chunked_body_still_wants_json(
+    sqlite_server: Server, sqlite_database: Database
+) -> None:
+    alert_id = AlertStore(sqlite_database).create(
+        phone=PHONE, message="a", level="alta", source="api"
+    )
+    status, body = _post_without_content_length(
+        sqlite_server, f"/alerts/{alert_id}/sent", chunks=b"5\r\n{oops\r\n0\r\n\r\n"
+    )
+    assert status == 400 and body["error"]["code"] == "bad_request"
+    assert AlertStore(sqlite_database).get(alert_id).status == "pending"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,11 +12,12 @@ import httpx
 import pykka
 import pytest
 
+from agrochat.actors.inference import InferenceActor, ModelStatus
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.messages import Inspect
 from agrochat.persistence import Database
-from agrochat.supervisor import ChildSpec, Supervised, Supervisor
+from agrochat.supervisor import ChildSpec, Supervised, Supervisor, SupervisorEscalation
 
 API_KEY = "test-api-key-0123456789"
 OPERATOR_TOKEN = "test-operator-token-0123456789"
@@ -104,12 +106,100 @@ def test_health_needs_no_credentials_and_reports_components(harness: Harness) ->
 
 
 def test_health_is_503_with_reasons_when_a_component_fails(harness: Harness) -> None:
-    harness.context.health_checks["model"] = lambda: (False, "failed: file not found")
+    harness.context.health_checks["model"] = lambda: (False, "failed")
     response = harness.client.get("/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["model"] == "failed: file not found"
-    assert "model: failed: file not found" in body["reasons"]
+    assert body["model"] == "failed"
+    assert "model: failed" in body["reasons"]
+
+
+MODEL_PATH = "/srv/agrochat/models/qwen2.5-3b-instruct-q4_k_m.gguf"
+
+
+def test_health_shows_a_failed_model_as_a_word_and_debug_shows_why(
+    sqlite_database: Database,
+) -> None:
+    def missing_model(config: Config) -> Any:
+        raise FileNotFoundError(2, "No such file or directory", MODEL_PATH)
+
+    status = ModelStatus()
+    supervisor = Supervisor(
+        [
+            ChildSpec(
+                id="inference",
+                start=lambda: InferenceActor.start(
+                    Config(), status=status, backend_factory=missing_model
+                ),
+            )
+        ],
+        intensity=5,
+        period_s=30,
+    )
+    supervisor.start()
+    with _served(sqlite_database, supervisor, {"model": status.health}) as client:
+        # The actor answers only once on_start is over: by then the model has failed to load.
+        supervisor.ref("inference").ask(Inspect(), timeout=5)
+
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["model"] == "failed"
+        assert "model: failed" in health.json()["reasons"]
+        for leak in (MODEL_PATH, "FileNotFoundError", "No such file", "/srv"):
+            assert leak not in health.text
+
+        debug = client.get("/debug/actors", headers=_OPERATOR)
+        (model,) = debug.json()["actors"]
+        assert model["state"]["state"] == "failed"
+        assert MODEL_PATH in model["state"]["detail"]
+        assert "FileNotFoundError" in model["state"]["detail"]
+
+
+def test_health_shows_an_escalated_supervisor_as_a_word_and_debug_shows_why(
+    sqlite_database: Database,
+) -> None:
+    def unreadable() -> Any:
+        raise PermissionError(13, "Permission denied", "/var/lib/agrochat/secrets.json")
+
+    supervisor = Supervisor([ChildSpec(id="worker", start=unreadable)], intensity=5, period_s=30)
+    with pytest.raises(SupervisorEscalation):
+        supervisor.start()
+    with _served(sqlite_database, supervisor, {}) as client:
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert "supervisor: escalated" in health.json()["reasons"]
+        for leak in ("secrets.json", "/var/lib", "PermissionError", "Permission denied"):
+            assert leak not in health.text
+
+        debug = client.get("/debug/actors", headers=_OPERATOR).json()
+        assert "PermissionError" in debug["escalated"]
+        assert "/var/lib/agrochat/secrets.json" in debug["escalated"]
+
+
+def test_a_check_that_returns_a_path_or_raises_shows_only_a_word(harness: Harness) -> None:
+    harness.context.health_checks["model"] = lambda: (False, f"failed: {MODEL_PATH}")
+    harness.context.health_checks["disk"] = lambda: 1 / 0
+    body = harness.client.get("/health").json()
+    assert body["model"] == "failed"
+    assert body["disk"] == "check_failed"
+    assert "ZeroDivisionError" not in str(body)
+
+
+_OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+@contextlib.contextmanager
+def _served(db: Database, supervisor: Supervisor, checks: dict[str, Any]) -> Iterator[httpx.Client]:
+    config = Config(api_key=API_KEY, operator_token=OPERATOR_TOKEN)
+    context = AppContext(config=config, supervisor=supervisor, database=db, health_checks=checks)
+    server = HttpServer(make_app(context), host="127.0.0.1", port=0, threads=4)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            yield client
+    finally:
+        server.stop()
+        supervisor.stop()
 
 
 def test_unknown_route_is_json_404(harness: Harness) -> None:

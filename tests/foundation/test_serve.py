@@ -76,11 +76,20 @@ def test_missing_model_is_reported_and_farmers_still_get_vetted_answers(tmp_path
         tmp_path,
         AGROCHAT_MODEL_PATH=str(tmp_path / "missing.gguf"),
         AGROCHAT_API_KEY="k" * 24,
+        AGROCHAT_OPERATOR_TOKEN="o" * 24,
     )
     try:
         served.first_health()
-        body = _health_when(served, lambda b: str(b.get("model", "")).startswith("failed"))
-        assert "missing.gguf" in body["model"]
+        body = _health_when(served, lambda b: b.get("model") == "failed")
+        # Anyone may read /health: the word only; the path is for operators, under /debug.
+        assert str(tmp_path) not in json.dumps(body) and "missing.gguf" not in json.dumps(body)
+        debug = httpx.get(
+            f"http://127.0.0.1:{served.port}/debug/actors",
+            headers={"Authorization": "Bearer " + "o" * 24},
+            timeout=10,
+        ).json()
+        (model,) = [a for a in debug["actors"] if a["id"] == "inference"]
+        assert "missing.gguf" in model["state"]["detail"]
         assert body["database"] == "ok"
         assert set(body["actors"].values()) == {"alive"}
         assert {"inference", "sessions", "alerts"} <= set(body["actors"])

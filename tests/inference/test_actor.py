@@ -132,7 +132,8 @@ def test_model_load_failure_answers_unavailable_and_actor_stays_alive(stats):
     ref, client, status = start(stats=stats, factory=broken)
     wait_for(lambda: status.state is ModelState.FAILED)
     assert ref.is_alive()
-    assert status.health() == (False, "failed: model file /x.gguf does not exist")
+    assert status.health() == (False, "failed")
+    assert status.detail == "model file /x.gguf does not exist"
     with pytest.raises(ModelUnavailable, match="does not exist"):
         client.generate(request())
     # Also when asked directly (a caller without the status).
@@ -149,7 +150,7 @@ def test_model_health_is_ok_only_once_the_model_can_answer():
     status.set(ModelState.REMOTE, "http://10.0.0.5:8080")
     assert status.health() == (True, "remote")
     status.set(ModelState.FAILED, "no such file")
-    assert status.health() == (False, "failed: no such file")
+    assert status.health() == (False, "failed")  # the reason is for /debug, not /health
 
 
 def test_unexpected_load_error_is_reported_the_same_way(stats):

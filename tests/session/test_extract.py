@@ -204,6 +204,11 @@ def test_a_date_after_its_verb_is_that_fields(text: str, field: str, date: str) 
     assert extract(text)[field] == date
 
 
+@pytest.mark.parametrize("text", ["sembre hace 800000 dias", "sembre hace ² semanas"])
+def test_a_date_beyond_the_calendar_is_simply_not_taken(text: str) -> None:
+    assert "fecha_siembra" not in extract(text)
+
+
 def test_a_date_without_its_verb_registers_nothing() -> None:
     assert extract("el 15 de septiembre cayo helada") == {}
 

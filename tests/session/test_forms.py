@@ -79,6 +79,11 @@ def test_dates_are_understood_and_stored_iso(raw: str, expected: str) -> None:
         ("fecha_siembra", "2030-01-01", "futuro"),
         ("fecha_siembra", "1990-01-01", "antigua"),
         ("fecha_siembra", "cuando llovió", "no entiendo"),
+        # Further back than the year 1: too old, not an OverflowError.
+        ("fecha_siembra", "hace 800000 dias", "antigua"),
+        ("fecha_siembra", "hace 999999999999 meses", "antigua"),
+        # "²" passes str.isdigit(), but it is no number of days.
+        ("fecha_siembra", "hace ² dias", "no entiendo"),
         ("ultimo_riego", "2026-03-11", "futuro"),
     ],
 )

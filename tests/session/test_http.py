@@ -259,6 +259,17 @@ def test_form_update_is_all_or_nothing_and_lists_each_bad_field(harness: Harness
     assert harness.count(producers) == 0
 
 
+@pytest.mark.parametrize("date", ["hace 800000 dias", "hace 999999999999 semanas", "hace ² días"])
+def test_form_update_with_a_date_further_back_than_the_calendar_is_a_422(
+    harness: Harness, date: str
+) -> None:
+    body = {"phone": "51987654321", "fields": {"cultivo": "papa", "fecha_siembra": date}}
+    error = error_of(harness.client.post("/form/update", json=body), 422)
+    assert set(error["details"]["fields"]) == {"fecha_siembra"}
+    assert harness.count(form_fields) == 0
+    assert harness.count(producers) == 0
+
+
 BAD_FORM_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"fields": {"cultivo": "papa"}}, "phone"),
     ({"phone": "abc", "fields": {"cultivo": "papa"}}, "phone"),

@@ -52,8 +52,7 @@ class ModelStatus:
 
     def health(self) -> tuple[bool, str]:
         """For ``AppContext.health_checks``: not ok while loading either (a balancer should not
-        send producers to a node without a model); the reason too when it failed."""
+        send producers to a node without a model). The state word only: /health answers anyone,
+        and the detail (a file path, an exception's text) is for operators, under /debug."""
         view = self.view()
-        if view.state is ModelState.FAILED:
-            return False, f"failed: {view.detail}"
         return view.state in (ModelState.READY, ModelState.REMOTE), view.state.value

@@ -538,7 +538,8 @@ def _without_year(spec: FormField, month: int, day: int, today: dt.date) -> Vali
 
 
 def parse_relative_amount(token: str) -> int | None:
-    if token.isdigit():
+    # ASCII digits only: "²" and its kin pass str.isdigit() but int() refuses them.
+    if token.isascii() and token.isdigit():
         return int(token)
     amount = _NUMBER_WORDS.get(token)
     return int(amount) if amount is not None and amount >= 1 else None
@@ -573,7 +574,12 @@ def _validate_date(spec: FormField, text: str, today: dt.date) -> Validation:
             return Rejected("no entiendo la fecha; escríbela como 15/10/2026")
         unit = m.group(2)
         days = amount * (7 if unit.startswith("semana") else 30 if unit.startswith("mes") else 1)
-        return _check_date(spec, today - dt.timedelta(days=days), today)
+        try:
+            date = today - dt.timedelta(days=days)
+        except OverflowError:
+            # Before the year 1 ("hace 800000 dias"): older than any form allows.
+            return Rejected("la fecha es demasiado antigua")
+        return _check_date(spec, date, today)
     for phrase, days_ago in sorted(_RELATIVE_DAYS.items(), key=lambda kv: -len(kv[0])):
         if contains_phrase(folded, fold(phrase)):
             return _check_date(spec, today - dt.timedelta(days=days_ago), today)
