@@ -76,6 +76,7 @@ def _admin_add(config: Config, username: str, password_stdin: bool) -> int:
     import getpass
 
     from agrochat.persistence import AdminStore, open_database
+    from agrochat.private_files import private_dir
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -84,6 +85,7 @@ def _admin_add(config: Config, username: str, password_stdin: bool) -> int:
         if password != getpass.getpass("again: "):
             print("passwords differ", file=sys.stderr)
             return 2
+    private_dir(config.data_path)
     db = open_database(config.effective_database_url)
     try:
         AdminStore(db).set_password(username, password)
