@@ -54,6 +54,9 @@ class Agrochat:
             host=self.config.host,
             port=self.config.port,
             threads=self.config.http_threads,
+            trusted_proxy=self.config.trusted_proxy,
+            trusted_proxy_headers=self.config.trusted_proxy_headers,
+            trusted_proxy_count=self.config.trusted_proxy_count,
         )
 
     def start(self) -> None:

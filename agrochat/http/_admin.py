@@ -383,6 +383,19 @@ class AdminPanelPlugin:
         return wrapper
 
 
+def client_address(request: bottle.BaseRequest) -> str:
+    """The client's address: waitress puts the one a trusted proxy forwards in REMOTE_ADDR
+    (``AGROCHAT_TRUSTED_PROXY``) and ignores X-Forwarded-For from anyone else. Bottle's
+    ``remote_addr`` would believe that header from anybody."""
+    return str(request.environ.get("REMOTE_ADDR", ""))
+
+
+def too_many_tries(wait: float) -> str:
+    if wait < 60:
+        return f"Demasiados intentos fallidos. Espera {math.ceil(wait)} s y vuelve a probar."
+    return f"Demasiados intentos fallidos. Espera {math.ceil(wait / 60)} min y vuelve a probar."
+
+
 def check_same_origin(request: bottle.BaseRequest) -> None:
     """Browsers say whether a request comes from another site (Sec-Fetch-Site); such a POST
     is refused before its token is even looked at. Comparing Origin with Host would do the same
@@ -437,17 +450,18 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             )
         username = form.get("usuario", "").strip()
         password = form.get("clave", "")
-        address = request.environ.get("REMOTE_ADDR", "")
-        keys = (("ip", address), ("user", username.lower()[:MAX_USERNAME]))
-        wait = panel.throttle.retry_after(*keys)
+        address = client_address(request)
+        key = (address, username.lower()[:MAX_USERNAME])
+        # Counted before the password is checked, atomically with the check of the delay, so
+        # concurrent tries cannot all slip in; forgiven below when the password is right.
+        wait = panel.throttle.begin(key)
         if wait > 0:
             log.warning("admin login throttled", ip=address)
-            minutes = max(1, math.ceil(wait / 60))
             return _login_page(
                 panel,
                 next_path=next_path,
                 username=username,
-                error=f"Demasiados intentos fallidos. Espera {minutes} min y vuelve a probar.",
+                error=too_many_tries(wait),
                 status=429,
                 retry_after=math.ceil(wait),
             )
@@ -457,7 +471,6 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             else None
         )
         if admin_id is None:
-            panel.throttle.failed(*keys)
             log.warning("admin login failed", ip=address)
             return _login_page(
                 panel,
@@ -466,7 +479,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 error="Usuario o contraseña incorrectos.",
                 status=401,
             )
-        panel.throttle.succeeded(*keys)
+        panel.throttle.succeeded(key)
         sessions = panel.sessions()
         old = panel.current_session()
         if old is not None:

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -57,18 +57,28 @@ class AdminStore:
     def verify(self, username: str, password: str) -> int | None:
         """The admin's id when the password is theirs (their last login is recorded), else
         None."""
-        with self.db.tx():
-            row: dict[str, Any] | None = self.db.table("admins").find_one(username=username)
-            if row is None:
-                # Hash anyway, so a wrong username takes as long as a wrong password.
-                self.hasher.hash(password)
-                return None
-            try:
-                self.hasher.verify(row["password_hash"], password)
-            except (VerificationError, InvalidHashError):
-                return None
-            self.db.table("admins").update({"id": row["id"], "last_login_at": utcnow()}, ["id"])
-            return int(row["id"])
+        with self.db.tx() as conn:
+            row = conn.execute(
+                sa.select(admins.c.id, admins.c.password_hash).where(admins.c.username == username)
+            ).first()
+        # Hashing takes about half a second: outside the transaction, which it would hold open.
+        if row is None:
+            # Hash anyway, so a wrong username takes as long as a wrong password.
+            self.hasher.hash(password)
+            return None
+        try:
+            self.hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        with self.db.tx() as conn:
+            # Only if the password is still the one checked: a reset while it was being hashed
+            # ends the admin's sessions, and must not let the old password in just after.
+            still = conn.execute(
+                admins.update()
+                .where(admins.c.id == row.id, admins.c.password_hash == row.password_hash)
+                .values(last_login_at=utcnow())
+            )
+        return int(row.id) if still.rowcount else None
 
 
 def _hash(token: str) -> str:
