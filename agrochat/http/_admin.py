@@ -549,12 +549,28 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         errors: dict[str, str] = {}
         current, new, again = form.get("actual", ""), form.get("nueva", ""), form.get("repetir", "")
         admins = AdminStore(panel.db)
+        # The same throttle and key as the login: a stolen session cookie must not become a
+        # way to guess the password without delays.
+        key = (client_address(bottle.request), session.username.lower())
+        wait = panel.throttle.begin(key)
+        if wait > 0:
+            log.warning("admin password check throttled", admin=session.username)
+            bottle.response.set_header("Retry-After", str(math.ceil(wait)))
+            return panel.render(
+                "account",
+                status=429,
+                title="Mi cuenta",
+                nav="account",
+                errors={"actual": too_many_tries(wait)},
+            )
         if (
             not current
             or len(current) > MAX_PASSWORD
             or not admins.verify(session.username, current)
         ):
             errors["actual"] = "No es tu contraseña actual."
+        else:
+            panel.throttle.succeeded(key)
         if len(new) < MIN_PASSWORD_LENGTH:
             errors["nueva"] = f"Usa al menos {MIN_PASSWORD_LENGTH} caracteres."
         elif len(new) > MAX_PASSWORD:
@@ -566,8 +582,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 "account", status=422, title="Mi cuenta", nav="account", errors=errors
             )
         with panel.db.tx():
-            admins.set_password(session.username, new)
-            ended = panel.sessions().end_others(session.admin_id, keep=session.id)
+            ended = admins.set_password(session.username, new, keep_session=session.id)
             panel.audit("admin.password_changed", ended_sessions=ended)
         bottle.redirect("/admin/account?ok=clave", 303)
         raise AssertionError("unreachable")

@@ -37,22 +37,48 @@ class AdminStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def set_password(self, username: str, password: str) -> None:
-        """Create the admin, or give an existing one a new password."""
+    def set_password(self, username: str, password: str, *, keep_session: int | None = None) -> int:
+        """Create the admin, or give an existing one a new password. A new password ends every
+        session of that admin (but ``keep_session``, the one changing it), in the same
+        transaction: a reset must shut out whoever knew the old one. Returns how many ended."""
         username = username.strip()
         if not username or len(username) > 64:
             raise Unprocessable("username must be 1 to 64 characters")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Unprocessable(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-        with self.db.tx():
+        password_hash = self.hasher.hash(password)
+        with self.db.tx() as conn:
             self.db.table("admins").upsert(
-                {
-                    "username": username,
-                    "password_hash": self.hasher.hash(password),
-                    "created_at": utcnow(),
-                },
+                {"username": username, "password_hash": password_hash, "created_at": utcnow()},
                 ["username"],
             )
+            ended = conn.execute(
+                admin_sessions.delete().where(
+                    admin_sessions.c.admin_id
+                    == sa.select(admins.c.id)
+                    .where(admins.c.username == username)
+                    .scalar_subquery(),
+                    admin_sessions.c.id != (keep_session if keep_session is not None else -1),
+                )
+            )
+            return int(ended.rowcount or 0)
+
+    def remove(self, username: str) -> int | None:
+        """Remove the admin and end their sessions; how many sessions ended, or None when there
+        is no such admin."""
+        with self.db.tx() as conn:
+            admin_id = conn.execute(
+                sa.select(admins.c.id).where(admins.c.username == username.strip())
+            ).scalar()
+            if admin_id is None:
+                return None
+            # Explicitly, not by the foreign key's cascade: SQLite enforces that only on
+            # connections that turned foreign keys on.
+            ended = conn.execute(
+                admin_sessions.delete().where(admin_sessions.c.admin_id == admin_id)
+            )
+            conn.execute(admins.delete().where(admins.c.id == admin_id))
+            return int(ended.rowcount or 0)
 
     def verify(self, username: str, password: str) -> int | None:
         """The admin's id when the password is theirs (their last login is recorded), else
