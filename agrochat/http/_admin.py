@@ -31,6 +31,8 @@ import bottle
 from agrochat.errors import AgrochatError, Forbidden, NotFound, PayloadTooLarge
 from agrochat.http._admin_auth import (
     COOKIE_PATH,
+    KNOWN_BROWSER_COOKIE,
+    KNOWN_BROWSER_MAX_AGE_S,
     LOGIN_COOKIE,
     SESSION_COOKIE,
     LoginThrottle,
@@ -271,10 +273,22 @@ class Panel:
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
-            # Behind a TLS proxy the scheme comes from X-Forwarded-Proto (Bottle reads it).
+            # Behind a trusted TLS proxy waitress sets the scheme from X-Forwarded-Proto (and
+            # drops that header from anyone else).
             secure=bottle.request.urlparts.scheme == "https",
             **options,
         )
+
+    def password_key(self, username: str) -> tuple[str, str]:
+        """The login throttle's key for a password try: this browser's own when it proves it
+        has logged in as ``username`` before, else the client address's."""
+        name = username.strip().lower()[:MAX_USERNAME]
+        given = bottle.request.get_cookie(KNOWN_BROWSER_COOKIE)
+        if given and 0 < len(username) <= MAX_USERNAME:
+            proof = AdminStore(self.db).browser_proof(username.strip())
+            if proof and tokens_match(given, proof):
+                return ("known browser", name)
+        return (client_address(bottle.request), name)
 
     def clear_cookie(self, name: str) -> None:
         bottle.response.delete_cookie(name, path=COOKIE_PATH)
@@ -451,7 +465,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         username = form.get("usuario", "").strip()
         password = form.get("clave", "")
         address = client_address(request)
-        key = (address, username.lower()[:MAX_USERNAME])
+        key = panel.password_key(username)
         # Counted before the password is checked, atomically with the check of the delay, so
         # concurrent tries cannot all slip in; forgiven below when the password is right.
         wait = panel.throttle.begin(key)
@@ -490,6 +504,9 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         record_audit(panel.db, actor=f"admin:{username}", action="admin.login", target=address)
         log.info("admin logged in", admin=username)
         panel.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()))
+        proof = AdminStore(panel.db).browser_proof(username)
+        if proof:
+            panel.set_cookie(KNOWN_BROWSER_COOKIE, proof, max_age=KNOWN_BROWSER_MAX_AGE_S)
         panel.clear_cookie(LOGIN_COOKIE)
         bottle.redirect(safe_next(next_path), 303)
         raise AssertionError("unreachable")
@@ -551,7 +568,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         admins = AdminStore(panel.db)
         # The same throttle and key as the login: a stolen session cookie must not become a
         # way to guess the password without delays.
-        key = (client_address(bottle.request), session.username.lower())
+        key = panel.password_key(session.username)
         wait = panel.throttle.begin(key)
         if wait > 0:
             log.warning("admin password check throttled", admin=session.username)

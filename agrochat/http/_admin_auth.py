@@ -8,7 +8,8 @@ browsers that ignore SameSite.
 The throttle is in memory (one agrochat process serves the panel). It counts failures per
 (client address, username), never per username alone: a per-user lockout lets anyone lock the
 real admin out with five wrong passwords. Behind a reverse proxy the client address is the one
-the trusted proxy forwards (``AGROCHAT_TRUSTED_PROXY``), so clients do not share one key.
+the trusted proxy forwards (``AGROCHAT_TRUSTED_PROXY``), so clients do not share one key. A
+browser that has logged in as that admin before has a key of its own (``KNOWN_BROWSER_COOKIE``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ SESSION_COOKIE = "agrochat_admin"
 # to keep it in before the login.
 LOGIN_COOKIE = "agrochat_login"
 COOKIE_PATH = "/admin"
+# Kept by a browser after a login (AdminStore.browser_proof): its password tries are throttled
+# on a key of their own, so failures by strangers, even from the same address (an office, a
+# proxy not yet trusted), never delay a browser the admin has used before.
+KNOWN_BROWSER_COOKIE = "agrochat_known"
+KNOWN_BROWSER_MAX_AGE_S = 180 * 86_400
 
 
 def new_token() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import ClassVar
@@ -79,6 +80,20 @@ class AdminStore:
             )
             conn.execute(admins.delete().where(admins.c.id == admin_id))
             return int(ended.rowcount or 0)
+
+    def browser_proof(self, username: str) -> str | None:
+        """What a browser that logged in as this admin keeps to prove it (see the panel's login
+        throttle), or None when there is no such admin. Derived from the password hash: nobody
+        without the database can make one, and a new password voids them all."""
+        with self.db.tx() as conn:
+            password_hash = conn.execute(
+                sa.select(admins.c.password_hash).where(admins.c.username == username)
+            ).scalar()
+        if password_hash is None:
+            return None
+        return hmac.new(
+            password_hash.encode(), b"known-browser:" + username.encode(), hashlib.sha256
+        ).hexdigest()
 
     def verify(self, username: str, password: str) -> int | None:
         """The admin's id when the password is theirs (their last login is recorded), else

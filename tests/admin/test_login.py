@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from agrochat.http._admin_auth import SESSION_COOKIE, LoginThrottle
+from agrochat.http._admin_auth import KNOWN_BROWSER_COOKIE, SESSION_COOKIE, LoginThrottle
 from agrochat.persistence import AdminStore, ProducerStore, utcnow
 from tests.admin.conftest import ADMIN, PASSWORD, Browser, Panel, serving
 from tests.schema import admin_sessions, producers
@@ -274,3 +274,20 @@ def test_correct_password_is_never_refused_for_someone_elses_failures(panel: Pan
             httpx.Client(base_url=server.url, headers={"X-Forwarded-For": "198.51.100.7"})
         )
         assert admin.login(ADMIN, PASSWORD).status_code == 303
+
+
+def test_a_browser_that_logged_in_before_is_not_delayed_by_strangers_at_its_address(
+    panel: Panel,
+) -> None:
+    browser = panel.login()
+    assert KNOWN_BROWSER_COOKIE in browser.http.cookies
+    browser.post("/admin/logout", {})
+    stranger = Browser(panel.client())  # the same address: an office, an untrusted proxy
+    for _ in range(8):
+        stranger.login(ADMIN, "not-the-password")
+    assert Browser(panel.client()).login(ADMIN, PASSWORD).status_code == 429
+    assert browser.login(ADMIN, PASSWORD).status_code == 303
+    # A new password voids what the browser kept: it is a stranger again.
+    browser.post("/admin/logout", {})
+    AdminStore(panel.db).set_password(ADMIN, "clave-nueva-2026")
+    assert browser.login(ADMIN, "clave-nueva-2026").status_code == 429
