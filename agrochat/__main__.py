@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    remove = admin_sub.add_parser("remove", help="remove an admin and end their sessions")
+    remove.add_argument("username")
     bench = sub.add_parser("bench", help="run a benchmark from bench/ and print its table")
     bench.add_argument("name", help="benchmark name, e.g. inference or sessions")
     bench.add_argument("args", nargs=argparse.REMAINDER)
@@ -72,24 +74,42 @@ def _chat(config: Config, phone: str) -> int:
     return run_terminal_chat(config, phone, stdin=sys.stdin, stdout=sys.stdout)
 
 
-def _admin_add(config: Config, username: str, password_stdin: bool) -> int:
+def _admin(config: Config, command: str, username: str, password_stdin: bool) -> int:
     import getpass
 
-    from agrochat.persistence import AdminStore, open_database
+    from agrochat.persistence import AdminStore, open_database, record_audit
+    from agrochat.private_files import private_dir
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("password: ")
-        if password != getpass.getpass("again: "):
-            print("passwords differ", file=sys.stderr)
-            return 2
+    password = ""
+    if command == "add":
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("password: ")
+            if password != getpass.getpass("again: "):
+                print("passwords differ", file=sys.stderr)
+                return 2
+    private_dir(config.data_path)
     db = open_database(config.effective_database_url)
     try:
-        AdminStore(db).set_password(username, password)
+        admins = AdminStore(db)
+        with db.tx():
+            if command == "add":
+                ended = admins.set_password(username, password)
+                action = "admin.password_set"
+            else:
+                removed = admins.remove(username)
+                if removed is None:
+                    print(f"agrochat: no admin named {username!r}", file=sys.stderr)
+                    return 1
+                ended, action = removed, "admin.removed"
+            record_audit(
+                db, actor="cli", action=action, target=username, details={"ended_sessions": ended}
+            )
     finally:
         db.close()
-    print(f"admin {username!r} saved")
+    done = "saved" if command == "add" else "removed"
+    print(f"admin {username!r} {done}; sessions ended: {ended}")
     return 0
 
 
@@ -117,7 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             return _chat(config, args.phone)
         if args.command == "admin":
-            return _admin_add(config, args.username, args.password_stdin)
+            return _admin(
+                config,
+                args.admin_command,
+                args.username,
+                getattr(args, "password_stdin", False),
+            )
         return _bench(args.name, args.args)
     except AgrochatError as exc:
         print(f"agrochat: {exc.message}", file=sys.stderr)

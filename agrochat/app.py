@@ -20,6 +20,7 @@ from agrochat.errors import NotReady
 from agrochat.http._boot import SwappableApp
 from agrochat.http._server import HttpServer
 from agrochat.logs import get_logger
+from agrochat.private_files import private_dir
 from agrochat.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Agrochat:
         *,
         announce: TextIO | None = None,
     ) -> None:
+        # Before anything writes into it: the database and secrets it holds are private.
+        private_dir(config.data_path)
         self.config = ensure_credentials(config, announce=announce)
         logs.masker.add(self.config.secrets())
         self.stopped = threading.Event()
@@ -51,6 +54,9 @@ class Agrochat:
             host=self.config.host,
             port=self.config.port,
             threads=self.config.http_threads,
+            trusted_proxy=self.config.trusted_proxy,
+            trusted_proxy_headers=self.config.trusted_proxy_headers,
+            trusted_proxy_count=self.config.trusted_proxy_count,
         )
 
     def start(self) -> None:

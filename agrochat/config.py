@@ -107,6 +107,26 @@ def _inference_api(value: str) -> str:
     return value
 
 
+PROXY_HEADERS = (
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-by",
+    "forwarded",
+)
+
+
+def _proxy_headers(value: str) -> str:
+    names = value.replace(",", " ").lower().split()
+    unknown = [n for n in names if n not in PROXY_HEADERS]
+    if unknown:
+        raise ValueError(
+            f"expected names from {' '.join(PROXY_HEADERS)} separated by spaces, got {value!r}"
+        )
+    return " ".join(names)
+
+
 def _log_format(value: str) -> str:
     if value not in ("auto", "json", "console"):
         raise ValueError(f"expected auto, json or console, got {value!r}")
@@ -228,6 +248,17 @@ class Config:
     timezone: str = _setting("America/Lima", _timezone, "producers' time zone ('hoy', 'ayer')")
     max_body_bytes: int = _setting("65536", _positive_int, "largest request body accepted")
     http_threads: int = _setting("8", _positive_int, "HTTP worker threads")
+    trusted_proxy: str = _setting(
+        "", _text, "address of the reverse proxy whose forwarded headers are believed; empty: none"
+    )
+    trusted_proxy_headers: str = _setting(
+        "x-forwarded-for x-forwarded-proto",
+        _proxy_headers,
+        "headers believed from the trusted proxy, separated by spaces",
+    )
+    trusted_proxy_count: int = _setting(
+        "1", _positive_int, "proxies in a row in front of agrochat (X-Forwarded-For entries used)"
+    )
     restart_intensity: int = _setting("5", _non_negative_int, "restarts allowed per period")
     restart_period_s: float = _setting("30", _positive_float, "period of the restart intensity")
     log_format: str = _setting(

@@ -31,6 +31,8 @@ import bottle
 from agrochat.errors import AgrochatError, BadRequest, Forbidden, NotFound, PayloadTooLarge
 from agrochat.http._admin_auth import (
     COOKIE_PATH,
+    KNOWN_BROWSER_COOKIE,
+    KNOWN_BROWSER_MAX_AGE_S,
     LOGIN_COOKIE,
     SESSION_COOKIE,
     LoginThrottle,
@@ -283,10 +285,22 @@ class Panel:
             path=COOKIE_PATH,
             httponly=True,
             samesite="strict",
-            # Behind a TLS proxy the scheme comes from X-Forwarded-Proto (Bottle reads it).
+            # Behind a trusted TLS proxy waitress sets the scheme from X-Forwarded-Proto (and
+            # drops that header from anyone else).
             secure=bottle.request.urlparts.scheme == "https",
             **options,
         )
+
+    def password_key(self, username: str) -> tuple[str, str]:
+        """The login throttle's key for a password try: this browser's own when it proves it
+        has logged in as ``username`` before, else the client address's."""
+        name = username.strip().lower()[:MAX_USERNAME]
+        given = bottle.request.get_cookie(KNOWN_BROWSER_COOKIE)
+        if given and 0 < len(username) <= MAX_USERNAME:
+            proof = AdminStore(self.db).browser_proof(username.strip())
+            if proof and tokens_match(given, proof):
+                return ("known browser", name)
+        return (client_address(bottle.request), name)
 
     def clear_cookie(self, name: str) -> None:
         bottle.response.delete_cookie(name, path=COOKIE_PATH)
@@ -396,6 +410,19 @@ class AdminPanelPlugin:
         return wrapper
 
 
+def client_address(request: bottle.BaseRequest) -> str:
+    """The client's address: waitress puts the one a trusted proxy forwards in REMOTE_ADDR
+    (``AGROCHAT_TRUSTED_PROXY``) and ignores X-Forwarded-For from anyone else. Bottle's
+    ``remote_addr`` would believe that header from anybody."""
+    return str(request.environ.get("REMOTE_ADDR", ""))
+
+
+def too_many_tries(wait: float) -> str:
+    if wait < 60:
+        return f"Demasiados intentos fallidos. Espera {math.ceil(wait)} s y vuelve a probar."
+    return f"Demasiados intentos fallidos. Espera {math.ceil(wait / 60)} min y vuelve a probar."
+
+
 def check_same_origin(request: bottle.BaseRequest) -> None:
     """Browsers say whether a request comes from another site (Sec-Fetch-Site); such a POST
     is refused before its token is even looked at. Comparing Origin with Host would do the same
@@ -450,17 +477,18 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             )
         username = form.get("usuario", "").strip()
         password = form.get("clave", "")
-        address = request.environ.get("REMOTE_ADDR", "")
-        keys = (("ip", address), ("user", username.lower()[:MAX_USERNAME]))
-        wait = panel.throttle.retry_after(*keys)
+        address = client_address(request)
+        key = panel.password_key(username)
+        # Counted before the password is checked, atomically with the check of the delay, so
+        # concurrent tries cannot all slip in; forgiven below when the password is right.
+        wait = panel.throttle.begin(key)
         if wait > 0:
             log.warning("admin login throttled", ip=address)
-            minutes = max(1, math.ceil(wait / 60))
             return _login_page(
                 panel,
                 next_path=next_path,
                 username=username,
-                error=f"Demasiados intentos fallidos. Espera {minutes} min y vuelve a probar.",
+                error=too_many_tries(wait),
                 status=429,
                 retry_after=math.ceil(wait),
             )
@@ -470,7 +498,6 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             else None
         )
         if admin_id is None:
-            panel.throttle.failed(*keys)
             log.warning("admin login failed", ip=address)
             return _login_page(
                 panel,
@@ -479,7 +506,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 error="Usuario o contraseña incorrectos.",
                 status=401,
             )
-        panel.throttle.succeeded(*keys)
+        panel.throttle.succeeded(key)
         sessions = panel.sessions()
         old = panel.current_session()
         if old is not None:
@@ -490,6 +517,9 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         record_audit(panel.db, actor=f"admin:{username}", action="admin.login", target=address)
         log.info("admin logged in", admin=username)
         panel.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()))
+        proof = AdminStore(panel.db).browser_proof(username)
+        if proof:
+            panel.set_cookie(KNOWN_BROWSER_COOKIE, proof, max_age=KNOWN_BROWSER_MAX_AGE_S)
         panel.clear_cookie(LOGIN_COOKIE)
         bottle.redirect(safe_next(next_path), 303)
         raise AssertionError("unreachable")
@@ -549,12 +579,28 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         errors: dict[str, str] = {}
         current, new, again = form.get("actual", ""), form.get("nueva", ""), form.get("repetir", "")
         admins = AdminStore(panel.db)
+        # The same throttle and key as the login: a stolen session cookie must not become a
+        # way to guess the password without delays.
+        key = panel.password_key(session.username)
+        wait = panel.throttle.begin(key)
+        if wait > 0:
+            log.warning("admin password check throttled", admin=session.username)
+            bottle.response.set_header("Retry-After", str(math.ceil(wait)))
+            return panel.render(
+                "account",
+                status=429,
+                title="Mi cuenta",
+                nav="account",
+                errors={"actual": too_many_tries(wait)},
+            )
         if (
             not current
             or len(current) > MAX_PASSWORD
             or not admins.verify(session.username, current)
         ):
             errors["actual"] = "No es tu contraseña actual."
+        else:
+            panel.throttle.succeeded(key)
         if len(new) < MIN_PASSWORD_LENGTH:
             errors["nueva"] = f"Usa al menos {MIN_PASSWORD_LENGTH} caracteres."
         elif len(new) > MAX_PASSWORD:
@@ -566,8 +612,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
                 "account", status=422, title="Mi cuenta", nav="account", errors=errors
             )
         with panel.db.tx():
-            admins.set_password(session.username, new)
-            ended = panel.sessions().end_others(session.admin_id, keep=session.id)
+            ended = admins.set_password(session.username, new, keep_session=session.id)
             panel.audit("admin.password_changed", ended_sessions=ended)
         bottle.redirect("/admin/account?ok=clave", 303)
         raise AssertionError("unreachable")

@@ -22,7 +22,26 @@ WAITRESS_BODY_LIMIT = 16 * 1024 * 1024
 class HttpServer:
     """waitress on its own thread, with a stop that lets in-flight requests finish."""
 
-    def __init__(self, app: Any, *, host: str, port: int, threads: int = 8) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str,
+        port: int,
+        threads: int = 8,
+        trusted_proxy: str = "",
+        trusted_proxy_headers: str = "",
+        trusted_proxy_count: int = 1,
+    ) -> None:
+        proxy: dict[str, Any] = {}
+        if trusted_proxy:
+            # waitress then puts the forwarded client address in REMOTE_ADDR and the forwarded
+            # scheme in wsgi.url_scheme, for requests from that address only.
+            proxy = {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_headers": set(trusted_proxy_headers.split()),
+                "trusted_proxy_count": trusted_proxy_count,
+            }
         self._server = waitress.create_server(
             app,
             host=host,
@@ -30,7 +49,10 @@ class HttpServer:
             threads=threads,
             max_request_body_size=WAITRESS_BODY_LIMIT,
             ident="agrochat",
+            # Forwarded headers from anyone else are removed before the app sees them (Bottle
+            # would believe X-Forwarded-Proto and X-Forwarded-For from anybody).
             clear_untrusted_proxy_headers=True,
+            **proxy,
         )
         self._thread = threading.Thread(target=self._run, name="http-server", daemon=True)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -37,38 +38,88 @@ class AdminStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def set_password(self, username: str, password: str) -> None:
-        """Create the admin, or give an existing one a new password."""
+    def set_password(self, username: str, password: str, *, keep_session: int | None = None) -> int:
+        """Create the admin, or give an existing one a new password. A new password ends every
+        session of that admin (but ``keep_session``, the one changing it), in the same
+        transaction: a reset must shut out whoever knew the old one. Returns how many ended."""
         username = username.strip()
         if not username or len(username) > 64:
             raise Unprocessable("username must be 1 to 64 characters")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Unprocessable(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-        with self.db.tx():
+        password_hash = self.hasher.hash(password)
+        with self.db.tx() as conn:
             self.db.table("admins").upsert(
-                {
-                    "username": username,
-                    "password_hash": self.hasher.hash(password),
-                    "created_at": utcnow(),
-                },
+                {"username": username, "password_hash": password_hash, "created_at": utcnow()},
                 ["username"],
             )
+            ended = conn.execute(
+                admin_sessions.delete().where(
+                    admin_sessions.c.admin_id
+                    == sa.select(admins.c.id)
+                    .where(admins.c.username == username)
+                    .scalar_subquery(),
+                    admin_sessions.c.id != (keep_session if keep_session is not None else -1),
+                )
+            )
+            return int(ended.rowcount or 0)
+
+    def remove(self, username: str) -> int | None:
+        """Remove the admin and end their sessions; how many sessions ended, or None when there
+        is no such admin."""
+        with self.db.tx() as conn:
+            admin_id = conn.execute(
+                sa.select(admins.c.id).where(admins.c.username == username.strip())
+            ).scalar()
+            if admin_id is None:
+                return None
+            # Explicitly, not by the foreign key's cascade: SQLite enforces that only on
+            # connections that turned foreign keys on.
+            ended = conn.execute(
+                admin_sessions.delete().where(admin_sessions.c.admin_id == admin_id)
+            )
+            conn.execute(admins.delete().where(admins.c.id == admin_id))
+            return int(ended.rowcount or 0)
+
+    def browser_proof(self, username: str) -> str | None:
+        """What a browser that logged in as this admin keeps to prove it (see the panel's login
+        throttle), or None when there is no such admin. Derived from the password hash: nobody
+        without the database can make one, and a new password voids them all."""
+        with self.db.tx() as conn:
+            password_hash = conn.execute(
+                sa.select(admins.c.password_hash).where(admins.c.username == username)
+            ).scalar()
+        if password_hash is None:
+            return None
+        return hmac.new(
+            password_hash.encode(), b"known-browser:" + username.encode(), hashlib.sha256
+        ).hexdigest()
 
     def verify(self, username: str, password: str) -> int | None:
         """The admin's id when the password is theirs (their last login is recorded), else
         None."""
-        with self.db.tx():
-            row: dict[str, Any] | None = self.db.table("admins").find_one(username=username)
-            if row is None:
-                # Hash anyway, so a wrong username takes as long as a wrong password.
-                self.hasher.hash(password)
-                return None
-            try:
-                self.hasher.verify(row["password_hash"], password)
-            except (VerificationError, InvalidHashError):
-                return None
-            self.db.table("admins").update({"id": row["id"], "last_login_at": utcnow()}, ["id"])
-            return int(row["id"])
+        with self.db.tx() as conn:
+            row = conn.execute(
+                sa.select(admins.c.id, admins.c.password_hash).where(admins.c.username == username)
+            ).first()
+        # Hashing takes about half a second: outside the transaction, which it would hold open.
+        if row is None:
+            # Hash anyway, so a wrong username takes as long as a wrong password.
+            self.hasher.hash(password)
+            return None
+        try:
+            self.hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        with self.db.tx() as conn:
+            # Only if the password is still the one checked: a reset while it was being hashed
+            # ends the admin's sessions, and must not let the old password in just after.
+            still = conn.execute(
+                admins.update()
+                .where(admins.c.id == row.id, admins.c.password_hash == row.password_hash)
+                .values(last_login_at=utcnow())
+            )
+        return int(row.id) if still.rowcount else None
 
 
 def _hash(token: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from agrochat.logs import get_logger
 from agrochat.persistence import _schema
+from agrochat.private_files import DIR_MODE, private_file
 
 log = get_logger(__name__)
 
@@ -32,6 +33,19 @@ POOL_OVERFLOW = 20
 def utcnow() -> dt.datetime:
     """Naive UTC now: the convention of every time column (see _schema)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database holds farmers' personal data: 0600 from creation. SQLite creates its -wal and
+    -shm files with the database file's permissions; ones an older release left are tightened."""
+    # A missing parent is created private; an existing one is the operator's to choose (it may
+    # be any directory named in the URL), the data dir is tightened where the app starts.
+    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            private_file(sidecar)
 
 
 class Database:
@@ -48,7 +62,7 @@ class Database:
         statements: list[str] = []
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite_file(Path(parsed.database))
             engine_kwargs["connect_args"] = {
                 "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                 "check_same_thread": False,

@@ -3,6 +3,7 @@ httpx client that logs in like a browser (cookies, the forms' CSRF tokens)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -151,6 +152,21 @@ def _cheap_password_hashes(cheap_password_hashes: None) -> None:
     """Every panel test logs in."""
 
 
+@contextlib.contextmanager
+def serving(context: AppContext, **options: Any) -> Iterator[HttpServer]:
+    """Another real server on the same app context (its own login throttle), e.g. with a
+    trusted proxy or more threads: ``options`` go to HttpServer."""
+    server = HttpServer(make_app(context), host="127.0.0.1", port=0, **options)
+    # waitress notices a stop only at its poll loop's next wake-up (1 s by default): keep each
+    # test's teardown short.
+    server._server.adj.asyncore_loop_timeout = 0.05  # type: ignore[union-attr]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def panel(sqlite_database: Database) -> Iterator[Panel]:
     AdminStore(sqlite_database).set_password(ADMIN, PASSWORD)
@@ -164,12 +180,7 @@ def panel(sqlite_database: Database) -> Iterator[Panel]:
         delivers=True,
     )
     context.health_checks["model"] = lambda: (True, "ready")
-    server = HttpServer(make_app(context), host="127.0.0.1", port=0, threads=4)
-    # waitress notices a stop only at its poll loop's next wake-up (1 s by default): keep each
-    # test's teardown short.
-    server._server.adj.asyncore_loop_timeout = 0.05  # type: ignore[union-attr]
-    server.start()
-    try:
+    with serving(context, threads=4) as server:
         yield Panel(
             db=sqlite_database,
             server=server,
@@ -177,8 +188,6 @@ def panel(sqlite_database: Database) -> Iterator[Panel]:
             supervisor=supervisor,
             context=context,
         )
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import threading
+from typing import Literal
 
 import httpx
+import pytest
 import sqlalchemy as sa
-import waitress
-from waitress import wasyncore
+from argon2 import PasswordHasher
 
-from agrochat.http import make_app
-from agrochat.http._admin_auth import LOGIN_COOKIE, SESSION_COOKIE, LoginThrottle
-from agrochat.persistence import ProducerStore, utcnow
-from tests.admin.conftest import ADMIN, PASSWORD, Browser, Panel
+from agrochat.http._admin_auth import KNOWN_BROWSER_COOKIE, SESSION_COOKIE, LoginThrottle
+from agrochat.persistence import AdminStore, ProducerStore, utcnow
+from tests.admin.conftest import ADMIN, PASSWORD, Browser, Panel, serving
 from tests.schema import admin_sessions, producers
 
 
@@ -63,30 +62,48 @@ def test_wrong_password_and_unknown_user_get_the_same_refusal(panel: Panel) -> N
     assert not [r for r in panel.audit_rows() if r.action == "admin.login"]
 
 
-def test_login_is_throttled_after_five_failures_even_with_the_right_password(panel: Panel) -> None:
+def test_a_clients_own_failures_delay_its_next_try_even_with_the_right_password(
+    panel: Panel,
+) -> None:
     browser = Browser(panel.client())
     for _ in range(5):
         assert browser.login(ADMIN, "wrong-password").status_code == 401
     response = browser.login(ADMIN, PASSWORD)
     assert response.status_code == 429
-    assert int(response.headers["retry-after"]) > 0
+    assert int(response.headers["retry-after"]) == 30
     assert "Demasiados intentos" in response.text
     assert SESSION_COOKIE not in browser.http.cookies
 
 
-def test_throttle_counts_per_key_and_forgets_after_the_window() -> None:
+def test_throttle_delays_grow_per_address_and_user_and_are_forgotten() -> None:
     now = [1000.0]
-    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
-    ip, user = ("ip", "10.0.0.1"), ("user", "ana")
-    for _ in range(3):
-        assert throttle.retry_after(ip, user) == 0
-        throttle.failed(ip, user)
-    assert throttle.retry_after(ip, user) == 60
-    assert throttle.retry_after(("ip", "10.0.0.2"), user) == 60  # the same user elsewhere
-    assert throttle.retry_after(ip, ("user", "bruno")) == 60  # another user from there
-    assert throttle.retry_after(("ip", "10.0.0.2"), ("user", "bruno")) == 0
-    now[0] += 61
-    assert throttle.retry_after(ip, user) == 0
+    throttle = LoginThrottle(
+        free_failures=2, base_delay_s=10, max_delay_s=35, forget_s=3600, clock=lambda: now[0]
+    )
+    key = ("10.0.0.1", "ana")
+    waits = []
+    for _ in range(6):
+        waits.append(throttle.begin(key))  # a try that fails: counted when it begins
+        if waits[-1] == 0:
+            continue
+        assert throttle.begin(key) == waits[-1]  # refused tries are not counted
+        now[0] += waits[-1]
+        assert throttle.begin(key) == 0
+    assert waits == [0, 0, 10, 20, 35, 35]
+    assert throttle.retry_after(("10.0.0.2", "ana")) == 0  # the same user elsewhere
+    assert throttle.retry_after(("10.0.0.1", "bruno")) == 0  # another user from there
+    now[0] += 3600
+    assert throttle.retry_after(key) == 0
+
+
+def test_a_right_password_forgives_the_failures_of_its_own_key() -> None:
+    throttle = LoginThrottle(free_failures=2, clock=lambda: 0.0)
+    key = ("10.0.0.1", "ana")
+    for _ in range(2):
+        assert throttle.begin(key) == 0
+    assert throttle.retry_after(key) > 0
+    throttle.succeeded(key)
+    assert throttle.retry_after(key) == 0
 
 
 def test_login_form_without_its_csrf_token_is_refused(panel: Panel) -> None:
@@ -159,36 +176,6 @@ def test_logout_ends_the_session_for_good(panel: Panel, browser: Browser) -> Non
     assert [r.action for r in panel.audit_rows()][-1] == "admin.logout"
 
 
-def test_login_cookie_is_secure_behind_a_trusted_https_proxy(panel: Panel) -> None:
-    # waitress believes X-Forwarded-Proto only from a proxy it is told to trust.
-    server = waitress.create_server(
-        make_app(panel.context),
-        host="127.0.0.1",
-        port=0,
-        trusted_proxy="127.0.0.1",
-        trusted_proxy_headers={"x-forwarded-proto"},
-        asyncore_loop_timeout=0.05,
-    )
-
-    def run() -> None:
-        # Closing the sockets from this thread can race the poll loop on a closed descriptor.
-        with contextlib.suppress(OSError):
-            server.run()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-        with httpx.Client(base_url=base, headers={"X-Forwarded-Proto": "https"}) as client:
-            page = client.get("/admin/login")
-            [cookie] = [c for c in set_cookie_headers(page) if c.startswith(LOGIN_COOKIE)]
-        assert "Secure" in cookie
-    finally:
-        server.close()
-        wasyncore.close_all(server._map)  # type: ignore[union-attr]
-        thread.join(5)
-
-
 def test_password_change_ends_the_admins_other_sessions(panel: Panel, browser: Browser) -> None:
     other = panel.login()
     browser.get("/admin/account")
@@ -208,3 +195,99 @@ def test_password_change_ends_the_admins_other_sessions(panel: Panel, browser: B
     assert "admin.password_changed" in [r.action for r in panel.audit_rows()]
     with panel.db.tx() as conn:
         assert conn.execute(sa.select(producers)).first() is None  # nothing else touched
+
+
+class GatedHasher(PasswordHasher):
+    """Holds every password check until the test opens the gate, so that concurrent logins
+    are all in flight at once: the moment a check-then-record throttle lets them all through."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.changed = threading.Condition()
+        self.checking = 0
+        self.gate = threading.Event()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self.changed:
+            self.checking += 1
+            self.changed.notify_all()
+        assert self.gate.wait(10), "the test never opened the gate"
+        return super().verify(hash, password)
+
+
+def test_concurrent_wrong_passwords_get_no_more_tries_than_the_free_ones(
+    panel: Panel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = 12
+    hasher = GatedHasher()
+    monkeypatch.setattr(AdminStore, "hasher", hasher)
+    statuses: list[int] = []
+    start = threading.Barrier(clients)
+
+    with serving(panel.context, threads=clients + 2) as server:
+
+        def guess() -> None:
+            browser = Browser(httpx.Client(base_url=server.url, timeout=20))
+            browser.get("/admin/login")
+            start.wait(10)
+            status = browser.post("/admin/login", {"usuario": ADMIN, "clave": "guess"}).status_code
+            with hasher.changed:
+                statuses.append(status)
+                hasher.changed.notify_all()
+            browser.close()
+
+        threads = [threading.Thread(target=guess) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        with hasher.changed:
+            # Every try is either being checked (held at the gate) or already refused.
+            everyone = hasher.changed.wait_for(
+                lambda: hasher.checking + len(statuses) == clients, timeout=10
+            )
+        hasher.gate.set()
+        for thread in threads:
+            thread.join(10)
+    assert everyone
+    assert hasher.checking == 5
+    assert sorted(statuses) == [401] * 5 + [429] * 7
+
+
+def test_correct_password_is_never_refused_for_someone_elses_failures(panel: Panel) -> None:
+    # Someone guessing at another admin's password from the same address ...
+    AdminStore(panel.db).set_password("bruno", "otra-clave-segura")
+    neighbour = Browser(panel.client())
+    for _ in range(8):
+        neighbour.login("bruno", "not-the-password")
+    assert Browser(panel.client()).login(ADMIN, PASSWORD).status_code == 303
+    # ... or at the same admin's from another address (forwarded by the trusted proxy).
+    with serving(
+        panel.context, trusted_proxy="127.0.0.1", trusted_proxy_headers="x-forwarded-for"
+    ) as server:
+        attacker = Browser(
+            httpx.Client(
+                base_url=server.url, headers={"X-Forwarded-For": "203.0.113.66"}, timeout=10
+            )
+        )
+        for _ in range(8):
+            attacker.login(ADMIN, "not-the-password")
+        admin = Browser(
+            httpx.Client(base_url=server.url, headers={"X-Forwarded-For": "198.51.100.7"})
+        )
+        assert admin.login(ADMIN, PASSWORD).status_code == 303
+
+
+def test_a_browser_that_logged_in_before_is_not_delayed_by_strangers_at_its_address(
+    panel: Panel,
+) -> None:
+    browser = panel.login()
+    assert KNOWN_BROWSER_COOKIE in browser.http.cookies
+    browser.post("/admin/logout", {})
+    stranger = Browser(panel.client())  # the same address: an office, an untrusted proxy
+    for _ in range(8):
+        stranger.login(ADMIN, "not-the-password")
+    assert Browser(panel.client()).login(ADMIN, PASSWORD).status_code == 429
+    assert browser.login(ADMIN, PASSWORD).status_code == 303
+    # A new password voids what the browser kept: it is a stranger again.
+    browser.post("/admin/logout", {})
+    AdminStore(panel.db).set_password(ADMIN, "clave-nueva-2026")
+    assert browser.login(ADMIN, "clave-nueva-2026").status_code == 429

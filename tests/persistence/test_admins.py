@@ -84,3 +84,33 @@ def test_idle_expiry_slides_with_use_but_never_past_the_absolute_limit(
     assert sessions.lookup(token, now=DAY + dt.timedelta(minutes=119)) is not None
     assert sessions.lookup(token, now=DAY + dt.timedelta(minutes=121)) is None  # absolute
     assert sessions.lookup("a-token-nobody-was-given") is None
+
+
+def test_a_new_password_ends_the_admins_sessions_but_the_one_kept(database: Database) -> None:
+    admins, sessions = AdminStore(database), AdminSessionStore(database)
+    admins.set_password("maria", "first password")
+    admins.set_password("jose", "jose's password")
+    maria = admins.verify("maria", "first password")
+    jose = admins.verify("jose", "jose's password")
+    assert maria is not None and jose is not None
+    kept, other = sessions.create(maria), sessions.create(maria)
+    jose_token = sessions.create(jose)
+    current = sessions.lookup(kept)
+    assert current is not None
+    assert admins.set_password("maria", "second password", keep_session=current.id) == 1
+    assert sessions.lookup(kept) is not None and sessions.lookup(other) is None
+    assert admins.set_password("maria", "third password") == 1  # a reset keeps none
+    assert sessions.lookup(kept) is None
+    assert sessions.lookup(jose_token) is not None
+
+
+def test_removing_an_admin_ends_their_sessions(database: Database) -> None:
+    admins, sessions = AdminStore(database), AdminSessionStore(database)
+    admins.set_password("maria", "first password")
+    maria = admins.verify("maria", "first password")
+    assert maria is not None
+    token = sessions.create(maria)
+    assert admins.remove("maria") == 1
+    assert sessions.lookup(token) is None
+    assert admins.verify("maria", "first password") is None
+    assert admins.remove("maria") is None
