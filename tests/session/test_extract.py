@@ -209,6 +209,10 @@ def test_a_date_beyond_the_calendar_is_simply_not_taken(text: str) -> None:
     assert "fecha_siembra" not in extract(text)
 
 
+def test_a_water_source_without_water_is_not_taken() -> None:
+    assert "fuente_agua" not in extract("mi chacra esta al lado del canal")
+
+
 def test_a_date_without_its_verb_registers_nothing() -> None:
     assert extract("el 15 de septiembre cayo helada") == {}
 
@@ -220,6 +224,8 @@ def test_a_date_without_its_verb_registers_nothing() -> None:
         ("riego por aspersion", "tipo_riego", "aspersión"),
         ("riego con lluvia nomas", "tipo_riego", "secano"),
         ("el agua viene del canal", "fuente_agua", "canal"),
+        ("el agua la jalamos del canal", "fuente_agua", "canal"),
+        ("agua tenemos de la represa", "fuente_agua", "reservorio"),
         ("mi suelo es arcilloso", "tipo_suelo", "arcilloso"),
     ],
 )

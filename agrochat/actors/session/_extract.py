@@ -141,7 +141,13 @@ _PLACE_STOP = frozenset(
 )
 
 
+# "el agua la jalamos del canal", "agua tenemos de la represa": water, then where it comes from.
+_WATER_FROM = re.compile(r"\bagua\b.*\b(?:del|de la|de un|de una|desde el|desde la)\b")
+
+
 def _cued(folded: str, field: str) -> bool:
+    if field == "fuente_agua" and _WATER_FROM.search(folded):
+        return True
     return any(contains_phrase(folded, cue) for cue in CUES.get(field, ()))
 
 
