@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,10 @@ from agrochat.logs import get_logger
 log = get_logger(__name__)
 
 
+# Under a flood every refusal would be a log line; one line says how many, this often.
+WARN_EVERY_S = 10.0
+
+
 class RouteBound:
     """At most ``slots`` bounded requests at once; the next one is refused, never queued."""
 
@@ -36,6 +41,8 @@ class RouteBound:
         self.slots = slots
         self._lock = threading.Lock()
         self._held = 0
+        self._unreported = 0
+        self._warned_at = -WARN_EVERY_S
         self.registry = CollectorRegistry()
         self._in_use = Gauge(
             "agrochat_http_model_slots_in_use",
@@ -61,16 +68,23 @@ class RouteBound:
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
+        report = 0
         with self._lock:
-            if self._held >= self.slots:
+            full = self._held >= self.slots
+            if full:
                 self._refused.inc()
-                full = True
+                self._unreported += 1
+                now = time.monotonic()
+                if now - self._warned_at >= WARN_EVERY_S:
+                    report, self._unreported, self._warned_at = self._unreported, 0, now
             else:
                 self._held += 1
                 self._in_use.set(self._held)
-                full = False
         if full:
-            log.warning("request refused: every model slot is taken", slots=self.slots)
+            if report:
+                log.warning(
+                    "requests refused: every model slot is taken", slots=self.slots, refused=report
+                )
             raise Overloaded(
                 f"agrochat is already answering {self.slots} requests that wait on the model; "
                 "retry shortly"

@@ -194,7 +194,8 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             if awaited(message):
                 self.refused += 1
                 self.stats.refused.inc()
-                log.warning(
+                # info: under a flood each refusal is a line; /metrics counts them.
+                log.info(
                     "message refused: every session is busy",
                     producer=mask_phone(phone),
                     live=len(self.sessions),
