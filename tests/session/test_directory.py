@@ -254,7 +254,7 @@ def test_with_every_session_busy_a_new_producer_waiting_for_a_reply_is_refused(
     directory = start_directory(session_max=3)
     held = hold_sessions(directory, journal, 3)
     with pytest.raises(Overloaded):
-        route(directory, incoming("hola", phone=OTHER)).get(timeout=5)
+        answer(directory, incoming("hola", phone=OTHER))
     assert session_threads() == 3
     snapshot = directory.ask(Inspect(), timeout=5)
     assert (snapshot["live"], snapshot["refused"], snapshot["started"]) == (3, 1, 3)

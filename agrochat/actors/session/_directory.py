@@ -176,8 +176,11 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             try:
                 return self._dispatch(phone, message)
             except Overloaded:
-                # Only ever raised for an asked message: it goes back to the waiting caller.
-                raise
+                # Only ever raised for an asked message. Handed back as the session's answer
+                # would be, in a future: raised from here, Pykka would log a traceback for each.
+                refused: pykka.Future[Any] = pykka.ThreadingFuture()
+                refused.set_exception()
+                return refused
             except Exception:
                 # A told message must not kill the directory (and every session with it); an
                 # asking caller gets None and answers "not ready".
