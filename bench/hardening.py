@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sat50, sat99 = percentile(result.saturated, 50), percentile(result.saturated, 99)
     thread_bound = args.http_threads + args.session_max + 16
     rows = [
-        ("clients / seconds of crowd", f"{args.clients} / {wall:.1f}"),
+        ("clients / seconds (crowd + last replies)", f"{args.clients} / {wall:.1f}"),
         ("model: seconds per reply, one at a time", f"{args.reply_s}"),
         ("/agent messages sent", str(len(sent))),
         ("  answered (200)", str(statuses[200])),
