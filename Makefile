@@ -47,6 +47,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/inference.py
 	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/hardening.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

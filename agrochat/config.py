@@ -237,7 +237,10 @@ class Config:
     )
     session_idle_s: float = _setting("600", _positive_float, "idle seconds before a session sleeps")
     session_max: int = _setting(
-        "64", _positive_int, "live session actors before idle ones sleep early"
+        "64",
+        _positive_int,
+        "live session actors (one thread each), at most; beyond, idle ones sleep early, then "
+        "/agent is refused (503) and gateway messages wait their turn",
     )
     reply_timeout_s: float = _setting("120", _positive_float, "seconds a producer's reply may take")
     phrase: bool = _setting(
@@ -259,6 +262,12 @@ class Config:
     trusted_proxy_count: int = _setting(
         "1", _positive_int, "proxies in a row in front of agrochat (X-Forwarded-For entries used)"
     )
+    http_model_threads: int = _setting(
+        "0",
+        _non_negative_int,
+        "HTTP threads /agent, /chat and /form/update may hold at once (beyond: 503 with "
+        "Retry-After); below AGROCHAT_HTTP_THREADS; 0: AGROCHAT_HTTP_THREADS minus 2",
+    )
     restart_intensity: int = _setting("5", _non_negative_int, "restarts allowed per period")
     restart_period_s: float = _setting("30", _positive_float, "period of the restart intensity")
     log_format: str = _setting(
@@ -276,7 +285,14 @@ class Config:
                 values[setting.field] = setting.parse(raw)
             except ValueError as exc:
                 raise ConfigError(f"{setting.env}: {exc}") from None
-        return cls(**values)
+        config = cls(**values)
+        if config.model_route_slots >= config.http_threads:
+            # Otherwise slow replies can take every thread again (issue 12, item 13).
+            raise ConfigError(
+                "AGROCHAT_HTTP_MODEL_THREADS: must be below AGROCHAT_HTTP_THREADS "
+                f"({config.http_threads}), so /health and the panel always have a thread"
+            )
+        return config
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -298,6 +314,13 @@ class Config:
     @property
     def port(self) -> int:
         return int(self.bind.rpartition(":")[2])
+
+    @property
+    def model_route_slots(self) -> int:
+        """How many requests may wait on a model reply at once (AGROCHAT_HTTP_MODEL_THREADS)."""
+        if self.http_model_threads:
+            return self.http_model_threads
+        return max(1, self.http_threads - 2)
 
     @property
     def waha_sessions(self) -> tuple[str, ...]:

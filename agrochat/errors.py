@@ -74,6 +74,8 @@ class Overloaded(AgrochatError):
 
     status = 503
     code = "overloaded"
+    # Sent as Retry-After: a slot frees as soon as one reply in progress is done.
+    retry_after_s = 2
 
 
 class NotReady(AgrochatError):

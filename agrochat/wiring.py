@@ -38,6 +38,7 @@ from agrochat.actors.session import (
     Form,
     SessionDirectory,
     SessionGateway,
+    SessionStats,
     load_form,
     vocabulary,
 )
@@ -168,11 +169,12 @@ def build(
                 ),
             )
         )
+    session_stats = SessionStats()
     specs += [
         ChildSpec(
             id=ActorId.SESSIONS,
             start=lambda: SessionDirectory.start(
-                config, peers=peers, conversation_factory=conversation
+                config, peers=peers, conversation_factory=conversation, stats=session_stats
             ),
         ),
         ChildSpec(
@@ -195,5 +197,5 @@ def build(
         inbox=inbox,
         gateway_state=state,
         health_checks=health_checks,
-        metrics=[inference_metrics],
+        metrics=[inference_metrics, session_stats.render],
     )

@@ -71,7 +71,7 @@ def raise_if_errors(errors: dict[str, str]) -> None:
 
 
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
-    @app.post("/agent", auth="api")
+    @app.post("/agent", auth="api", bounded=True)
     def agent() -> bottle.HTTPResponse:
         body = json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         errors: dict[str, str] = {}

@@ -19,6 +19,7 @@ import structlog
 from agrochat.errors import AgrochatError, MethodNotAllowed, NotFound
 from agrochat.http import _admin, _agent, _alerts, _chat, _debug, _forms, _health, _webhooks
 from agrochat.http._api import check_bearer, json_response
+from agrochat.http._bound import RouteBound, RouteBoundPlugin
 from agrochat.http._context import AppContext
 from agrochat.logs import get_logger
 
@@ -32,6 +33,9 @@ def _render_error(error: AgrochatError) -> bottle.HTTPResponse:
     response = json_response(error.to_json(), status=error.status)
     if error.status == 401:
         response.set_header("WWW-Authenticate", "Bearer")
+    retry_after = getattr(error, "retry_after_s", None)
+    if retry_after:
+        response.set_header("Retry-After", str(retry_after))
     return response
 
 
@@ -139,10 +143,14 @@ def make_app(ctx: AppContext) -> bottle.Bottle:
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False
     # Bottle applies the last installed plugin innermost: request ids wrap error rendering,
-    # which wraps the credential check.
+    # which wraps the credential check, which wraps the bound on routes that wait on the model
+    # (so a request without credentials never takes a slot).
+    bound = RouteBound(ctx.config.model_route_slots)
+    app.config["agrochat.route_bound"] = bound
     app.install(RequestIdPlugin())
     app.install(JsonErrorsPlugin())
     app.install(AuthPlugin(ctx))
+    app.install(RouteBoundPlugin(bound))
     for code in (400, 404, 405, 413, 500):
         app.error(code)(_routing_error)
     # Bottle's own handler renders HTML for any code without one; keep every answer JSON.

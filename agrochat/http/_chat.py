@@ -87,7 +87,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
             raise NotReady("the model is not connected yet; try again in a moment")
         return ctx.inference
 
-    @app.post("/chat", auth="api")
+    @app.post("/chat", auth="api", bounded=True)
     def chat() -> bottle.HTTPResponse:
         body = json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         system, context, max_tokens, form_fields, temperature = _check_request(body)

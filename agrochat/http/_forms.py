@@ -26,7 +26,7 @@ MAX_FIELDS = 50
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
     clock = Clock(ctx.config.timezone)
 
-    @app.post("/form/update", auth="api")
+    @app.post("/form/update", auth="api", bounded=True)
     def form_update() -> bottle.HTTPResponse:
         body = json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         errors: dict[str, str] = {}

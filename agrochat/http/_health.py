@@ -116,6 +116,9 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         text = generate_latest(registry).decode()
         for extra in ctx.metrics:
             text += extra()
+        bound = app.config.get("agrochat.route_bound")
+        if bound is not None:
+            text += bound.render_metrics()
         return bottle.HTTPResponse(
             body=text, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
         )

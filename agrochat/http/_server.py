@@ -17,6 +17,11 @@ log = get_logger(__name__)
 # every realistic oversize request reaches json_body and gets agrochat's JSON 413; this one only
 # protects memory and disk from absurd uploads.
 WAITRESS_BODY_LIMIT = 16 * 1024 * 1024
+# waitress stops accepting connections at 100 open ones by default, and a new one (a balancer's
+# /health check, an admin's browser) then waits in the listen backlog however idle the threads
+# are: measured with bench/hardening.py, 200 producers' clients kept /health out for 10 s. Open
+# connections cost a socket and a few kB, not a thread. Kept under the usual 1024 open files.
+CONNECTION_LIMIT = 500
 
 
 class HttpServer:
@@ -48,6 +53,9 @@ class HttpServer:
             port=port,
             threads=threads,
             max_request_body_size=WAITRESS_BODY_LIMIT,
+            connection_limit=CONNECTION_LIMIT,
+            # select() cannot watch a descriptor numbered 1024 or more; poll() can.
+            asyncore_use_poll=True,
             ident="agrochat",
             # Forwarded headers from anyone else are removed before the app sees them (Bottle
             # would believe X-Forwarded-Proto and X-Forwarded-For from anybody).

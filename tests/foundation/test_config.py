@@ -61,6 +61,18 @@ def test_bad_value_stops_start_up_with_one_line(monkeypatch, capsys) -> None:
     assert err == ["agrochat: AGROCHAT_BIND: expected HOST:PORT, got 'nonsense'"]
 
 
+def test_model_routes_leave_http_threads_for_health_and_the_panel() -> None:
+    assert Config.from_env({}).model_route_slots == 6  # of 8 threads
+    config = Config.from_env({"AGROCHAT_HTTP_THREADS": "20", "AGROCHAT_HTTP_MODEL_THREADS": "12"})
+    assert config.model_route_slots == 12
+    for threads, model in (("8", "8"), ("4", "9"), ("1", "0")):
+        with pytest.raises(ConfigError) as info:
+            Config.from_env(
+                {"AGROCHAT_HTTP_THREADS": threads, "AGROCHAT_HTTP_MODEL_THREADS": model}
+            )
+        assert str(info.value).startswith("AGROCHAT_HTTP_MODEL_THREADS: must be below")
+
+
 def test_serve_help_lists_every_variable_with_its_default(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -343,3 +344,15 @@ def test_front_answers_json_while_agrochat_starts() -> None:
             assert client.get("/health").status_code == 404
     finally:
         server.stop()
+
+
+def test_health_answers_a_new_connection_while_a_crowd_keeps_theirs_open(harness) -> None:
+    # Clients keep their connections open between requests (200 producers' clients, a bridge
+    # with a large pool); a balancer's health check comes on a new one, queued behind them.
+    crowd = [socket.create_connection(("127.0.0.1", harness.server.port)) for _ in range(150)]
+    try:
+        response = httpx.get(f"http://127.0.0.1:{harness.server.port}/health", timeout=5)
+        assert response.status_code == 200, response.text
+    finally:
+        for connection in crowd:
+            connection.close()

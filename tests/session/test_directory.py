@@ -22,6 +22,7 @@ from agrochat.actors.session import (
     SessionGateway,
     Status,
 )
+from agrochat.errors import Overloaded
 from agrochat.messages import Incoming, Inspect, PushAlert, Reply, Tick
 from agrochat.model_output import build_output, canned_output
 from agrochat.phones import chat_id
@@ -228,6 +229,74 @@ def test_live_sessions_stay_bounded(start_directory) -> None:
         assert ref.actor_stopped.wait(5)
     assert len(passivated) >= 7
     assert len(pykka.ActorRegistry.get_by_class(SessionActor)) <= 3
+
+
+def hold_sessions(directory: pykka.ActorRef[Any], journal: Journal, count: int) -> list[Any]:
+    """``count`` producers, each with a message held inside its session; their releases and
+    reply futures."""
+    held = []
+    for i in range(count):
+        text = f"ocupado {i}"
+        started, release = hold(journal, text)
+        reply = route(directory, incoming(text, phone=f"5198700000{i}")).get(timeout=5)
+        assert started.wait(5)
+        held.append((release, reply))
+    return held
+
+
+def session_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith("SessionActor"))
+
+
+def test_with_every_session_busy_a_new_producer_waiting_for_a_reply_is_refused(
+    start_directory, journal
+) -> None:
+    directory = start_directory(session_max=3)
+    held = hold_sessions(directory, journal, 3)
+    with pytest.raises(Overloaded):
+        answer(directory, incoming("hola", phone=OTHER))
+    assert session_threads() == 3
+    snapshot = directory.ask(Inspect(), timeout=5)
+    assert (snapshot["live"], snapshot["refused"], snapshot["started"]) == (3, 1, 3)
+    for release, reply in held:
+        release.set()
+        reply.get(timeout=5)
+    # Refused before any session saw it: the producer's conversation never had it.
+    assert journal.of(OTHER) == []
+    # Once a session is free the producer is answered, still within the cap.
+    assert answer(directory, incoming("hola", phone=OTHER)).model_output["respuesta_chat"] == (
+        "respuesta a hola"
+    )
+    assert directory.ask(Inspect(), timeout=5)["peak"] == 3
+
+
+def test_with_every_session_busy_gateway_messages_wait_their_turn_and_are_answered_in_order(
+    start_directory, journal
+) -> None:
+    directory = start_directory(session_max=3)
+    held = hold_sessions(directory, journal, 3)
+    directory.tell(incoming("¿riego?", phone=OTHER, source="waha", message_id="wamid.1"))
+    directory.tell(PushAlert(alert_id=9, phone=OTHER, text="Helada"))
+    directory.tell(incoming("¿y mañana?", phone=OTHER, source="waha", message_id="wamid.2"))
+    snapshot = directory.ask(Inspect(), timeout=5)
+    assert (snapshot["live"], snapshot["waiting"], snapshot["refused"]) == (3, 3, 0)
+    assert session_threads() == 3
+    assert journal.of(OTHER) == []
+    busy = set(pykka.ActorRegistry.get_by_class(SessionActor))
+
+    release, reply = held[0]
+    release.set()
+    reply.get(timeout=5)
+    # The freed session told SessionDone before its reply: the directory has put it to sleep
+    # and handed the waiting messages to a new session by the time it answers this.
+    snapshot = directory.ask(Inspect(), timeout=5)
+    assert (snapshot["live"], snapshot["waiting"], snapshot["peak"]) == (3, 0, 3)
+    (other,) = set(pykka.ActorRegistry.get_by_class(SessionActor)) - busy
+    other.ask(Inspect(), timeout=5)  # queued behind the three messages
+    assert journal.of(OTHER) == ["¿riego?", "alert 9", "¿y mañana?"]
+    for release, reply in held[1:]:
+        release.set()
+        reply.get(timeout=5)
 
 
 def test_a_message_that_crashes_its_session_gets_an_apology_and_is_not_retried(

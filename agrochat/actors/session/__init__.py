@@ -17,6 +17,7 @@ from agrochat.actors.session._forms import (
 from agrochat.actors.session._gateway import SessionGateway
 from agrochat.actors.session._persist import Delivery
 from agrochat.actors.session._signals import vocabulary
+from agrochat.actors.session._stats import SessionStats
 
 __all__ = [
     "Accepted",
@@ -33,6 +34,7 @@ __all__ = [
     "SessionActor",
     "SessionDirectory",
     "SessionGateway",
+    "SessionStats",
     "Status",
     "load_form",
     "validate_fields",

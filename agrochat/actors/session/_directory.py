@@ -4,6 +4,18 @@ It starts a session on a producer's first message, passivates it (stops it; ever
 already persisted) after ``AGROCHAT_SESSION_IDLE_S`` without messages, or earlier when more than
 ``AGROCHAT_SESSION_MAX`` sessions are alive, and starts a fresh one when a session died.
 
+``AGROCHAT_SESSION_MAX`` is a hard cap on live sessions (each is a thread). When every live
+session is busy, a message for a producer without one cannot start a session:
+
+- a message somebody waits for (``/agent``, ``/form/update``, the panel: asked through the
+  ``SessionGateway``) is refused with ``Overloaded`` (503 with Retry-After). Its caller is there
+  to retry, and nothing of it was stored, so nothing is lost or half-answered;
+- a message nobody waits for (a gateway's message, already stored as ``received``; an alert,
+  already claimed) is queued here, in arrival order per producer, and handed to a session as
+  soon as one is free. Its sender cannot retry soon (the WhatsApp sweep hands a stored message
+  over again only after twice the reply timeout, an alert's lease runs for minutes), and the
+  queue costs no thread.
+
 Pykka deadlock rule: the directory never waits for a session. ``route`` hands the message to
 the session with a non-blocking ask and returns the session's future; the caller (an HTTP
 thread, the terminal) waits on that. So the directory is busy for microseconds per message and
@@ -29,7 +41,10 @@ import pykka
 
 from agrochat.actors._common import Peers, Ticker
 from agrochat.actors.session._actor import ConversationFactory, SessionActor
+from agrochat.actors.session._conversation import DIRECT_SOURCES
+from agrochat.actors.session._stats import SessionStats
 from agrochat.config import Config
+from agrochat.errors import Overloaded
 from agrochat.logs import get_logger
 from agrochat.messages import (
     AdminReply,
@@ -58,6 +73,14 @@ class _Session:
     last_used: float = 0.0
 
 
+def awaited(message: Any) -> bool:
+    """Whether the message's sender waits for the answer (it came through ``SessionGateway``'s
+    ask) rather than told it and went on: Pykka does not show a receiver which it was."""
+    if isinstance(message, Incoming):
+        return message.source in DIRECT_SOURCES
+    return isinstance(message, UpdateForm | AdminReply | TakeOver)
+
+
 class SessionDirectory(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
@@ -67,9 +90,11 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
         conversation_factory: ConversationFactory,
         clock: Callable[[], float] = time.monotonic,
         tick_interval_s: float | None = -1.0,
+        stats: SessionStats | None = None,
     ) -> None:
         """``tick_interval_s``: -1 picks one from the idle time; None starts no ticker (tests
-        tell ``Tick`` themselves, with ``clock`` under their control)."""
+        tell ``Tick`` themselves, with ``clock`` under their control). ``stats``: where the
+        live count is published for /metrics (it outlives a restarted directory)."""
         super().__init__()
         self.config = config
         self.peers = peers
@@ -81,12 +106,19 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
         self.tick_interval_s = tick_interval_s
         self.conversation_factory = conversation_factory
         self.sessions: dict[str, _Session] = {}
+        # Told messages waiting for a free session, per producer, producers in arrival order;
+        # a producer here has no live session (its messages go to it together, in order).
+        self.waiting: dict[str, list[Any]] = {}
+        self.stats = stats or SessionStats()
+        self.stats.max_sessions.set(self.max_sessions)
         self._ticker: Ticker | None = None
         self.started = 0
         self.passivated = 0
         self.restarted = 0
         self.routed = 0
         self.failed = 0
+        self.refused = 0
+        self.queued = 0
         self.peak_sessions = 0
         self.failures: collections.deque[dict[str, Any]] = collections.deque(maxlen=FAILURES_KEPT)
 
@@ -111,6 +143,15 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             with contextlib.suppress(pykka.Timeout, pykka.ActorDeadError):
                 future.get(timeout=self.config.reply_timeout_s)
         self.sessions.clear()
+        if self.waiting:
+            # Stored rows (received messages, claimed alerts): the WhatsApp sweep and the
+            # alerts' leases hand them over again after a restart.
+            log.warning(
+                "stopped with messages waiting for a session",
+                waiting=sum(len(m) for m in self.waiting.values()),
+            )
+            self.waiting.clear()
+        self._publish()
 
     def on_failure(self, *args: object) -> None:
         self.on_stop()
@@ -134,6 +175,12 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
                 return None
             try:
                 return self._dispatch(phone, message)
+            except Overloaded:
+                # Only ever raised for an asked message. Handed back as the session's answer
+                # would be, in a future: raised from here, Pykka would log a traceback for each.
+                refused: pykka.Future[Any] = pykka.ThreadingFuture()
+                refused.set_exception()
+                return refused
             except Exception:
                 # A told message must not kill the directory (and every session with it); an
                 # asking caller gets None and answers "not ready".
@@ -143,7 +190,30 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             log.warning("session directory ignored a message", message=type(message).__name__)
         return None
 
-    def _dispatch(self, phone: str, message: Any) -> pykka.Future[Any]:
+    def _dispatch(self, phone: str, message: Any) -> pykka.Future[Any] | None:
+        self._hand_over_waiting()
+        if phone in self.waiting or (phone not in self.sessions and not self._make_room()):
+            # Every live session is busy (or others queued first): no new session now.
+            if awaited(message):
+                self.refused += 1
+                self.stats.refused.inc()
+                # info: under a flood each refusal is a line; /metrics counts them.
+                log.info(
+                    "message refused: every session is busy",
+                    producer=mask_phone(phone),
+                    live=len(self.sessions),
+                )
+                raise Overloaded(
+                    f"all {self.max_sessions} conversations (AGROCHAT_SESSION_MAX) are busy "
+                    "answering; nothing was stored, retry shortly"
+                )
+            self.waiting.setdefault(phone, []).append(message)
+            self.queued += 1
+            self._publish()
+            return None
+        return self._ask_session(phone, message)
+
+    def _ask_session(self, phone: str, message: Any) -> pykka.Future[Any]:
         for attempt in (1, 2):
             session = self._session_for(phone)
             try:
@@ -163,6 +233,27 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             return future
         raise AssertionError("unreachable")
 
+    def _make_room(self) -> bool:
+        """Whether a new session may start: below the cap, after putting idle ones to sleep."""
+        self._forget_dead()
+        if len(self.sessions) >= self.max_sessions:
+            self._passivate_lru(len(self.sessions) - self.max_sessions + 1)
+        return len(self.sessions) < self.max_sessions
+
+    def _hand_over_waiting(self) -> None:
+        """Start sessions for queued producers, first come first served, while there is room."""
+        while self.waiting:
+            phone = next(iter(self.waiting))
+            if not self._make_room():
+                return
+            for message in self.waiting.pop(phone):
+                try:
+                    self._ask_session(phone, message)
+                except Exception:
+                    # As for a told message routed directly: logged, stored, swept later.
+                    log.exception("could not hand a queued message to its session")
+            self._publish()
+
     def _session_for(self, phone: str) -> _Session:
         session = self.sessions.get(phone)
         if session is not None and not session.ref.is_alive():
@@ -171,8 +262,6 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             self.restarted += 1
             session = None
         if session is None:
-            if len(self.sessions) >= self.max_sessions:
-                self._passivate_lru(len(self.sessions) - self.max_sessions + 1)
             ref = SessionActor.start(
                 phone, directory=self.actor_ref, conversation_factory=self.conversation_factory
             )
@@ -180,6 +269,7 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             self.sessions[phone] = session
             self.started += 1
             self.peak_sessions = max(self.peak_sessions, len(self.sessions))
+            self._publish()
         return session
 
     def _session_done(self, done: SessionDone) -> None:
@@ -198,9 +288,12 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
                 "session actor crashed; the next message starts a new one",
                 producer=mask_phone(done.phone),
             )
-            return
-        session.in_flight = max(0, session.in_flight - 1)
-        session.last_used = self.clock()
+        else:
+            session.in_flight = max(0, session.in_flight - 1)
+            session.last_used = self.clock()
+        # A session may have become free: queued producers go first.
+        self._hand_over_waiting()
+        self._publish()
 
     # -- passivation -------------------------------------------------------------------------
 
@@ -208,15 +301,20 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
         if self._ticker is not None:
             self._ticker.handled()
         now = self.clock()
+        self._forget_dead()
         for phone, session in list(self.sessions.items()):
-            if not session.ref.is_alive():
-                del self.sessions[phone]
-                self.restarted += 1
-                continue
             if session.in_flight:
                 continue
             if now - session.last_used >= self.idle_s:
                 self._passivate(phone)
+        self._hand_over_waiting()
+        self._publish()
+
+    def _forget_dead(self) -> None:
+        for phone, session in list(self.sessions.items()):
+            if not session.ref.is_alive():
+                del self.sessions[phone]
+                self.restarted += 1
 
     def _passivate(self, phone: str) -> None:
         session = self.sessions.pop(phone)
@@ -230,6 +328,10 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
         for _, phone in idle[:count]:
             self._passivate(phone)
 
+    def _publish(self) -> None:
+        self.stats.live.set(len(self.sessions))
+        self.stats.waiting.set(sum(len(m) for m in self.waiting.values()))
+
     # -- inspection --------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -242,6 +344,9 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             "restarted": self.restarted,
             "routed": self.routed,
             "failed": self.failed,
+            "refused": self.refused,
+            "queued": self.queued,
+            "waiting": sum(len(m) for m in self.waiting.values()),
             "recent_failures": list(self.failures),
             "idle_s": self.idle_s,
             "max": self.max_sessions,
