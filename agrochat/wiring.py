@@ -95,43 +95,49 @@ def knowledge_base(database: Database, form: Form) -> KnowledgeBase:
     return KnowledgeBase(KnowledgeStore(database), extra_words=[*vocabulary(), *options])
 
 
-def build(
+@dataclass(frozen=True)
+class _Gateway:
+    """The WhatsApp side, when agrochat has numbers: what sessions send through and what the
+    actor and the webhook store incoming messages with."""
+
+    channels: Channels
+    state: GatewayState
+    inbox: Inbox
+    send: Callable[[Send], None]
+
+
+def _gateway(config: Config, database: Database, peers: Peers) -> _Gateway | None:
+    channels = make_channels(config)
+    if channels is None:
+        return None
+
+    def send(message: Send) -> None:
+        tell(peers, ActorId.WHATSAPP, message)
+
+    def deliver(incoming: Incoming) -> None:
+        tell(peers, ActorId.SESSIONS, incoming)
+
+    state = GatewayState([(c.name, c.kind) for c in channels])
+    inbox = Inbox(database, deliver=deliver, state=state, reply_timeout_s=config.reply_timeout_s)
+    return _Gateway(channels=channels, state=state, inbox=inbox, send=send)
+
+
+def _conversations(
     config: Config,
     database: Database,
-    peers: Peers,
-    *,
-    backend_factory: BackendFactory | None = None,
-    clock: Clock | None = None,
-) -> Wiring:
-    """``backend_factory``: the model (default: what the configuration names); ``clock``: the
-    conversations' time. Tests and benchmarks give doubles here and get everything else exactly
-    as production has it."""
-    # The model's state is read by /health while the actor's mailbox is blocked loading it.
-    status = ModelStatus()
-    # One client for /chat and every session: the queue bound is global to the model.
-    inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
-    channels = make_channels(config)
-
-    send: Callable[[Send], None] | None = None
-    inbox: Inbox | None = None
-    state: GatewayState | None = None
-    if channels is not None:
-
-        def send(message: Send) -> None:
-            tell(peers, ActorId.WHATSAPP, message)
-
-        def deliver(incoming: Incoming) -> None:
-            tell(peers, ActorId.SESSIONS, incoming)
-
-        state = GatewayState([(c.name, c.kind) for c in channels])
-        inbox = Inbox(
-            database, deliver=deliver, state=state, reply_timeout_s=config.reply_timeout_s
-        )
-
+    inference: InferenceClient,
+    gateway: _Gateway | None,
+    clock: Clock | None,
+) -> Callable[[str], Conversation]:
+    """How the directory makes a producer's Conversation: every part shared, built once."""
     form = load_form("perfil")
     knowledge = knowledge_base(database, form)
     # Both gateways take 4096 characters a message (CLOUD_TEXT_LIMIT is the same).
-    delivery = Delivery(database, send, split=lambda text: split_message(text, WAHA_TEXT_LIMIT))
+    delivery = Delivery(
+        database,
+        gateway.send if gateway is not None else None,
+        split=lambda text: split_message(text, WAHA_TEXT_LIMIT),
+    )
     clock = clock or Clock(config.timezone)
 
     def conversation(phone: str) -> Conversation:
@@ -147,6 +153,28 @@ def build(
             phrase=config.phrase,
         )
 
+    return conversation
+
+
+def build(
+    config: Config,
+    database: Database,
+    peers: Peers,
+    *,
+    backend_factory: BackendFactory | None = None,
+    clock: Clock | None = None,
+) -> Wiring:
+    """``backend_factory``: the model (default: what the configuration names); ``clock``: the
+    conversations' time. Tests and benchmarks give doubles here and get everything else exactly
+    as production has it."""
+    # The model's state is read by /health while the actor's mailbox is blocked loading it.
+    status = ModelStatus()
+    # One client for /chat and every session: the queue bound is global to the model.
+    inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
+    gateway = _gateway(config, database, peers)
+    conversation = _conversations(config, database, inference, gateway, clock)
+    session_stats = SessionStats()
+
     specs = [
         ChildSpec(
             id=ActorId.INFERENCE,
@@ -155,21 +183,20 @@ def build(
             ),
         )
     ]
-    if channels is not None and inbox is not None:
+    if gateway is not None:
         specs.append(
             ChildSpec(
                 id=ActorId.WHATSAPP,
                 start=lambda: WhatsAppActor.start(
                     config,
                     database=database,
-                    channels=channels,
+                    channels=gateway.channels,
                     peers=peers,
-                    inbox=inbox,
-                    state=state,
+                    inbox=gateway.inbox,
+                    state=gateway.state,
                 ),
             )
         )
-    session_stats = SessionStats()
     specs += [
         ChildSpec(
             id=ActorId.SESSIONS,
@@ -180,22 +207,22 @@ def build(
         ChildSpec(
             id=ActorId.ALERTS,
             start=lambda: AlertSchedulerActor.start(
-                config, database=database, peers=peers, deliver=channels is not None
+                config, database=database, peers=peers, deliver=gateway is not None
             ),
         ),
     ]
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
-    if state is not None:
-        health_checks["gateway"] = state.health
+    if gateway is not None:
+        health_checks["gateway"] = gateway.state.health
     return Wiring(
         specs=specs,
         inference=inference,
         sessions=SessionGateway(peers, reply_timeout_s=config.reply_timeout_s),
-        channels=channels,
-        inbox=inbox,
-        gateway_state=state,
+        channels=gateway.channels if gateway is not None else None,
+        inbox=gateway.inbox if gateway is not None else None,
+        gateway_state=gateway.state if gateway is not None else None,
         health_checks=health_checks,
         metrics=[inference_metrics, session_stats.render],
     )

@@ -463,66 +463,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
 
     @route("/admin/login", "POST", auth="none")
     def login() -> str:
-        request = bottle.request
-        check_same_origin(request)
-        form = form_data(request)
-        next_path = form.get("next", "")
-        cookie = request.get_cookie(LOGIN_COOKIE)
-        if not cookie or not tokens_match(form.get("csrf"), cookie):
-            # No session yet to hold a token: the form's must equal its cookie's (double
-            # submit), which another site can neither read nor set.
-            raise Forbidden(
-                "El formulario de acceso caducó. Vuelve a abrir la página de acceso e "
-                "inténtalo de nuevo."
-            )
-        username = form.get("usuario", "").strip()
-        password = form.get("clave", "")
-        address = client_address(request)
-        key = panel.password_key(username)
-        # Counted before the password is checked, atomically with the check of the delay, so
-        # concurrent tries cannot all slip in; forgiven below when the password is right.
-        wait = panel.throttle.begin(key)
-        if wait > 0:
-            log.warning("admin login throttled", ip=address)
-            return _login_page(
-                panel,
-                next_path=next_path,
-                username=username,
-                error=too_many_tries(wait),
-                status=429,
-                retry_after=math.ceil(wait),
-            )
-        admin_id = (
-            AdminStore(panel.db).verify(username, password)
-            if 0 < len(username) <= MAX_USERNAME and 0 < len(password) <= MAX_PASSWORD
-            else None
-        )
-        if admin_id is None:
-            log.warning("admin login failed", ip=address)
-            return _login_page(
-                panel,
-                next_path=next_path,
-                username=username,
-                error="Usuario o contraseña incorrectos.",
-                status=401,
-            )
-        panel.throttle.succeeded(key)
-        sessions = panel.sessions()
-        old = panel.current_session()
-        if old is not None:
-            sessions.end(old.id)
-        token = sessions.create(
-            admin_id, ip=address, user_agent=request.get_header("User-Agent", "")
-        )
-        record_audit(panel.db, actor=f"admin:{username}", action="admin.login", target=address)
-        log.info("admin logged in", admin=username)
-        panel.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()))
-        proof = AdminStore(panel.db).browser_proof(username)
-        if proof:
-            panel.set_cookie(KNOWN_BROWSER_COOKIE, proof, max_age=KNOWN_BROWSER_MAX_AGE_S)
-        panel.clear_cookie(LOGIN_COOKIE)
-        bottle.redirect(safe_next(next_path), 303)
-        raise AssertionError("unreachable")
+        return _log_in(panel)
 
     @route("/admin/logout", "POST")
     def logout() -> None:
@@ -534,27 +475,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
 
     @route("/admin")
     def dashboard() -> str:
-        db = panel.db
-        producers, alerts = ProducerStore(db), AlertStore(db)
-        healthy, health = health_report(ctx)
-        flagged, needs_human = producers.search(needs_human=True, limit=10)
-        return panel.render(
-            "dashboard",
-            title="Resumen",
-            nav="dashboard",
-            producer_counts=producers.counts(),
-            needs_human=needs_human,
-            today=MessageStore(db).traffic(since=panel.day_start()),
-            alert_counts=alerts.counts(),
-            healthy=healthy,
-            health=health,
-            flagged=flagged,
-            failed_alerts=alerts.recent(status="failed", limit=5),
-            reactions=MessageStore(db).reaction_counts(
-                since=panel.day_start() - dt.timedelta(days=REACTION_DAYS - 1)
-            ),
-            reaction_days=REACTION_DAYS,
-        )
+        return _dashboard(panel, ctx)
 
     @route("/admin/audit")
     def audit_trail() -> str:
@@ -574,48 +495,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
 
     @route("/admin/account", "POST")
     def change_password() -> str:
-        session = panel.session()
-        form = form_data(bottle.request)
-        errors: dict[str, str] = {}
-        current, new, again = form.get("actual", ""), form.get("nueva", ""), form.get("repetir", "")
-        admins = AdminStore(panel.db)
-        # The same throttle and key as the login: a stolen session cookie must not become a
-        # way to guess the password without delays.
-        key = panel.password_key(session.username)
-        wait = panel.throttle.begin(key)
-        if wait > 0:
-            log.warning("admin password check throttled", admin=session.username)
-            bottle.response.set_header("Retry-After", str(math.ceil(wait)))
-            return panel.render(
-                "account",
-                status=429,
-                title="Mi cuenta",
-                nav="account",
-                errors={"actual": too_many_tries(wait)},
-            )
-        if (
-            not current
-            or len(current) > MAX_PASSWORD
-            or not admins.verify(session.username, current)
-        ):
-            errors["actual"] = "No es tu contraseña actual."
-        else:
-            panel.throttle.succeeded(key)
-        if len(new) < MIN_PASSWORD_LENGTH:
-            errors["nueva"] = f"Usa al menos {MIN_PASSWORD_LENGTH} caracteres."
-        elif len(new) > MAX_PASSWORD:
-            errors["nueva"] = f"Usa como máximo {MAX_PASSWORD} caracteres."
-        elif new != again:
-            errors["repetir"] = "No coincide con la nueva contraseña."
-        if errors:
-            return panel.render(
-                "account", status=422, title="Mi cuenta", nav="account", errors=errors
-            )
-        with panel.db.tx():
-            ended = admins.set_password(session.username, new, keep_session=session.id)
-            panel.audit("admin.password_changed", ended_sessions=ended)
-        bottle.redirect("/admin/account?ok=clave", 303)
-        raise AssertionError("unreachable")
+        return _change_password(panel)
 
     _admin_pages.install(route, panel)
     _admin_whatsapp.install(route, panel)
@@ -628,6 +508,132 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     @route("/admin/<rest:path>", "POST")
     def unknown_action(rest: str) -> str:
         raise NotFound("Esta acción del panel no existe.")
+
+
+def _log_in(panel: Panel) -> str:
+    """The login form posted: the throttle, then the password, then a new session."""
+    request = bottle.request
+    check_same_origin(request)
+    form = form_data(request)
+    next_path = form.get("next", "")
+    cookie = request.get_cookie(LOGIN_COOKIE)
+    if not cookie or not tokens_match(form.get("csrf"), cookie):
+        # No session yet to hold a token: the form's must equal its cookie's (double
+        # submit), which another site can neither read nor set.
+        raise Forbidden(
+            "El formulario de acceso caducó. Vuelve a abrir la página de acceso e "
+            "inténtalo de nuevo."
+        )
+    username = form.get("usuario", "").strip()
+    password = form.get("clave", "")
+    address = client_address(request)
+    key = panel.password_key(username)
+    # Counted before the password is checked, atomically with the check of the delay, so
+    # concurrent tries cannot all slip in; forgiven below when the password is right.
+    wait = panel.throttle.begin(key)
+    if wait > 0:
+        log.warning("admin login throttled", ip=address)
+        return _login_page(
+            panel,
+            next_path=next_path,
+            username=username,
+            error=too_many_tries(wait),
+            status=429,
+            retry_after=math.ceil(wait),
+        )
+    admin_id = (
+        AdminStore(panel.db).verify(username, password)
+        if 0 < len(username) <= MAX_USERNAME and 0 < len(password) <= MAX_PASSWORD
+        else None
+    )
+    if admin_id is None:
+        log.warning("admin login failed", ip=address)
+        return _login_page(
+            panel,
+            next_path=next_path,
+            username=username,
+            error="Usuario o contraseña incorrectos.",
+            status=401,
+        )
+    panel.throttle.succeeded(key)
+    sessions = panel.sessions()
+    old = panel.current_session()
+    if old is not None:
+        sessions.end(old.id)
+    token = sessions.create(admin_id, ip=address, user_agent=request.get_header("User-Agent", ""))
+    record_audit(panel.db, actor=f"admin:{username}", action="admin.login", target=address)
+    log.info("admin logged in", admin=username)
+    panel.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.absolute.total_seconds()))
+    proof = AdminStore(panel.db).browser_proof(username)
+    if proof:
+        panel.set_cookie(KNOWN_BROWSER_COOKIE, proof, max_age=KNOWN_BROWSER_MAX_AGE_S)
+    panel.clear_cookie(LOGIN_COOKIE)
+    bottle.redirect(safe_next(next_path), 303)
+    raise AssertionError("unreachable")
+
+
+def _dashboard(panel: Panel, ctx: AppContext) -> str:
+    db = panel.db
+    producers, alerts = ProducerStore(db), AlertStore(db)
+    healthy, health = health_report(ctx)
+    flagged, needs_human = producers.search(needs_human=True, limit=10)
+    return panel.render(
+        "dashboard",
+        title="Resumen",
+        nav="dashboard",
+        producer_counts=producers.counts(),
+        needs_human=needs_human,
+        today=MessageStore(db).traffic(since=panel.day_start()),
+        alert_counts=alerts.counts(),
+        healthy=healthy,
+        health=health,
+        flagged=flagged,
+        failed_alerts=alerts.recent(status="failed", limit=5),
+        reactions=MessageStore(db).reaction_counts(
+            since=panel.day_start() - dt.timedelta(days=REACTION_DAYS - 1)
+        ),
+        reaction_days=REACTION_DAYS,
+    )
+
+
+def _change_password(panel: Panel) -> str:
+    """The account page posted: the current password (throttled like the login), then the new."""
+    session = panel.session()
+    form = form_data(bottle.request)
+    errors: dict[str, str] = {}
+    current, new, again = form.get("actual", ""), form.get("nueva", ""), form.get("repetir", "")
+    admins = AdminStore(panel.db)
+    # The same throttle and key as the login: a stolen session cookie must not become a
+    # way to guess the password without delays.
+    key = panel.password_key(session.username)
+    wait = panel.throttle.begin(key)
+    if wait > 0:
+        log.warning("admin password check throttled", admin=session.username)
+        bottle.response.set_header("Retry-After", str(math.ceil(wait)))
+        return panel.render(
+            "account",
+            status=429,
+            title="Mi cuenta",
+            nav="account",
+            errors={"actual": too_many_tries(wait)},
+        )
+    if not current or len(current) > MAX_PASSWORD or not admins.verify(session.username, current):
+        errors["actual"] = "No es tu contraseña actual."
+    else:
+        panel.throttle.succeeded(key)
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["nueva"] = f"Usa al menos {MIN_PASSWORD_LENGTH} caracteres."
+    elif len(new) > MAX_PASSWORD:
+        errors["nueva"] = f"Usa como máximo {MAX_PASSWORD} caracteres."
+    elif new != again:
+        errors["repetir"] = "No coincide con la nueva contraseña."
+    if errors:
+        return panel.render("account", status=422, title="Mi cuenta", nav="account", errors=errors)
+    with panel.db.tx():
+        ended = admins.set_password(session.username, new, keep_session=session.id)
+        panel.audit("admin.password_changed", ended_sessions=ended)
+    bottle.redirect("/admin/account?ok=clave", 303)
+    raise AssertionError("unreachable")
 
 
 def _login_page(

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pty
+import select
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,17 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def _read_until(fd: int, text: str, timeout_s: float = 10.0) -> str:
+    """What the terminal shows up to ``text``: a pty hands a write over in pieces."""
+    shown = ""
+    while text not in shown:
+        ready, _, _ = select.select([fd], [], [], timeout_s)
+        if not ready:
+            break
+        shown += os.read(fd, 4096).decode()
+    return shown
+
+
 def test_unset_credentials_are_generated_once_and_shown_once_on_a_terminal(tmp_path) -> None:
     config = Config(data_dir=str(tmp_path))
     controller, terminal_fd = pty.openpty()
@@ -38,14 +50,14 @@ def test_unset_credentials_are_generated_once_and_shown_once_on_a_terminal(tmp_p
         first = ensure_credentials(config, announce=terminal)
         assert len(first.api_key) >= 32 and len(first.operator_token) >= 32
         assert first.api_key != first.operator_token
-        shown = os.read(controller, 4096).decode()
+        shown = _read_until(controller, first.operator_token)
         assert first.api_key in shown and first.operator_token in shown
 
         second = ensure_credentials(config, announce=terminal)
         assert (second.api_key, second.operator_token) == (first.api_key, first.operator_token)
         terminal.write("end\n")
         terminal.flush()
-        assert os.read(controller, 4096).decode().strip() == "end"  # nothing shown again
+        assert _read_until(controller, "end").strip() == "end"  # nothing shown again
     os.close(controller)
 
 
