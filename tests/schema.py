@@ -17,6 +17,7 @@ from agrochat.persistence._schema import (
     metadata,
     outbox,
     producers,
+    reactions,
     schema_version,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "metadata",
     "outbox",
     "producers",
+    "reactions",
     "schema_version",
 ]

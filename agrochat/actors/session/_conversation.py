@@ -166,13 +166,15 @@ class Conversation:
         before telling us): that row is answered. Any other message seen before is replayed.
         """
         started = self.clock.monotonic()
+        producer, _ = self.producers.get_or_create(self.phone)
         inbound: StoredMessage | None = None
         if incoming.message_id is not None:
-            existing = self.messages.by_gateway_id(incoming.message_id)
+            # This producer's message with that id only: ids come from the caller, and another
+            # producer's must never replay their reply here.
+            existing = self.messages.by_gateway_id(producer.id, incoming.message_id)
             if existing is not None and existing.status != MessageStatus.RECEIVED:
                 return self._replay(existing, incoming.role)
             inbound = existing
-        producer, _ = self.producers.get_or_create(self.phone)
         if inbound is None:
             try:
                 inbound = self.messages.add_inbound(
@@ -627,7 +629,7 @@ class Conversation:
 
     def _find_or_store_inbound(self, producer: Producer, incoming: Incoming) -> StoredMessage:
         if incoming.message_id is not None:
-            existing = self.messages.by_gateway_id(incoming.message_id)
+            existing = self.messages.by_gateway_id(producer.id, incoming.message_id)
             if existing is not None:
                 return existing
         recent = self.messages.history(producer.id, limit=2).messages
