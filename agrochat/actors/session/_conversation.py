@@ -233,12 +233,31 @@ class Conversation:
             error=self.last_failure,
         )
 
-    def update_form(self, values: Mapping[str, str], *, source: str) -> dict[str, Any]:
-        """Store already-validated values (``POST /form/update``, the panel); the form state."""
+    def update_form(
+        self, values: Mapping[str, str], *, source: str, author: str | None = None
+    ) -> dict[str, Any]:
+        """Store already-validated values (``POST /form/update``, the panel); the form state.
+
+        ``author`` (an admin in the panel): the audit row goes in the same transaction as the
+        values, so neither is stored without the other.
+        """
         producer, _ = self.producers.get_or_create(self.phone)
         now = self.clock.utcnow()
         with self.recorder.db.tx():
+            before = self.producers.fields(producer.id)
             self.producers.set_fields(producer.id, values, source=source, now=now)
+            if author is not None:
+                record_audit(
+                    self.recorder.db,
+                    actor=author,
+                    action="producer.profile_update",
+                    target=f"producer:{producer.id}",
+                    details={
+                        "fields": dict(values),
+                        "before": {name: before.get(name) for name in values},
+                    },
+                    now=now,
+                )
             fields = self.producers.fields(producer.id)
             updates: dict[str, Any] = {}
             if fields.get("nombre") and fields["nombre"] != producer.name:
