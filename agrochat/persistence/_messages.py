@@ -350,6 +350,22 @@ class MessageStore:
             )
             return int(result.rowcount or 0)
 
+    def fail_unanswered(self, producer_id: int, *, before_id: int) -> int:
+        """Mark this producer's ``received`` messages older than message ``before_id`` failed:
+        nobody is left to receive their answer (no gateway of ours)."""
+        with self.db.tx() as conn:
+            result = conn.execute(
+                messages.update()
+                .where(
+                    messages.c.producer_id == producer_id,
+                    messages.c.direction == INBOUND,
+                    messages.c.status == MessageStatus.RECEIVED,
+                    messages.c.id < before_id,
+                )
+                .values(status=MessageStatus.FAILED)
+            )
+            return int(result.rowcount or 0)
+
     def counts(self) -> dict[str, int]:
         """Inbound messages per status, for snapshots and /metrics."""
         return self.db.count_by(messages.c.status, messages.c.direction == INBOUND)

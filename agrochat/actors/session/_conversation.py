@@ -12,6 +12,10 @@ tests:
 
 The model is never required: when it is overloaded, late or down, the tie it would have broken
 is broken by retrieval's ranking and the producer still gets a vetted answer at once.
+
+Nothing here promises a later answer ("te respondo en breve"): without a gateway of ours
+(``AGROCHAT_WHATSAPP=none``, a bridge polling the seed's API) a later answer could reach nobody,
+so a reply that cannot be given now asks the producer to write again (``wording.TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -668,6 +672,18 @@ class Conversation:
         self._recovered = True
         cutoff = self.clock.utcnow() - UNANSWERED_MAX_AGE
         self.messages.expire_unanswered(producer.id, before=cutoff)
+        if not self.delivery.active:
+            # Without a gateway of ours (AGROCHAT_WHATSAPP=none) an answer made now reaches
+            # nobody: the bridge that asked got an error or "escríbeme de nuevo", and /agent
+            # answers only the message it was given. Answering anyway would only put replies
+            # the producer never saw into the history (the next message would be read as the
+            # answer to a question never asked). They are marked failed, for the panel to show.
+            given_up = self.messages.fail_unanswered(producer.id, before_id=before)
+            if given_up:
+                log.warning(
+                    "earlier messages left unanswered: no gateway to answer them", n=given_up
+                )
+            return
         for inbound in self.messages.unanswered(producer.id, since=cutoff):
             if inbound.id >= before:
                 # Later ones are in this session's mailbox already (a gateway's inbox stores
