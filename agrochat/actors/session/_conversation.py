@@ -640,8 +640,8 @@ class Conversation:
         if previous is not None and previous.model_output is not None:
             output = previous.model_output
         else:
-            # Accepted but not answered yet (a crash in between): it is answered on the
-            # session's next activation; say so without promising a time.
+            # Accepted but not answered yet (a crash in between): the next activation answers
+            # it through a gateway of ours, or marks it failed without one; promise nothing.
             output = canned_output(role, wording.TIMEOUT)
         return Outcome(reply=self._reply(output, inbound), status=Status.REPLAYED)
 
