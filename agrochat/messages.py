@@ -157,6 +157,9 @@ class UpdateForm:
     phone: str
     values: dict[str, str]
     source: str = "api"
+    # An admin editing the profile in the panel ("admin:maria"): the audit row is written in
+    # the same transaction as the values.
+    author: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ NOT_STORED = "No pude guardar {label}: {reason}."
 
 # Said when agrochat cannot take messages at all (its conversations are restarting).
 UNAVAILABLE = "Servicio no disponible por el momento. Intenta de nuevo más tarde, por favor."
+# Asks the producer to write again and promises no later answer ("te respondo en breve"): with
+# AGROCHAT_WHATSAPP=none (a bridge polling the seed's API) nothing could deliver one.
 TIMEOUT = "Disculpa, no pude responder a tiempo. ¿Puedes escribirme de nuevo en un momento?"
 CRASHED = "Disculpa, tuve un problema al procesar tu mensaje. Inténtalo de nuevo, por favor."
 # /chat, when nothing of the model's answer could be recovered.

@@ -18,6 +18,7 @@ from agrochat.persistence._schema import (
     metadata,
     outbox,
     producers,
+    reactions,
     schema_version,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "metadata",
     "outbox",
     "producers",
+    "reactions",
     "schema_version",
 ]

@@ -205,21 +205,18 @@ def _producer_routes(route: Route, panel: Panel) -> None:
         if not checked.values:
             bottle.redirect(url(f"/admin/producers/{producer.id}", ok="sin_cambios"), 303)
         # Through the producer's session, as POST /form/update: in order with its
-        # conversation, and the session updates the name and the "activo" status.
+        # conversation, and the session updates the name and the "activo" status, and writes
+        # the audit row in the same transaction as the values.
         try:
-            panel.ctx.require_sessions().update_form(producer.phone, checked.values, source="admin")
+            panel.ctx.require_sessions().update_form(
+                producer.phone, checked.values, source="admin", author=panel.session().actor
+            )
         except NotReady as exc:
             log.warning("profile edit not stored: sessions unavailable", error=exc.message)
             raise NotReady(
                 "Las conversaciones se están iniciando o reiniciando, y el perfil se guarda a "
                 "través de ellas. No se guardó nada: inténtalo de nuevo en un momento."
             ) from exc
-        panel.audit(
-            "producer.profile_update",
-            f"producer:{producer.id}",
-            fields=checked.values,
-            before={name: stored.get(name) for name in checked.values},
-        )
         bottle.redirect(url(f"/admin/producers/{producer.id}", ok="perfil"), 303)
         raise AssertionError("unreachable")
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._outbox import OUTBOX_LIVE
+from agrochat.persistence._outbox import OUTBOX_LIVE, cancel_alert_rows
 from agrochat.persistence._producers import ProducerStore
 from agrochat.persistence._schema import alerts, outbox, producers
 from agrochat.phones import normalize_phone
@@ -377,16 +377,22 @@ class AlertStore:
     # -- the lifecycle ---------------------------------------------------------------------
 
     def mark_sent(self, alert_id: int, *, now: dt.datetime | None = None) -> bool | None:
-        """Mark one alert sent. True if it changed, False if it already was, None if unknown.
+        """Mark one alert sent. True if it changed, False if it already was (or was cancelled),
+        None if unknown.
 
         Delivery is a fact: an alert the gateway accepted is ``sent`` whatever state a
-        scheduler had moved it to meanwhile (expired, failed).
+        scheduler had moved it to meanwhile (expired, failed). Only an admin's cancel stands:
+        a report arriving after it (a send that was already under way, a bridge polling the
+        seed's API) never turns ``cancelled`` into ``sent``.
         """
         now = now or utcnow()
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id, alerts.c.status != AlertStatus.SENT)
+                .where(
+                    alerts.c.id == alert_id,
+                    alerts.c.status.not_in((AlertStatus.SENT, AlertStatus.CANCELLED)),
+                )
                 .values(status=AlertStatus.SENT, sent_at=now, lease_until=None)
             )
             if result.rowcount:
@@ -395,7 +401,11 @@ class AlertStore:
             return False if exists is not None else None
 
     def cancel(self, alert_id: int) -> bool:
-        """Cancel an alert that has not gone out; False if it is sent, finished or unknown."""
+        """Cancel an alert that has not gone out; False if it is sent, finished or unknown.
+
+        Its outbox rows not sent yet are cancelled in the same transaction: an alert already
+        claimed and queued (``sending``) does not go out after the admin cancelled it.
+        """
         with self.db.tx() as conn:
             result = conn.execute(
                 alerts.update()
@@ -405,7 +415,10 @@ class AlertStore:
                 )
                 .values(status=AlertStatus.CANCELLED, lease_until=None)
             )
-            return result.rowcount > 0
+            if result.rowcount == 0:
+                return False
+            cancel_alert_rows(conn, alert_id)
+            return True
 
     def expire_due(self, *, now: dt.datetime | None = None) -> int:
         """Expire pending alerts past ``expires_at``, and claimed ones whose lease also ran out
@@ -511,14 +524,16 @@ class AlertStore:
             )
             return result.rowcount > 0
 
-    def record_push(self, alert_id: int, delivery: str) -> None:
-        """A claimed alert is handed on for delivery as ``delivery`` (text | template)."""
+    def record_push(self, alert_id: int, delivery: str) -> bool:
+        """A claimed alert is handed on for delivery as ``delivery`` (text | template); False
+        when it is no longer ``sending`` (cancelled since the claim): nothing to hand on."""
         with self.db.tx() as conn:
-            conn.execute(
+            result = conn.execute(
                 alerts.update()
-                .where(alerts.c.id == alert_id)
+                .where(alerts.c.id == alert_id, alerts.c.status == AlertStatus.SENDING)
                 .values(delivery=delivery, attempts=alerts.c.attempts + 1)
             )
+            return result.rowcount > 0
 
     def release(
         self,

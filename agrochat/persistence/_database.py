@@ -123,23 +123,46 @@ class Database:
 
     def migrate(self) -> int:
         """Apply every migration newer than the database; returns the resulting version."""
-        with self.engine.begin() as conn:
-            if self.is_postgres:
+        if self.is_postgres:
+            with self.engine.begin() as conn:
                 # Two processes starting at once must not both migrate.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(74657)"))
-            _schema.schema_version.create(conn, checkfirst=True)
-            current = (
-                conn.execute(sa.select(sa.func.max(_schema.schema_version.c.version))).scalar() or 0
+                return self._migrate(conn)
+        with self.engine.connect() as conn:
+            # A table rebuild (migration 4) drops a table others refer to: foreign keys are
+            # off while migrating, and checked before the commit (sqlite.org's procedure for
+            # schema changes). The pragma is a no-op inside a transaction, so it comes first.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+            try:
+                with conn.begin():
+                    # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE,
+                    # so DDL would commit statement by statement: begin explicitly, and a
+                    # migration that fails half-way leaves nothing behind.
+                    conn.exec_driver_sql("BEGIN")
+                    version = self._migrate(conn)
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            finally:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+        return version
+
+    def _migrate(self, conn: sa.Connection) -> int:
+        _schema.schema_version.create(conn, checkfirst=True)
+        current = (
+            conn.execute(sa.select(sa.func.max(_schema.schema_version.c.version))).scalar() or 0
+        )
+        for version, migration in _schema.MIGRATIONS:
+            if version <= current:
+                continue
+            log.info("migrating database", to_version=version)
+            migration(conn)
+            conn.execute(
+                _schema.schema_version.insert().values(version=version, applied_at=utcnow())
             )
-            for version, migration in _schema.MIGRATIONS:
-                if version <= current:
-                    continue
-                log.info("migrating database", to_version=version)
-                migration(conn)
-                conn.execute(
-                    _schema.schema_version.insert().values(version=version, applied_at=utcnow())
-                )
-                current = version
+            current = version
         return current
 
     def ping(self) -> None:

@@ -5,8 +5,10 @@ An inbound message goes through ``received`` → ``answered`` | ``failed``. ``re
 such a message is answered later, never dropped. A reply is stored in the same transaction that
 marks its inbound message answered or failed, so history never shows one without the other.
 
-``gateway_message_id`` is unique: the same gateway event delivered twice is stored once, and the
-second delivery finds the first message (and its reply) instead of asking the model again.
+``gateway_message_id`` is unique per producer: the same gateway event delivered twice is stored
+once, and the second delivery finds the first message (and its reply) instead of asking the model
+again. An id is only ever looked up together with its producer: ``/agent`` takes it from the
+caller, and another producer's id must find nothing of theirs (issue 12, item 7).
 """
 
 from __future__ import annotations
@@ -133,12 +135,22 @@ class MessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def by_gateway_id(self, gateway_message_id: str) -> StoredMessage | None:
+    def by_gateway_id(self, producer_id: int, gateway_message_id: str) -> StoredMessage | None:
+        """This producer's message with this gateway id (another producer's never)."""
         with self.db.tx() as conn:
-            row = conn.execute(
-                sa.select(messages).where(messages.c.gateway_message_id == gateway_message_id)
-            ).first()
-            return StoredMessage.from_row(row) if row is not None else None
+            return self._by_gateway_id(conn, producer_id, gateway_message_id)
+
+    @staticmethod
+    def _by_gateway_id(
+        conn: sa.Connection, producer_id: int, gateway_message_id: str
+    ) -> StoredMessage | None:
+        row = conn.execute(
+            sa.select(messages).where(
+                messages.c.producer_id == producer_id,
+                messages.c.gateway_message_id == gateway_message_id,
+            )
+        ).first()
+        return StoredMessage.from_row(row) if row is not None else None
 
     def get(self, message_id: int) -> StoredMessage | None:
         with self.db.tx() as conn:
@@ -156,7 +168,8 @@ class MessageStore:
         status: MessageStatus = MessageStatus.RECEIVED,
         now: dt.datetime | None = None,
     ) -> StoredMessage:
-        """Store a producer's message as ``received``; DuplicateMessage if its id is known.
+        """Store a producer's message as ``received``; DuplicateMessage if this producer's
+        message with that id is stored already.
 
         Also sets the producer's ``last_inbound_at`` (WhatsApp's 24-hour window starts at a
         message from them), in the same transaction.
@@ -179,12 +192,10 @@ class MessageStore:
             except sa.exc.IntegrityError:
                 if gateway_message_id is None:
                     raise
-                row = conn.execute(
-                    sa.select(messages).where(messages.c.gateway_message_id == gateway_message_id)
-                ).first()
-                if row is None:
+                existing = self._by_gateway_id(conn, producer_id, gateway_message_id)
+                if existing is None:
                     raise
-                raise DuplicateMessage(StoredMessage.from_row(row)) from None
+                raise DuplicateMessage(existing) from None
             conn.execute(
                 producers.update()
                 .where(producers.c.id == producer_id)
@@ -209,7 +220,7 @@ class MessageStore:
         """Store our reply to ``inbound_id`` and set the inbound message's status, atomically.
 
         ``status`` is the inbound message's new status: ``answered``, ``failed``, or
-        ``received`` for a holding reply ("te respondo en breve") whose real answer comes later.
+        ``received`` for a reply that leaves the message to be answered again later.
         """
         if status not in tuple(MessageStatus):
             raise ValueError(f"unknown inbound status {status!r}")
@@ -339,6 +350,22 @@ class MessageStore:
             )
             return int(result.rowcount or 0)
 
+    def fail_unanswered(self, producer_id: int, *, before_id: int) -> int:
+        """Mark this producer's ``received`` messages older than message ``before_id`` failed:
+        nobody is left to receive their answer (no gateway of ours)."""
+        with self.db.tx() as conn:
+            result = conn.execute(
+                messages.update()
+                .where(
+                    messages.c.producer_id == producer_id,
+                    messages.c.direction == INBOUND,
+                    messages.c.status == MessageStatus.RECEIVED,
+                    messages.c.id < before_id,
+                )
+                .values(status=MessageStatus.FAILED)
+            )
+            return int(result.rowcount or 0)
+
     def counts(self) -> dict[str, int]:
         """Inbound messages per status, for snapshots and /metrics."""
         return self.db.count_by(messages.c.status, messages.c.direction == INBOUND)
@@ -399,9 +426,14 @@ class MessageStore:
         a new reaction replaces the last. False when we sent no such message."""
         now = now or utcnow()
         with self.db.tx() as conn:
+            # Only a message we sent to this producer: an id names nothing of anyone else's.
             message_id = conn.execute(
                 sa.select(outbox.c.reply_to_id)
-                .where(outbox.c.gateway_message_id == target_gateway_id)
+                .join(producers, producers.c.phone == outbox.c.phone)
+                .where(
+                    outbox.c.gateway_message_id == target_gateway_id,
+                    producers.c.id == producer_id,
+                )
                 .limit(1)
             ).scalar()
             if message_id is None:

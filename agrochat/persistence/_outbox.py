@@ -3,7 +3,9 @@
 A crash or a gateway outage delays a message, never loses it: rows wait as ``pending`` until a
 sender claims them. A claim sets ``sending`` with a lease (``lease_until``); a sender that dies
 mid-send leaves the row to be claimed again once the lease runs out. A row is marked ``sent``
-with the gateway's message id, so it is never claimed again.
+with the gateway's message id, so it is never claimed again. A row of an alert an admin
+cancelled is ``cancelled`` for good: never claimed, and a send already under way does not
+make it ``sent``.
 
 ``lease_until`` means "nobody may claim this row before then" in both states: on a ``sending``
 row it is the claimer's lease, on a ``pending`` row it is the retry backoff after a failure.
@@ -24,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._schema import outbox
+from agrochat.persistence._schema import alerts, outbox
 
 # A retryable failure holds the row back for BASE * 2**(attempts-1), capped: a gateway outage
 # does not turn into a tight retry loop.
@@ -39,6 +41,8 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The row's alert was cancelled before it went out (``AlertStore.cancel``, same transaction).
+    CANCELLED = "cancelled"
 
 
 # Rows that went out or still will: an alert that has one is not given a second.
@@ -78,6 +82,14 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return min(delay, RETRY_CAP)
 
 
+# AlertStatus.CANCELLED (the alerts' store imports this module, not the other way round).
+CANCELLED_ALERT = "cancelled"
+
+
+def _locked(query: sa.Select[Any], db: Database) -> sa.Select[Any]:
+    return query.with_for_update() if db.is_postgres else query
+
+
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
     t = outbox.c
     return sa.or_(
@@ -86,6 +98,20 @@ def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
         ),
         sa.and_(t.status == OutboxStatus.SENDING, t.lease_until <= now),
     )
+
+
+def cancel_alert_rows(conn: sa.Connection, alert_id: int) -> int:
+    """Inside the transaction that cancels an alert: its rows not sent yet are cancelled with
+    it, so no sender claims them afterwards. Returns how many."""
+    result = conn.execute(
+        outbox.update()
+        .where(
+            outbox.c.alert_id == alert_id,
+            outbox.c.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+        )
+        .values(status=OutboxStatus.CANCELLED, lease_until=None)
+    )
+    return int(result.rowcount or 0)
 
 
 class OutboxStore:
@@ -101,16 +127,23 @@ class OutboxStore:
         reply_to_id: int | None = None,
         channel: str | None = None,
         now: dt.datetime | None = None,
-    ) -> int:
+    ) -> int | None:
         """Persist one message to send (through ``channel``, our number); returns its id.
 
         For an alert, a row that is already waiting, being sent or sent is returned instead of a
         new one: an alert pushed twice (a scheduler lease that ran out while the producer's
-        session was busy) still reaches the producer once.
+        session was busy) still reaches the producer once. A cancelled alert gets no row: None.
         """
         now = now or utcnow()
         with self.db.tx() as conn:
             if alert_id is not None:
+                # Locked on PostgreSQL: a cancel running now waits for this row to be committed,
+                # and then cancels it with the alert (it cannot miss a row it does not see yet).
+                status = conn.execute(
+                    _locked(sa.select(alerts.c.status).where(alerts.c.id == alert_id), self.db)
+                ).scalar()
+                if status == CANCELLED_ALERT:
+                    return None
                 existing = conn.execute(
                     sa.select(outbox.c.id)
                     .where(
@@ -187,12 +220,16 @@ class OutboxStore:
     def mark_sent(
         self, outbox_id: int, gateway_message_id: str | None, now: dt.datetime | None = None
     ) -> bool:
-        """Record that the gateway accepted the row; False if it was already marked sent."""
+        """Record that the gateway accepted the row; False if it was already marked sent, or
+        cancelled meanwhile (it stays ``cancelled``: the gateway's id is kept, for receipts)."""
         now = now or utcnow()
         with self.db.tx() as conn:
             result = conn.execute(
                 outbox.update()
-                .where(outbox.c.id == outbox_id, outbox.c.status != OutboxStatus.SENT)
+                .where(
+                    outbox.c.id == outbox_id,
+                    outbox.c.status.not_in((OutboxStatus.SENT, OutboxStatus.CANCELLED)),
+                )
                 .values(
                     status=OutboxStatus.SENT,
                     gateway_message_id=gateway_message_id,
@@ -201,7 +238,27 @@ class OutboxStore:
                     attempts=outbox.c.attempts + 1,
                 )
             )
-            return result.rowcount > 0
+            if result.rowcount > 0:
+                return True
+            conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == outbox_id,
+                    outbox.c.status == OutboxStatus.CANCELLED,
+                    outbox.c.gateway_message_id.is_(None),
+                )
+                .values(gateway_message_id=gateway_message_id)
+            )
+            return False
+
+    def still_to_send(self, outbox_id: int) -> bool:
+        """The row is still claimed for sending (not cancelled since the claim): the last check
+        before the transport."""
+        with self.db.tx() as conn:
+            status = conn.execute(
+                sa.select(outbox.c.status).where(outbox.c.id == outbox_id)
+            ).scalar()
+        return status == OutboxStatus.SENDING
 
     def mark_failed(
         self,
@@ -214,14 +271,14 @@ class OutboxStore:
         """Record a failed attempt.
 
         Retryable: back to ``pending``, held back by an exponential backoff. Otherwise ``failed``
-        for good. A row already sent is left alone. Returns the row as it now is.
+        for good. A row already sent or cancelled is left alone. Returns the row as it now is.
         """
         now = now or utcnow()
         with self.db.tx() as conn:
             row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
             if row is None:
                 return None
-            if row.status == OutboxStatus.SENT:
+            if row.status in (OutboxStatus.SENT, OutboxStatus.CANCELLED):
                 return OutboxMessage.from_row(row)
             attempts = row.attempts + 1
             values: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}

@@ -73,7 +73,8 @@ messages = sa.Table(
     ),
     sa.Column("direction", sa.String(3), nullable=False),  # in | out
     sa.Column("text", sa.Text, nullable=False),
-    # The gateway's id for inbound messages; unique so a redelivered event is seen twice once.
+    # The gateway's id for inbound messages; unique (per producer, version 4) so a redelivered
+    # event is stored once.
     sa.Column("gateway_message_id", sa.String(200), unique=True),
     sa.Column("reply_to_id", sa.Integer, sa.ForeignKey("messages.id")),
     sa.Column("role", sa.String(32)),
@@ -276,6 +277,29 @@ reactions = sa.Table(
 )
 
 
+# -- version 4: a gateway's message id is the producer's ------------------------------------------
+# Version 1 made ``gateway_message_id`` unique over every producer, and lookups by it named no
+# producer: ``/agent`` with producer B's phone and producer A's ``message_id`` was taken for A's
+# message (B's dropped, A's reply with A's name returned to B). An id now counts only together
+# with its producer: (producer, id) is unique, and every lookup names both.
+GATEWAY_ID_PER_PRODUCER = "uq_messages_producer_gateway_id"
+
+
+def _unique_per_producer(table: sa.Table) -> None:
+    """Today's declaration of ``messages``: the column's own unique goes, the pair's comes."""
+    column = table.c.gateway_message_id
+    column.unique = False
+    for constraint in list(table.constraints):
+        if isinstance(constraint, sa.UniqueConstraint) and list(constraint.columns) == [column]:
+            table.constraints.remove(constraint)
+    table.append_constraint(
+        sa.UniqueConstraint("producer_id", "gateway_message_id", name=GATEWAY_ID_PER_PRODUCER)
+    )
+
+
+_unique_per_producer(messages)
+
+
 def _add_columns(conn: Connection, table: str, columns: Iterable[sa.Column]) -> None:  # type: ignore[type-arg]
     for column in columns:
         kind = column.type.compile(dialect=conn.dialect)
@@ -354,11 +378,45 @@ def _v3_whatsapp(conn: Connection) -> None:
     reactions.create(conn)
 
 
+def _v4_gateway_ids_per_producer(conn: Connection) -> None:
+    """``messages.gateway_message_id`` unique per producer instead of over all of them."""
+    if conn.dialect.name == "postgresql":
+        for constraint in sa.inspect(conn).get_unique_constraints("messages"):
+            if constraint["column_names"] == ["gateway_message_id"]:
+                conn.execute(
+                    sa.text(f'ALTER TABLE messages DROP CONSTRAINT "{constraint["name"]}"')
+                )
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE messages ADD CONSTRAINT {GATEWAY_ID_PER_PRODUCER} "
+                "UNIQUE (producer_id, gateway_message_id)"
+            )
+        )
+        return
+    # SQLite cannot drop a column's UNIQUE (its automatic index belongs to the table): the table
+    # is rebuilt, as sqlite.org/lang_altertable.html#otheralter says. ``Database.migrate`` runs
+    # this with foreign keys off: the DROP would otherwise delete the reactions that cascade
+    # from the messages and refuse for the outbox rows that name them; it checks every key
+    # before the commit.
+    rebuilt = sa.MetaData()
+    for table in metadata.sorted_tables:
+        table.to_metadata(rebuilt)
+    new = rebuilt.tables["messages"].to_metadata(rebuilt, name="messages_v4")
+    columns = ", ".join(c.name for c in new.columns)
+    conn.execute(sa.schema.CreateTable(new))
+    conn.execute(sa.text(f"INSERT INTO messages_v4 ({columns}) SELECT {columns} FROM messages"))
+    conn.execute(sa.text("DROP TABLE messages"))
+    conn.execute(sa.text("ALTER TABLE messages_v4 RENAME TO messages"))
+    for index in messages.indexes:
+        index.create(conn)
+
+
 # Append only: a released migration is never edited, the next change is a new entry.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_vetted_knowledge),
     (3, _v3_whatsapp),
+    (4, _v4_gateway_ids_per_producer),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
-from agrochat.persistence import AdminStore, Database, ProducerStore
+from agrochat.persistence import AdminStore, Database, ProducerStore, record_audit
 from agrochat.phones import chat_id, normalize_phone
 from tests.schema import audit
 
@@ -35,13 +35,25 @@ class FakeSessions:
         self.calls: list[tuple[str, dict[str, str], str]] = []
         self.replies: list[tuple[str, str, str]] = []
 
-    def update_form(self, phone: str, values: dict[str, str], *, source: str = "api") -> Any:
+    def update_form(
+        self, phone: str, values: dict[str, str], *, source: str = "api", author: str | None = None
+    ) -> Any:
         self.calls.append((phone, dict(values), source))
         store = ProducerStore(self.db)
         producer, _ = store.get_or_create(normalize_phone(phone))
-        store.set_fields(producer.id, values, source=source)
-        if "nombre" in values:
-            store.update(producer.id, name=values["nombre"])
+        before = store.fields(producer.id)
+        with self.db.tx():
+            store.set_fields(producer.id, values, source=source)
+            if "nombre" in values:
+                store.update(producer.id, name=values["nombre"])
+            if author is not None:
+                record_audit(
+                    self.db,
+                    actor=author,
+                    action="producer.profile_update",
+                    target=f"producer:{producer.id}",
+                    details={"fields": values, "before": {n: before.get(n) for n in values}},
+                )
         return {"phone": chat_id(phone), "fields": store.fields(producer.id)}
 
     def admin_reply(self, phone: str, text: str, *, author: str) -> dict[str, Any]:

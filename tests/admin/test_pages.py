@@ -480,7 +480,7 @@ def test_profile_edit_while_sessions_restart_is_a_503_page_and_stores_nothing(
     panel: Panel, browser: Browser
 ) -> None:
     class Restarting:
-        def update_form(self, phone: str, values: dict[str, str], *, source: str) -> None:
+        def update_form(self, phone: str, values: dict[str, str], **kwargs: object) -> None:
             raise NotReady("conversations are restarting; try again shortly")
 
     pid = add_producer(panel, nombre="Rosa Quispe")

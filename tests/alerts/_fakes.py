@@ -27,6 +27,8 @@ class FakeSessions(pykka.ThreadingActor):
         if isinstance(message, PushAlert):
             self.pushed.append(message)
             oid = self.outbox.enqueue(message.phone, message.text, alert_id=message.alert_id)
+            if oid is None:
+                return  # cancelled meanwhile
             self.peers.ref("whatsapp").tell(
                 Send(
                     outbox_id=oid, phone=message.phone, text=message.text, alert_id=message.alert_id

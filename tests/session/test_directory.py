@@ -85,7 +85,9 @@ class ScriptedConversation:
             error=f"{type(error).__name__}: {error}",
         )
 
-    def update_form(self, values: dict[str, str], *, source: str) -> dict[str, Any]:
+    def update_form(
+        self, values: dict[str, str], *, source: str, author: str | None = None
+    ) -> dict[str, Any]:
         self.journal.add(self.phone, f"form {sorted(values.items())}")
         return {"phone": chat_id(self.phone), "fields": dict(values), "campos_faltantes": []}
 

@@ -118,6 +118,25 @@ def test_same_message_id_gets_the_first_answer_and_nothing_is_stored_twice(
     assert harness.count(messages) == 2  # one in, one out
 
 
+def test_another_producers_message_id_neither_replays_their_reply_nor_drops_the_message(
+    harness: Harness,
+) -> None:
+    rosa = {**SEED_BODY, "phone": "51911111111@c.us", "message": "Me llamo Rosa Quispe"}
+    rosa["message_id"] = "m-1"
+    pedro = {**SEED_BODY, "phone": "51922222222@c.us", "message_id": "m-1"}
+    first = harness.client.post("/agent", json=rosa)
+    assert first.status_code == 200 and "Rosa" in first.text
+    second = harness.client.post("/agent", json=pedro)
+    assert second.status_code == 200, second.text
+    assert "Rosa" not in second.text
+    assert second.json()["model_output"]["estado"]["respondida"] is True
+    b = ProducerStore(harness.db).get("51922222222")
+    assert b is not None
+    history = MessageStore(harness.db).history(b.id, limit=5).messages
+    assert [(m.direction, m.text) for m in history[:1]] == [("in", SEED_BODY["message"])]
+    assert len(history) == 2
+
+
 def test_phone_forms_are_one_producer(harness: Harness) -> None:
     for phone in ("51987654321@c.us", "+51 987 654 321", "51987654321"):
         response = harness.client.post("/agent", json={**SEED_BODY, "phone": phone})
@@ -197,7 +216,9 @@ def test_a_failing_conversation_is_an_apology_kept_and_visible_to_operators(
     output = response.json()["model_output"]
     assert output["respuesta_chat"] == wording.CRASHED
     assert output["estado"]["respondida"] is False
-    stored = MessageStore(harness.db).by_gateway_id("wamid.fail")
+    producer = ProducerStore(harness.db).get(PHONE)
+    assert producer is not None
+    stored = MessageStore(harness.db).by_gateway_id(producer.id, "wamid.fail")
     assert stored is not None and stored.status == "failed" and stored.text == SEED_BODY["message"]
     debug = harness.client.get(
         "/debug/actors", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}

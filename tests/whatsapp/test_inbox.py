@@ -14,7 +14,14 @@ from agrochat.actors.whatsapp import (
     SessionStatus,
 )
 from agrochat.messages import Incoming
-from agrochat.persistence import Database, MessageStore, OutboxStore, ProducerStore, utcnow
+from agrochat.persistence import (
+    Database,
+    MessageStore,
+    OutboxStore,
+    ProducerStore,
+    StoredMessage,
+    utcnow,
+)
 
 PHONE = "51987654321"
 
@@ -47,6 +54,12 @@ class Handed:
         self.incoming.append(incoming)
 
 
+def _stored(db: Database, message_id: str = "false_51987654321@c.us_AAA") -> StoredMessage | None:
+    producer = ProducerStore(db).get(PHONE)
+    assert producer is not None
+    return MessageStore(db).by_gateway_id(producer.id, message_id)
+
+
 def _inbox(db: Database, state: GatewayState | None = None) -> tuple[Inbox, Handed]:
     handed = Handed()
     return Inbox(db, deliver=handed, state=state), handed
@@ -56,7 +69,7 @@ def test_a_message_is_stored_received_and_handed_to_its_session(database: Databa
     inbox, handed = _inbox(database)
     accepted = inbox.accept(message())
     assert accepted is not None and not accepted.taken_over
-    stored = MessageStore(database).by_gateway_id("false_51987654321@c.us_AAA")
+    stored = _stored(database)
     assert stored is not None and stored.status == "received" and stored.text == "¿Cuándo riego?"
     assert [(i.phone, i.message_id, i.source) for i in handed.incoming] == [
         (PHONE, "false_51987654321@c.us_AAA", "waha")
@@ -76,7 +89,7 @@ def test_the_producer_is_answered_through_the_number_they_wrote_to(database: Dat
 def test_an_answered_message_delivered_again_is_dropped(database: Database) -> None:
     inbox, handed = _inbox(database)
     inbox.accept(message())
-    stored = MessageStore(database).by_gateway_id("false_51987654321@c.us_AAA")
+    stored = _stored(database)
     assert stored is not None
     MessageStore(database).record_reply(
         stored.id, "respuesta", producer_id=stored.producer_id, status="answered", role="consulta"
@@ -101,7 +114,7 @@ def test_a_message_seen_again_before_its_answer_is_not_handed_over_twice(
 def test_a_photo_is_stored_with_its_media_type(database: Database) -> None:
     inbox, _ = _inbox(database)
     inbox.accept(message("mira esta hoja", media_type="image"))
-    stored = MessageStore(database).by_gateway_id("false_51987654321@c.us_AAA")
+    stored = _stored(database)
     assert stored is not None and stored.media_type == "image"
 
 

@@ -147,7 +147,9 @@ def test_template_alerts_are_sent_with_the_configured_template(sqlite_database: 
     add_producer(db, PHONE)
     alerts = AlertStore(db)
     alert_id = _alert(db)
-    alerts.record_push(alert_id, "template")
+    # As the scheduler does: claim, then hand on as a template.
+    assert [a.id for a in alerts.claim_due(limit=1, lease_s=60, claimed_by="t")] == [alert_id]
+    assert alerts.record_push(alert_id, "template")
     outbox = OutboxStore(db)
     oid = outbox.enqueue(PHONE, "Helada", alert_id=alert_id)
     transport = RecordingTransport()

@@ -12,6 +12,10 @@ One ``tick(now)``:
 Without a gateway (``AGROCHAT_WHATSAPP=none``) step 3 is skipped: alerts stay ``pending`` for the
 seed's pollers (``GET /alerts/pending``).
 
+An admin may cancel an alert at any point: it is checked again before it is handed on, when its
+outbox row is written (none for a cancelled alert) and right before the transport; the cancel
+takes the alert's unsent outbox rows with it, and no later report turns it into ``sent``.
+
 A claimed alert that already has an outbox row is not handed on again: a row that was sent
 settles it as ``sent``; a row still waiting will be sent by the WhatsApp actor (which reports
 back). So a crash anywhere between the claim and the gateway delays an alert, and the outbox
@@ -70,6 +74,7 @@ class TickReport:
     waiting: int = 0
     settled: int = 0  # claimed alerts found already sent through the outbox
     in_flight: int = 0  # claimed alerts whose outbox row is still to be sent
+    cancelled: int = 0  # claimed alerts an admin cancelled before they were handed on
     pushes: list[Push] = field(default_factory=list)
 
 
@@ -144,7 +149,10 @@ class AlertDispatcher:
                 self.store.release(alert.id, claimed_by=self.claimed_by, delivery="waiting")
                 report.waiting += 1
                 continue
-            self.store.record_push(alert.id, delivery)
+            if not self.store.record_push(alert.id, delivery):
+                # Cancelled in the panel since the claim: nothing goes to the session.
+                report.cancelled += 1
+                continue
             report.pushes.append(
                 Push(
                     alert_id=alert.id,

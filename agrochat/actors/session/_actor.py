@@ -104,7 +104,9 @@ class SessionActor(pykka.ThreadingActor):
 
     def _update_form(self, message: UpdateForm) -> dict[str, Any]:
         try:
-            return self.conversation.update_form(message.values, source=message.source)
+            return self.conversation.update_form(
+                message.values, source=message.source, author=message.author
+            )
         finally:
             self._done()
 

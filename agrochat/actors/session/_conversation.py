@@ -12,6 +12,10 @@ tests:
 
 The model is never required: when it is overloaded, late or down, the tie it would have broken
 is broken by retrieval's ranking and the producer still gets a vetted answer at once.
+
+Nothing here promises a later answer ("te respondo en breve"): without a gateway of ours
+(``AGROCHAT_WHATSAPP=none``, a bridge polling the seed's API) a later answer could reach nobody,
+so a reply that cannot be given now asks the producer to write again (``wording.TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -166,13 +170,15 @@ class Conversation:
         before telling us): that row is answered. Any other message seen before is replayed.
         """
         started = self.clock.monotonic()
+        producer, _ = self.producers.get_or_create(self.phone)
         inbound: StoredMessage | None = None
         if incoming.message_id is not None:
-            existing = self.messages.by_gateway_id(incoming.message_id)
+            # This producer's message with that id only: ids come from the caller, and another
+            # producer's must never replay their reply here.
+            existing = self.messages.by_gateway_id(producer.id, incoming.message_id)
             if existing is not None and existing.status != MessageStatus.RECEIVED:
                 return self._replay(existing, incoming.role)
             inbound = existing
-        producer, _ = self.producers.get_or_create(self.phone)
         if inbound is None:
             try:
                 inbound = self.messages.add_inbound(
@@ -231,12 +237,31 @@ class Conversation:
             error=self.last_failure,
         )
 
-    def update_form(self, values: Mapping[str, str], *, source: str) -> dict[str, Any]:
-        """Store already-validated values (``POST /form/update``, the panel); the form state."""
+    def update_form(
+        self, values: Mapping[str, str], *, source: str, author: str | None = None
+    ) -> dict[str, Any]:
+        """Store already-validated values (``POST /form/update``, the panel); the form state.
+
+        ``author`` (an admin in the panel): the audit row goes in the same transaction as the
+        values, so neither is stored without the other.
+        """
         producer, _ = self.producers.get_or_create(self.phone)
         now = self.clock.utcnow()
         with self.recorder.db.tx():
+            before = self.producers.fields(producer.id)
             self.producers.set_fields(producer.id, values, source=source, now=now)
+            if author is not None:
+                record_audit(
+                    self.recorder.db,
+                    actor=author,
+                    action="producer.profile_update",
+                    target=f"producer:{producer.id}",
+                    details={
+                        "fields": dict(values),
+                        "before": {name: before.get(name) for name in values},
+                    },
+                    now=now,
+                )
             fields = self.producers.fields(producer.id)
             updates: dict[str, Any] = {}
             if fields.get("nombre") and fields["nombre"] != producer.name:
@@ -615,8 +640,8 @@ class Conversation:
         if previous is not None and previous.model_output is not None:
             output = previous.model_output
         else:
-            # Accepted but not answered yet (a crash in between): it is answered on the
-            # session's next activation; say so without promising a time.
+            # Accepted but not answered yet (a crash in between): the next activation answers
+            # it through a gateway of ours, or marks it failed without one; promise nothing.
             output = canned_output(role, wording.TIMEOUT)
         return Outcome(reply=self._reply(output, inbound), status=Status.REPLAYED)
 
@@ -627,7 +652,7 @@ class Conversation:
 
     def _find_or_store_inbound(self, producer: Producer, incoming: Incoming) -> StoredMessage:
         if incoming.message_id is not None:
-            existing = self.messages.by_gateway_id(incoming.message_id)
+            existing = self.messages.by_gateway_id(producer.id, incoming.message_id)
             if existing is not None:
                 return existing
         recent = self.messages.history(producer.id, limit=2).messages
@@ -647,6 +672,18 @@ class Conversation:
         self._recovered = True
         cutoff = self.clock.utcnow() - UNANSWERED_MAX_AGE
         self.messages.expire_unanswered(producer.id, before=cutoff)
+        if not self.delivery.active:
+            # Without a gateway of ours (AGROCHAT_WHATSAPP=none) an answer made now reaches
+            # nobody: the bridge that asked got an error or "escríbeme de nuevo", and /agent
+            # answers only the message it was given. Answering anyway would only put replies
+            # the producer never saw into the history (the next message would be read as the
+            # answer to a question never asked). They are marked failed, for the panel to show.
+            given_up = self.messages.fail_unanswered(producer.id, before_id=before)
+            if given_up:
+                log.warning(
+                    "earlier messages left unanswered: no gateway to answer them", n=given_up
+                )
+            return
         for inbound in self.messages.unanswered(producer.id, since=cutoff):
             if inbound.id >= before:
                 # Later ones are in this session's mailbox already (a gateway's inbox stores

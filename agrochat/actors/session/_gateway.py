@@ -102,11 +102,18 @@ class SessionGateway:
         return reply
 
     def update_form(
-        self, phone: str, values: dict[str, str], *, source: str = "api"
+        self,
+        phone: str,
+        values: dict[str, str],
+        *,
+        source: str = "api",
+        author: str | None = None,
     ) -> dict[str, Any]:
         """Store validated form values through the producer's session (in order with its
-        conversation); returns the form's state."""
-        message = UpdateForm(phone=normalize_phone(phone), values=dict(values), source=source)
+        conversation); returns the form's state. ``author``: the admin, audited with it."""
+        message = UpdateForm(
+            phone=normalize_phone(phone), values=dict(values), source=source, author=author
+        )
         try:
             result: dict[str, Any] = self._ask(message, self.reply_timeout_s)
         except pykka.Timeout:

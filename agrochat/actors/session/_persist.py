@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agrochat.actors.session._review import Review
+from agrochat.logs import get_logger
 from agrochat.messages import Send
 from agrochat.persistence import (
     AlertStore,
@@ -24,6 +25,8 @@ from agrochat.persistence import (
     StoredMessage,
     record_audit,
 )
+
+log = get_logger(__name__)
 
 
 class Delivery:
@@ -65,6 +68,10 @@ class Delivery:
             outbox_id = self.outbox.enqueue(
                 phone, part, alert_id=alert_id, reply_to_id=reply_to_id, channel=channel
             )
+            if outbox_id is None:
+                # The alert was cancelled in the panel since the scheduler handed it on.
+                log.info("cancelled alert not queued", alert_id=alert_id)
+                return []
             sends.append(
                 Send(
                     outbox_id=outbox_id,

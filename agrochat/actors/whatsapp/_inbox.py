@@ -97,12 +97,12 @@ class Inbox:
 
     def _message(self, message: InboundMessage) -> Accepted | None:
         now = self.clock()
-        if self.messages.by_gateway_id(message.message_id) is not None:
+        producer, _ = self.producers.get_or_create(message.phone, now=now)
+        if self.messages.by_gateway_id(producer.id, message.message_id) is not None:
             # Seen before: answered, or handed over and on its way, or (stored before a crash)
             # found by the WhatsApp actor's sweep, which hands it over again once.
             self.duplicates += 1
             return None
-        producer, _ = self.producers.get_or_create(message.phone, now=now)
         if producer.channel != message.session:
             # Replies go out through the number the producer last wrote to.
             self.producers.update(producer.id, now=now, channel=message.session)

@@ -26,7 +26,7 @@ from agrochat.actors.whatsapp._outgoing import SendRateLimiter
 from agrochat.actors.whatsapp._transports import TransportError
 from agrochat.logs import get_logger
 from agrochat.messages import Delivered, DeliveryFailed
-from agrochat.persistence import AlertStore, OutboxMessage, OutboxStore, utcnow
+from agrochat.persistence import AlertStore, OutboxMessage, OutboxStatus, OutboxStore, utcnow
 
 log = get_logger(__name__)
 
@@ -84,7 +84,7 @@ class OutboxSender:
         held: set[str] = set()
         outcomes = [self._deliver(row) for row in rows if not self._defer(row, held)]
         self._held = held
-        return outcomes
+        return [outcome for outcome in outcomes if outcome is not None]
 
     def _defer(self, row: OutboxMessage, held: set[str]) -> bool:
         """Give the row back when the send rate says wait, or an earlier row of the same
@@ -105,7 +105,12 @@ class OutboxSender:
         log.info("send deferred by the send rate", outbox_id=row.id, wait_s=round(wait, 2))
         return True
 
-    def _deliver(self, row: OutboxMessage) -> Outcome:
+    def _deliver(self, row: OutboxMessage) -> Outcome | None:
+        if row.alert_id is not None and not self.outbox.still_to_send(row.id):
+            # Cancelled in the panel after the claim (the cancel takes the row with the alert):
+            # the last moment it can still be stopped. Nothing to report; the alert is settled.
+            log.info("cancelled alert not sent", outbox_id=row.id, alert_id=row.alert_id)
+            return None
         transport = self.channels.get(row.channel).transport
         if row.reply_to_id is not None:
             # The producer saw "escribiendo…" since their message came in; the reply ends it.
@@ -123,9 +128,19 @@ class OutboxSender:
             # A transport bug is not the message's fault: keep it and retry later.
             log.exception("transport crashed", outbox_id=row.id)
             return self._failed(row, f"{type(exc).__name__}: {exc}", retryable=True)
-        self.outbox.mark_sent(row.id, gateway_id, now=self.clock())
+        if not self.outbox.mark_sent(row.id, gateway_id, now=self.clock()) and self._cancelled(row):
+            # Cancelled during the send itself: it went out, but the row and the alert stay
+            # cancelled (mark_sent never overwrites that) and the scheduler is not told.
+            log.warning("alert cancelled while it was being sent", outbox_id=row.id)
+            return None
         self.sent += 1
         return Delivered(outbox_id=row.id, gateway_message_id=gateway_id, alert_id=row.alert_id)
+
+    def _cancelled(self, row: OutboxMessage) -> bool:
+        if row.alert_id is None:
+            return False
+        now = self.outbox.get(row.id)
+        return now is not None and now.status == OutboxStatus.CANCELLED
 
     def _failed(self, row: OutboxMessage, error: str, *, retryable: bool) -> DeliveryFailed:
         self.failed += 1
