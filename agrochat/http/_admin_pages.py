@@ -69,8 +69,10 @@ PRODUCER_ALERTS = 20
 
 def install(route: Route, panel: Panel) -> None:
     _producer_routes(route, panel)
+    _conversation_routes(route, panel)
     _alert_routes(route, panel)
     _knowledge_routes(route, panel)
+    _entry_routes(route, panel)
 
 
 # -- producers ------------------------------------------------------------------------------
@@ -237,6 +239,10 @@ def _producer_routes(route: Route, panel: Panel) -> None:
                 )
         bottle.redirect(url(f"/admin/producers/{producer.id}", ok="estado"), 303)
         raise AssertionError("unreachable")
+
+
+def _conversation_routes(route: Route, panel: Panel) -> None:
+    """What an admin does in a producer's conversation: reply, take it over, hand it back."""
 
     @route("/admin/producers/<producer_id:int>/reply", "POST")
     def reply(producer_id: int) -> str:
@@ -535,6 +541,10 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
             panel.audit("knowledge.create", f"knowledge:{entry_id}", title=draft.title)
         bottle.redirect("/admin/knowledge?ok=consejo", 303)
         raise AssertionError("unreachable")
+
+
+def _entry_routes(route: Route, panel: Panel) -> None:
+    """One entry: edit it, sign it off, retire it."""
 
     @route("/admin/knowledge/<entry_id:int>")
     def edit_entry(entry_id: int) -> str:
