@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agrochat import logs, wiring
-from agrochat.actors.inference import Completion
+from agrochat.actors.inference.testing import NoOpinionBackend
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.persistence import MessageStatus, MessageStore, ProducerStore, open_database
@@ -58,40 +58,6 @@ HEALTH_P99_LIMIT_S = 1.0
 
 
 # -- the server (child process) ------------------------------------------------------------
-
-
-class SlowBackend:
-    """The model double: ``reply_s`` per reply, called by the InferenceActor one at a time. Its
-    answer is what a model with no opinion gives (``{}``): the rules decide, the wording stays."""
-
-    kind = "fake"
-
-    def __init__(self, reply_s: float) -> None:
-        self.reply_s = reply_s
-
-    def complete(
-        self,
-        messages: Sequence[Mapping[str, str]],
-        *,
-        schema: Mapping[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-        cache_key: str | None,
-        deadline: float | None = None,
-    ) -> Completion:
-        time.sleep(self.reply_s)  # the model's work, simulated
-        return Completion(
-            content="{}",
-            finish_reason="stop",
-            prompt_tokens=sum(len(m["content"]) for m in messages) // 4,
-            generated_tokens=1,
-        )
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.kind}
-
-    def close(self) -> None:
-        pass
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -119,7 +85,9 @@ def serve(args: argparse.Namespace) -> int:
             return self.supervisor.ref(id)
 
     peers = LatePeers()
-    built = wiring.build(config, db, peers, backend_factory=lambda cfg: SlowBackend(args.reply_s))
+    built = wiring.build(
+        config, db, peers, backend_factory=lambda cfg: NoOpinionBackend(args.reply_s)
+    )
     supervisor = Supervisor(built.specs, intensity=5, period_s=30)
     peers.supervisor = supervisor
     app = make_app(

@@ -2,7 +2,7 @@
 
 1,000 producers x 5 messages through ``POST /agent`` over loopback, 32 concurrent clients, against
 the real stack (waitress -> Bottle app -> SessionDirectory -> SessionActor -> InferenceClient ->
-InferenceActor) with a test-double model that answers instantly (``InstantBackend``), so only
+InferenceActor) with a test-double model that answers instantly (``NoOpinionBackend``), so only
 agrochat's cost is measured. The baseline is a bare Bottle route on the same server (no plugins)
 returning a constant, driven by the same clients in the same process.
 
@@ -32,9 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agrochat import logs, wiring
-from agrochat.actors.inference import (
-    Completion,
-)
+from agrochat.actors.inference.testing import NoOpinionBackend
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
 from agrochat.messages import Inspect
@@ -56,43 +54,6 @@ BARE_BODY = json.dumps(
         }
     }
 )
-
-
-def instant_reply(messages: Sequence[Mapping[str, str]], schema: Mapping[str, Any] | None) -> str:
-    """What the understanding step gets from a model with no opinion: the rules decide."""
-    return "{}"
-
-
-class InstantBackend:
-    """The test-double model: answers at once with ``instant_reply``, keeps nothing (the
-    inference package's FakeBackend records every call, which would grow this process's memory
-    with the number of messages and blur the passivation measurement)."""
-
-    kind = "fake"
-
-    def complete(
-        self,
-        messages: Sequence[Mapping[str, str]],
-        *,
-        schema: Mapping[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-        cache_key: str | None,
-        deadline: float | None = None,
-    ) -> Completion:
-        content = instant_reply(messages, schema)
-        return Completion(
-            content=content,
-            finish_reason="stop",
-            prompt_tokens=sum(len(m["content"]) for m in messages) // 4,
-            generated_tokens=len(content) // 4,
-        )
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.kind}
-
-    def close(self) -> None:
-        pass
 
 
 def memory_kb() -> dict[str, int]:
@@ -278,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return self.supervisor.ref(id)
 
     peers = LatePeers()
-    built = wiring.build(config, db, peers, backend_factory=lambda cfg: InstantBackend())
+    built = wiring.build(config, db, peers, backend_factory=lambda cfg: NoOpinionBackend())
     supervisor = Supervisor(built.specs, intensity=5, period_s=30)
     peers.supervisor = supervisor
     app = make_app(

@@ -19,7 +19,10 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from agrochat import wiring
+from agrochat.actors.session import load_form
 from agrochat.errors import NotFound, NotReady
+from agrochat.knowledge import KnowledgeBase
 from agrochat.persistence import AdminStore, Database, open_database
 
 PG_URL = os.environ.get("AGROCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -105,6 +108,18 @@ def sqlite_database(sqlite_url) -> Iterator[Database]:
     db = open_database(sqlite_url)
     try:
         yield db
+    finally:
+        db.close()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[KnowledgeBase]:
+    """The knowledge base production builds, seeded, in memory: for tests of retrieval and of
+    how messages read, which only read it."""
+    db = open_database("sqlite://")
+    try:
+        yield wiring.knowledge_base(db, load_form("perfil"))
     finally:
         db.close()
         db.engine.dispose()

@@ -337,22 +337,14 @@ class MessageStore:
 
     def expire_unanswered(self, producer_id: int, *, before: dt.datetime) -> int:
         """Mark ``received`` messages older than ``before`` failed: too old to answer now."""
-        with self.db.tx() as conn:
-            result = conn.execute(
-                messages.update()
-                .where(
-                    messages.c.producer_id == producer_id,
-                    messages.c.direction == INBOUND,
-                    messages.c.status == MessageStatus.RECEIVED,
-                    messages.c.created_at < before,
-                )
-                .values(status=MessageStatus.FAILED)
-            )
-            return int(result.rowcount or 0)
+        return self._fail_received(producer_id, messages.c.created_at < before)
 
     def fail_unanswered(self, producer_id: int, *, before_id: int) -> int:
         """Mark this producer's ``received`` messages older than message ``before_id`` failed:
         nobody is left to receive their answer (no gateway of ours)."""
+        return self._fail_received(producer_id, messages.c.id < before_id)
+
+    def _fail_received(self, producer_id: int, older: sa.ColumnElement[bool]) -> int:
         with self.db.tx() as conn:
             result = conn.execute(
                 messages.update()
@@ -360,7 +352,7 @@ class MessageStore:
                     messages.c.producer_id == producer_id,
                     messages.c.direction == INBOUND,
                     messages.c.status == MessageStatus.RECEIVED,
-                    messages.c.id < before_id,
+                    older,
                 )
                 .values(status=MessageStatus.FAILED)
             )

@@ -4,12 +4,10 @@ index whose arithmetic is easy to follow, then on the seeded base with farmers' 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
-from agrochat import wiring
-from agrochat.actors.session import load_form
 from agrochat.knowledge import (
     Hit,
     Index,
@@ -21,7 +19,6 @@ from agrochat.knowledge import (
     normalize,
     stem,
 )
-from agrochat.persistence import Database, open_database
 
 ROYA, BROCA, RANCHA, PUNO, PLAGAS = 1, 2, 3, 4, 5
 
@@ -299,21 +296,6 @@ def test_a_question_without_topic_words_has_no_topic() -> None:
 
 
 # -- the seeded base -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[Database]:
-    db = open_database("sqlite://")
-    try:
-        yield db
-    finally:
-        db.close()
-        db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def base(database: Database) -> KnowledgeBase:
-    return wiring.knowledge_base(database, load_form("perfil"))
 
 
 def _best(base: KnowledgeBase, text: str, crops: Sequence[str]) -> str | None:

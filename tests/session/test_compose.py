@@ -4,32 +4,17 @@ profile question while data is missing; and never a word of what the producer wr
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from agrochat import wording
-from agrochat.actors.session import load_form
 from agrochat.actors.session._compose import Advice, Profile, answer_text, compose
 from agrochat.actors.session._review import Review, review
 from agrochat.actors.session._signals import Signals, read_signals
 from agrochat.actors.session._understand import Intent, Understanding, rules_only
 from agrochat.knowledge import Hit, normalize
 from agrochat.text import fold
+from tests.session._profiles import CROPS, FORM, REGISTERED, TODAY
 
-TODAY = dt.date(2026, 3, 10)
-FORM = load_form("perfil")
-_CROP = FORM.get("cultivo")
-assert _CROP is not None
-CROPS = dict(_CROP.options)
-REGISTERED = {
-    "nombre": "Rosa Quispe",
-    "cultivo": "papa",
-    "area_ha": "2",
-    "distrito": "Acora",
-    "fecha_siembra": "2025-11-20",  # 110 days before TODAY
-    "tipo_riego": "secano",
-}
 ROSA = Profile(name="Rosa Quispe", fields=REGISTERED)
 RIEGO = Advice(
     id=7,

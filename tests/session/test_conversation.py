@@ -14,6 +14,7 @@ from agrochat.errors import DeadlineExceeded, ModelUnavailable, Overloaded
 from agrochat.messages import InferenceRequest
 from agrochat.persistence import AlertStore, KnowledgeStore, MessageStore, ProducerStore
 from tests.schema import audit, outbox
+from tests.session._profiles import PROFILE
 from tests.session.conftest import (
     PHONE,
     FakeInference,
@@ -21,15 +22,6 @@ from tests.session.conftest import (
     incoming,
     reading_json,
 )
-
-PROFILE = {
-    "nombre": "Rosa Quispe",
-    "cultivo": "papa",
-    "area_ha": "2",
-    "distrito": "Huancayo",
-    "fecha_siembra": "2026-01-20",
-    "tipo_riego": "gravedad",
-}
 
 
 @pytest.fixture

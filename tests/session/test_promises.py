@@ -14,6 +14,7 @@ from agrochat import wording
 from agrochat.config import Config
 from agrochat.errors import Overloaded
 from agrochat.persistence import Database, MessageStore, ProducerStore
+from tests.session._profiles import PROFILE
 from tests.session.conftest import (
     PHONE,
     ConversationFactory,
@@ -22,14 +23,6 @@ from tests.session.conftest import (
     incoming,
 )
 
-PROFILE = {
-    "nombre": "Rosa Quispe",
-    "cultivo": "papa",
-    "area_ha": "2",
-    "distrito": "Huancayo",
-    "fecha_siembra": "2026-01-20",
-    "tipo_riego": "gravedad",
-}
 # What a gateway of ours calls itself, and what the seed's bridge is (its answer is /agent's).
 MODES = {"gateway": "waha", "none": "api"}
 PROMISES = ("en breve", "te respondo", "te responderé", "más tarde te")

@@ -5,30 +5,15 @@ completes."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 
 import pytest
 
-from agrochat.actors.session import load_form
 from agrochat.actors.session._review import Review, review
 from agrochat.actors.session._signals import read_signals
 from agrochat.actors.session._understand import Intent, Understanding
 from agrochat.knowledge import normalize
-
-TODAY = dt.date(2026, 3, 10)
-FORM = load_form("perfil")
-_CROP = FORM.get("cultivo")
-assert _CROP is not None
-CROPS = dict(_CROP.options)
-REGISTERED = {
-    "nombre": "Rosa Quispe",
-    "cultivo": "papa",
-    "area_ha": "2",
-    "distrito": "Acora",
-    "fecha_siembra": "2025-11-20",
-    "tipo_riego": "secano",
-}
+from tests.session._profiles import CROPS, FORM, REGISTERED, TODAY
 
 
 def check(

@@ -4,31 +4,13 @@ to the bot. Words are spelt as production spells them (the seeded base's speller
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from agrochat import wiring
 from agrochat.actors.session import load_form
 from agrochat.actors.session._signals import Signals, read_signals
 from agrochat.knowledge import KnowledgeBase
-from agrochat.persistence import Database, open_database
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[Database]:
-    db = open_database("sqlite://")
-    try:
-        yield db
-    finally:
-        db.close()
-        db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def base(database: Database) -> KnowledgeBase:
-    return wiring.knowledge_base(database, load_form("perfil"))
-
 
 Read = Callable[[str], Signals]
 

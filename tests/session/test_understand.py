@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from agrochat.actors.session import load_form
 from agrochat.actors.session._signals import Signals, read_signals
 from agrochat.actors.session._understand import (
     Intent,
@@ -19,10 +18,7 @@ from agrochat.actors.session._understand import (
     rules_only,
 )
 from agrochat.knowledge import Hit, normalize
-
-_CROP = load_form("perfil").get("cultivo")
-assert _CROP is not None
-CROPS = dict(_CROP.options)
+from tests.session._profiles import CROPS
 
 
 def signals(text: str) -> Signals:

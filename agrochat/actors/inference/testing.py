@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -77,3 +78,40 @@ class FakeBackend:
 
     def close(self) -> None:
         self.closed = True
+
+
+class NoOpinionBackend:
+    """The benchmarks' model: answers what a model with no opinion gives (``{}``: the rules
+    decide, the wording stays) after ``delay_s``, one call at a time as the InferenceActor
+    makes them, and keeps nothing (recording every call, as FakeBackend does, would grow a
+    long benchmark's memory and blur what it measures)."""
+
+    kind = "fake"
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+
+    def complete(
+        self,
+        messages: ChatMessages,
+        *,
+        schema: Mapping[str, Any] | None,
+        max_tokens: int,
+        temperature: float,
+        cache_key: str | None,
+        deadline: float | None = None,
+    ) -> Completion:
+        if self.delay_s:
+            time.sleep(self.delay_s)  # the model's work, simulated
+        return Completion(
+            content="{}",
+            finish_reason="stop",
+            prompt_tokens=sum(len(m["content"]) for m in messages) // 4,
+            generated_tokens=1,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.kind}
+
+    def close(self) -> None:
+        pass
