@@ -213,10 +213,14 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
         if _has_body(bottle.request):
             json_body(bottle.request, max_bytes=ctx.config.max_body_bytes)
         number = _alert_id(alert_id)
-        changed = AlertStore(_database(ctx)).mark_sent(number)
-        if changed is None:
+        store = AlertStore(_database(ctx))
+        changed = store.mark_sent(number)
+        alert = store.get(number) if changed is not None else None
+        if alert is None:
             raise NotFound(f"no alert {number}")
-        return json_response({"id": number, "status": "sent"})
+        # Still 200 for a cancelled alert (the bridge is done with it either way), but the
+        # status says what the alert is: an admin's cancel is never reported as "sent".
+        return json_response({"id": number, "status": str(alert.status)})
 
 
 def nudge_scheduler(ctx: AppContext) -> None:

@@ -152,6 +152,17 @@ def test_seed_poll_contract_exactly(server: Server, database: Database) -> None:
     assert AlertStore(database).get(alert_id).status == "sent"  # type: ignore[union-attr]
 
 
+def test_a_bridge_reporting_a_cancelled_alert_sent_is_told_it_is_cancelled(
+    server: Server, database: Database
+) -> None:
+    created = server.client.post("/alert", json={"phone": "51987654321", "message": "Helada"})
+    alert_id = created.json()["id"]
+    assert AlertStore(database).cancel(alert_id)
+    sent = server.client.post(f"/alerts/{alert_id}/sent")
+    assert sent.status_code == 200 and sent.json() == {"id": alert_id, "status": "cancelled"}
+    assert AlertStore(database).get(alert_id).status == "cancelled"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("raw_id", ["999999", "abc", "-1", "1.5", "99999999999999999999"])
 def test_marking_an_unknown_alert_sent_is_a_json_404(sqlite_server: Server, raw_id: str) -> None:
     response = sqlite_server.client.post(f"/alerts/{raw_id}/sent")
