@@ -28,7 +28,14 @@ from urllib.parse import urlencode
 
 import bottle
 
-from agrochat.errors import AgrochatError, BadRequest, Forbidden, NotFound, PayloadTooLarge
+from agrochat.errors import (
+    AgrochatError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Overloaded,
+    PayloadTooLarge,
+)
 from agrochat.http._admin_auth import (
     COOKIE_PATH,
     KNOWN_BROWSER_COOKIE,
@@ -401,6 +408,14 @@ class AdminPanelPlugin:
                 return callback(*args, **kwargs)
             except bottle.HTTPResponse:
                 raise
+            except Overloaded as exc:
+                # The API's English reason is for machines; an admin gets Spanish and the wait.
+                bottle.response.set_header("Retry-After", str(exc.retry_after_s))
+                return panel.error_page(
+                    exc.status,
+                    "agrochat está atendiendo a muchos productores en este momento; no se "
+                    "guardó nada. Inténtalo de nuevo en unos segundos.",
+                )
             except AgrochatError as exc:
                 return panel.error_page(exc.status, exc.message)
             except Exception:

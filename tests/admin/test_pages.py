@@ -10,7 +10,7 @@ import re
 
 import sqlalchemy as sa
 
-from agrochat.errors import NotReady
+from agrochat.errors import NotReady, Overloaded
 from agrochat.messages import Tick
 from agrochat.persistence import (
     AlertStore,
@@ -491,3 +491,20 @@ def test_profile_edit_while_sessions_restart_is_a_503_page_and_stores_nothing(
     assert "No se guardó nada" in response.text
     assert ProducerStore(panel.db).fields(pid) == {"nombre": "Rosa Quispe"}
     assert not [r for r in panel.audit_rows() if r.action == "producer.profile_update"]
+
+
+def test_profile_edit_while_every_session_is_busy_is_a_spanish_503_page_with_retry_after(
+    panel: Panel, browser: Browser
+) -> None:
+    class Busy:
+        def update_form(self, phone: str, values: dict[str, str], **kwargs: object) -> None:
+            raise Overloaded("all 64 conversations (AGROCHAT_SESSION_MAX) are busy")
+
+    pid = add_producer(panel, nombre="Rosa Quispe")
+    panel.context.sessions = Busy()  # type: ignore[assignment]
+    browser.get(f"/admin/producers/{pid}")
+    response = browser.post(f"/admin/producers/{pid}/profile", {"nombre": "Rosa Quispe Mamani"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert "no se guardó nada" in response.text and "AGROCHAT_SESSION_MAX" not in response.text
+    assert ProducerStore(panel.db).fields(pid) == {"nombre": "Rosa Quispe"}
