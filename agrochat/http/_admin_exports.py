@@ -8,6 +8,8 @@ memory at once. A failure half-way is logged and breaks the connection: the brow
 failed download rather than keeping a file that looks complete.
 
 Every cell goes through ``_csv`` (formula-looking text made inert, UTF-8 with a byte order mark).
+Phones are the canonical digits (country code first, as the API and the panel's search take
+them): a leading "+" would be made inert like any other, and show as "'+51…".
 Times are in the producers' zone, like the panel's pages, as ``YYYY-MM-DD HH:MM`` so that a
 spreadsheet sorts them.
 """
@@ -139,7 +141,7 @@ def _producer_rows(
             for producer, values in batch:
                 yield [
                     producer.id,
-                    f"+{producer.phone}",
+                    producer.phone,
                     PRODUCER_STATUS.get(producer.status, producer.status),
                     producer.needs_human,
                     _when(panel, producer.created_at),
@@ -215,7 +217,7 @@ def _alert_rows(panel: Panel, state: str | None) -> tuple[Sequence[str], Iterato
                 yield [
                     a.id,
                     (names.get(a.producer_id) or "") if a.producer_id else "",
-                    f"+{a.phone}" if a.phone else "",
+                    a.phone or "",
                     a.level,
                     a.message,
                     a.source,

@@ -1,6 +1,7 @@
 % rebase('base')
-<div class="page-head">
+<div class="page-head with-action">
   <h1>Productores</h1>
+  <a class="button" href="{{url('/admin/exports/producers.csv', estado=state)}}" download>Exportar CSV</a>
 </div>
 
 <section class="card">
