@@ -8,9 +8,13 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from agrochat.actors.session import load_form
 from agrochat.persistence import AlertStore, MessageStore, OutboxStore, ProducerStore
@@ -245,3 +249,29 @@ def test_the_lists_link_to_their_exports(panel: Panel, browser: Browser, rosa: i
         'href="/admin/exports/alerts.csv?estado=failed"'
         in browser.get("/admin/alerts?estado=failed").text
     )
+
+
+def test_an_export_that_fails_half_way_breaks_the_download_instead_of_ending_short(
+    panel: Panel, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the headers are out there is no error page to send: the connection is broken, so
+    the browser reports a failed download rather than keeping a file that looks complete."""
+    store = ProducerStore(panel.db)
+    for i in range(3):
+        store.get_or_create(f"5190000000{i}")
+    real = ProducerStore.profile_batches
+
+    def database_gone_after_one_batch(self: ProducerStore, **kwargs: Any) -> Iterator[Any]:
+        pages = real(self, **{**kwargs, "size": 1})
+        yield next(pages)
+        raise sa.exc.OperationalError("SELECT ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(ProducerStore, "profile_batches", database_gone_after_one_batch)
+    with (
+        capture_logs() as logs,
+        pytest.raises(httpx.RemoteProtocolError),
+        browser.http.stream("GET", "/admin/exports/producers.csv") as response,
+    ):
+        assert response.status_code == 200
+        b"".join(response.iter_bytes())
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["export failed half-way"]
