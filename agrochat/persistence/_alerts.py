@@ -16,7 +16,7 @@ process) a single guarded ``UPDATE ... RETURNING``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from agrochat.persistence._database import Database, utcnow
 from agrochat.persistence._outbox import OUTBOX_LIVE, cancel_alert_rows
-from agrochat.persistence._producers import ProducerStore
+from agrochat.persistence._producers import EXPORT_BATCH, ProducerStore
 from agrochat.persistence._schema import alerts, outbox, producers
 from agrochat.phones import normalize_phone
 
@@ -591,3 +591,26 @@ class AlertStore:
             )
             updated = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
             return Alert.from_row(updated)
+
+    # -- exports -------------------------------------------------------------------------
+
+    def batches(
+        self, *, status: str | None = None, size: int = EXPORT_BATCH
+    ) -> Iterator[list[Alert]]:
+        """Every alert (of ``status``, when given), oldest first, ``size`` at a time, each batch
+        its own short transaction (keyset pagination on the id: see
+        ``ProducerStore.profile_batches``)."""
+        last = 0
+        while True:
+            query = sa.select(alerts).where(alerts.c.id > last)
+            if status is not None:
+                query = query.where(alerts.c.status == status)
+            with self.db.tx() as conn:
+                rows = conn.execute(query.order_by(alerts.c.id).limit(size)).all()
+            if not rows:
+                return
+            batch = [Alert.from_row(r) for r in rows]
+            yield batch
+            if len(batch) < size:
+                return
+            last = batch[-1].id

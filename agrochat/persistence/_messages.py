@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._producers import EXPORT_BATCH
 from agrochat.persistence._schema import messages, outbox, producers, reactions
 
 INBOUND = "in"
@@ -473,3 +474,28 @@ class MessageStore:
                 base = "".join(c for c in emoji if not 0x1F3FB <= ord(c) <= 0x1F3FF)
                 counts[base] = counts.get(base, 0) + int(count)
             return counts
+
+    # -- exports -------------------------------------------------------------------------
+
+    def batches(
+        self, producer_id: int, *, size: int = EXPORT_BATCH
+    ) -> Iterator[list[StoredMessage]]:
+        """A producer's whole conversation, oldest first, ``size`` messages at a time, each
+        batch its own short transaction (keyset pagination on the id: see
+        ``ProducerStore.profile_batches``)."""
+        last = 0
+        while True:
+            with self.db.tx() as conn:
+                rows = conn.execute(
+                    sa.select(messages)
+                    .where(messages.c.producer_id == producer_id, messages.c.id > last)
+                    .order_by(messages.c.id)
+                    .limit(size)
+                ).all()
+            if not rows:
+                return
+            batch = [StoredMessage.from_row(r) for r in rows]
+            yield batch
+            if len(batch) < size:
+                return
+            last = batch[-1].id

@@ -383,3 +383,16 @@ class OutboxStore:
                 .order_by(outbox.c.id)
             ).all()
             return {int(r.reply_to_id): r.delivery_status or r.status for r in rows}
+
+    def alert_deliveries(self, alert_ids: Sequence[int]) -> dict[int, str]:
+        """For each alert, how far its latest outbox row got: the gateway's delivery state
+        (sent, delivered, read, failed), else the row's sending state."""
+        if not alert_ids:
+            return {}
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.alert_id, outbox.c.status, outbox.c.delivery_status)
+                .where(outbox.c.alert_id.in_(list(alert_ids)))
+                .order_by(outbox.c.id)
+            ).all()
+            return {int(r.alert_id): r.delivery_status or r.status for r in rows}

@@ -12,7 +12,7 @@ read-then-write upserts below do not race each other; a concurrent creation of t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ from agrochat.persistence._schema import form_fields, producers
 DEFAULT_FORM = "perfil"
 # The profile fields a segment (POST /alert, the panel) may select producers by.
 SEGMENT_FIELDS = ("cultivo", "distrito")
+# Rows per query when a whole table is read out (the exports).
+EXPORT_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -321,3 +323,38 @@ class ProducerStore:
         for pid, phone, field, value in rows:
             result.setdefault(int(pid), (phone, {}))[1][field] = value
         return result
+
+    # -- exports -------------------------------------------------------------------------
+
+    def profile_batches(
+        self, *, status: str | None = None, size: int = EXPORT_BATCH, form: str = DEFAULT_FORM
+    ) -> Iterator[list[tuple[Producer, dict[str, str]]]]:
+        """Every producer (of ``status``, when given) with their form's values, by id, ``size``
+        at a time: an export reads a batch, writes it out, then reads the next.
+
+        Keyset pagination (``id > last``), not OFFSET: each batch is one index range whatever
+        its position, and a producer created meanwhile neither shifts nor repeats rows. Each
+        batch is its own short transaction, so no connection is held while the rows are sent.
+        """
+        last = 0
+        while True:
+            query = sa.select(producers).where(producers.c.id > last)
+            if status is not None:
+                query = query.where(producers.c.status == status)
+            with self.db.tx() as conn:
+                rows = conn.execute(query.order_by(producers.c.id).limit(size)).all()
+                if not rows:
+                    return
+                ids = [int(r.id) for r in rows]
+                values: dict[int, dict[str, str]] = {pid: {} for pid in ids}
+                fields = conn.execute(
+                    sa.select(
+                        form_fields.c.producer_id, form_fields.c.field, form_fields.c.value
+                    ).where(form_fields.c.producer_id.in_(ids), form_fields.c.form == form)
+                ).all()
+            for pid, field, value in fields:
+                values[int(pid)][field] = value
+            yield [(Producer.from_row(r), values[int(r.id)]) for r in rows]
+            if len(rows) < size:
+                return
+            last = ids[-1]

@@ -11,9 +11,9 @@
   <tbody>
   % for a in rows:
     <tr>
-      <td class="mono">{{a.id}}</td>
+      <td data-label="#" class="mono">{{a.id}}</td>
       % if show_target:
-      <td>
+      <td data-label="Para">
         % if a.producer_id:
         <a href="/admin/producers/{{a.producer_id}}">{{names.get(a.producer_id) or phone_label(a.phone)}}</a>
         % else:
@@ -21,27 +21,27 @@
         % end
       </td>
       % end
-      <td><span class="badge level-{{a.level}}">{{a.level}}</span></td>
-      <td class="message">{{a.message}}
+      <td data-label="Nivel"><span class="badge level-{{a.level}}">{{a.level}}</span></td>
+      <td data-label="Mensaje" class="message">{{a.message}}
         % if a.last_error and a.status != 'sent':
         <div class="small bad-text">{{a.last_error}}</div>
         % end
       </td>
-      <td>
+      <td data-label="Estado">
         <span class="badge alert-{{a.status}}">{{alert_status.get(a.status, a.status)}}</span>
         % if a.attempts:
         <div class="small muted">{{a.attempts}} intento{{'s' if a.attempts != 1 else ''}}</div>
         % end
       </td>
-      <td>{{when(a.scheduled_at)}}
+      <td data-label="Programada">{{when(a.scheduled_at)}}
         % if a.sent_at:
         <div class="small muted">enviada {{when(a.sent_at)}}</div>
         % elif a.expires_at and a.status in ('pending', 'sending'):
         <div class="small muted">vence {{when(a.expires_at)}}</div>
         % end
       </td>
-      <td class="small">{{a.source}}</td>
-      <td>
+      <td data-label="Origen" class="small">{{a.source}}</td>
+      <td data-label="" class="row-actions">
         % if a.status in ('pending', 'sending'):
         <form method="post" action="/admin/alerts/{{a.id}}/cancel">
           <input type="hidden" name="csrf" value="{{csrf}}">

@@ -1,7 +1,10 @@
 % rebase('base')
 <div class="page-head with-action">
   <h1>Alertas</h1>
-  <a class="button primary" href="/admin/alerts/new">Nueva alerta</a>
+  <div class="head-actions">
+    <a class="button" href="{{url('/admin/exports/alerts.csv', estado=state)}}" download>Exportar CSV</a>
+    <a class="button primary" href="/admin/alerts/new">Nueva alerta</a>
+  </div>
 </div>
 
 <nav class="tabs" aria-label="Filtrar por estado">

@@ -10,11 +10,11 @@
     <tbody>
     % for r in rows:
       <tr>
-        <td class="nowrap">{{when(r.at)}}</td>
-        <td>{{r.actor}}</td>
-        <td class="mono">{{r.action}}</td>
-        <td class="mono">{{r.target or ''}}</td>
-        <td class="clip mono small">{{r.details or ''}}</td>
+        <td data-label="Cuándo" class="nowrap">{{when(r.at)}}</td>
+        <td data-label="Quién">{{r.actor}}</td>
+        <td data-label="Acción" class="mono">{{r.action}}</td>
+        <td data-label="Objeto" class="mono">{{r.target or ''}}</td>
+        <td data-label="Detalle" class="clip mono small">{{r.details or ''}}</td>
       </tr>
     % end
     </tbody>

@@ -92,9 +92,9 @@
       <tbody>
       % for p in flagged:
         <tr>
-          <td><a href="/admin/producers/{{p.id}}">{{p.name or phone_label(p.phone)}}</a></td>
-          <td>{{p.cultivo or '—'}}</td>
-          <td>{{when(p.last_inbound_at)}}</td>
+          <td data-label="Productor"><a href="/admin/producers/{{p.id}}">{{p.name or phone_label(p.phone)}}</a></td>
+          <td data-label="Cultivo">{{p.cultivo or '—'}}</td>
+          <td data-label="Último mensaje">{{when(p.last_inbound_at)}}</td>
         </tr>
       % end
       </tbody>
@@ -113,17 +113,17 @@
     <tbody>
     % for a in failed_alerts:
       <tr>
-        <td>{{a.id}}</td>
-        <td>
+        <td data-label="#">{{a.id}}</td>
+        <td data-label="Para">
           % if a.producer_id:
           <a href="/admin/producers/{{a.producer_id}}">{{phone_label(a.phone)}}</a>
           % else:
           {{phone_label(a.phone)}}
           % end
         </td>
-        <td class="clip">{{a.message}}</td>
-        <td class="clip muted">{{a.last_error or '—'}}</td>
-        <td>{{when(a.scheduled_at)}}</td>
+        <td data-label="Mensaje" class="clip">{{a.message}}</td>
+        <td data-label="Error" class="clip muted">{{a.last_error or '—'}}</td>
+        <td data-label="Programada">{{when(a.scheduled_at)}}</td>
       </tr>
     % end
     </tbody>

@@ -40,18 +40,18 @@
     <tbody>
     % for e in entries:
       <tr>
-        <td><a href="/admin/knowledge/{{e.id}}">{{e.title}}</a></td>
-        <td>{{e.crop or 'todos'}}</td>
-        <td>{{e.topic or '—'}}</td>
-        <td class="source">{{e.source or '—'}}, {{e.source_year or 's. f.'}}</td>
-        <td>
+        <td data-label="Título"><a href="/admin/knowledge/{{e.id}}">{{e.title}}</a></td>
+        <td data-label="Cultivo">{{e.crop or 'todos'}}</td>
+        <td data-label="Tema">{{e.topic or '—'}}</td>
+        <td data-label="Fuente" class="source">{{e.source or '—'}}, {{e.source_year or 's. f.'}}</td>
+        <td data-label="Revisión">
           % if e.review_status == 'reviewed':
           <span class="badge badge-ok" title="{{e.reviewed_by}}">revisado</span>
           % else:
           <span class="badge badge-warn">pendiente</span>
           % end
         </td>
-        <td class="clip">{{e.answer}}</td>
+        <td data-label="Respuesta" class="clip">{{e.answer}}</td>
       </tr>
     % end
     </tbody>

@@ -132,6 +132,7 @@
   <section class="card conversation">
     <h2>Conversación
       <span class="muted small">{{len(history.messages)}} de {{history.total}} mensajes</span>
+      <a class="button small-button" href="/admin/exports/producers/{{producer.id}}/conversation.csv" download>Exportar CSV</a>
     </h2>
     % if history.total > len(history.messages):
     <p class="small">Ver los últimos:

@@ -1,6 +1,7 @@
 % rebase('base')
-<div class="page-head">
+<div class="page-head with-action">
   <h1>Productores</h1>
+  <a class="button" href="{{url('/admin/exports/producers.csv', estado=state)}}" download>Exportar CSV</a>
 </div>
 
 <section class="card">
@@ -33,17 +34,17 @@
     <tbody>
     % for p in rows:
       <tr class="{{'row-flag' if p.needs_human else ''}}">
-        <td>
+        <td data-label="Productor">
           <a href="/admin/producers/{{p.id}}">{{p.name or 'Sin nombre'}}</a>
           % if p.needs_human:
           <span class="badge badge-warn">espera a una persona</span>
           % end
         </td>
-        <td class="mono">{{phone_label(p.phone)}}</td>
-        <td>{{p.cultivo or '—'}}</td>
-        <td>{{p.distrito or '—'}}</td>
-        <td><span class="badge status-{{p.status}}">{{producer_status.get(p.status, p.status)}}</span></td>
-        <td>{{when(p.last_inbound_at)}}</td>
+        <td data-label="Teléfono" class="mono">{{phone_label(p.phone)}}</td>
+        <td data-label="Cultivo">{{p.cultivo or '—'}}</td>
+        <td data-label="Distrito">{{p.distrito or '—'}}</td>
+        <td data-label="Estado"><span class="badge status-{{p.status}}">{{producer_status.get(p.status, p.status)}}</span></td>
+        <td data-label="Último mensaje">{{when(p.last_inbound_at)}}</td>
       </tr>
     % end
     </tbody>
