@@ -22,6 +22,7 @@ from agrochat.http._admin import (
     check_id,
     form_data,
     page_param,
+    query_param,
     safe_next,
     url,
 )
@@ -48,8 +49,14 @@ def install(route: Route, panel: Panel) -> None:
     @route("/admin/review")
     def queue() -> str:
         page = page_param()
-        items, total = ReviewStore(panel.db).pending(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        return _queue_page(panel, items, Pager(page=page, size=PAGE_SIZE, total=total))
+        store = ReviewStore(panel.db)
+        items, total = store.pending(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        # Just answered by hand: offer to keep that answer as an entry for next time.
+        raw = query_param("hecha")
+        done = store.get(int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+        if done is not None and done.status is not ReviewStatus.ANSWERED:
+            done = None
+        return _queue_page(panel, items, Pager(page=page, size=PAGE_SIZE, total=total), done=done)
 
     @route("/admin/review/<reply_id:int>/flag", "POST")
     def flag(reply_id: int) -> str:
@@ -87,6 +94,7 @@ def _queue_page(
     errors: Mapping[int, str] | None = None,
     texts: Mapping[int, str] | None = None,
     focused: bool = False,
+    done: ReviewItem | None = None,
 ) -> str:
     return panel.render(
         "review",
@@ -101,6 +109,7 @@ def _queue_page(
         answer_errors=errors or {},
         answer_texts=texts or {},
         focused=focused,
+        done=done,
         back=url("/admin/review", pagina=pager.page if pager.page > 1 else None),
         max_chars=MAX_REPLY_CHARS,
     )
@@ -151,16 +160,23 @@ def _answer(panel: Panel, item: ReviewItem) -> str:
             answer_id=message_id,
         )
     log.info("review answered by hand", reply_id=item.reply_id, producer_id=item.producer_id)
-    _redirect(_back(), "revision_respuesta")
+    _redirect(url("/admin/review", hecha=item.reply_id), "revision_respuesta")
 
 
 def _entry_link(item: ReviewItem) -> str:
     """The knowledge form, prefilled with the producer's question (``url`` escapes it; the form
-    escapes it again on the page) and the reply it came from."""
+    escapes it again on the page), the correct answer if one was sent, and the reply it came
+    from."""
     question = " ".join(item.question.split())
     title = question if len(question) <= MAX_TITLE else question[: MAX_TITLE - 1] + "…"
     crop = canonical_crop(item.crop) if item.crop else None
-    return url("/admin/knowledge/new", titulo=title, cultivo=crop, revision=item.reply_id)
+    return url(
+        "/admin/knowledge/new",
+        titulo=title,
+        respuesta=item.answer,
+        cultivo=crop,
+        revision=item.reply_id,
+    )
 
 
 def _item(panel: Panel, reply_id: int) -> ReviewItem:

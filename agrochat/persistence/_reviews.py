@@ -68,6 +68,7 @@ class ReviewItem:
     reasons: tuple[ReviewReason, ...]
     status: ReviewStatus
     flagged_by: str | None
+    answer: str | None = None  # the correct answer an admin sent, once they did
 
 
 class ReviewStore:
@@ -130,19 +131,20 @@ class ReviewStore:
         now: dt.datetime | None = None,
     ) -> bool:
         """How the reply was dealt with: it leaves the queue. False when it is not one of the
-        assistant's replies."""
+        assistant's replies. An answer sent earlier stays recorded when the question then
+        becomes an entry too."""
         if status is ReviewStatus.PENDING:
             raise ValueError("handling a reply needs an outcome, not 'pending'")
-        return self._set(
-            reply_id,
-            {
-                "status": status,
-                "handled_by": by[:64],
-                "handled_at": now or utcnow(),
-                "answer_id": answer_id,
-                "knowledge_id": knowledge_id,
-            },
-        )
+        values: dict[str, Any] = {
+            "status": status,
+            "handled_by": by[:64],
+            "handled_at": now or utcnow(),
+        }
+        if answer_id is not None:
+            values["answer_id"] = answer_id
+        if knowledge_id is not None:
+            values["knowledge_id"] = knowledge_id
+        return self._set(reply_id, values)
 
     def _set(self, reply_id: int, values: dict[str, Any]) -> bool:
         with self.db.tx() as conn:
@@ -175,6 +177,7 @@ class ReviewStore:
         later = messages.alias("later")
         nxt = messages.alias("next_in")
         nxt_reply = messages.alias("next_reply")
+        answer = messages.alias("answer")
 
         superseded = sa.exists().where(
             later.c.reply_to_id == reply.c.reply_to_id,
@@ -234,6 +237,7 @@ class ReviewStore:
                 crop.label("crop"),
                 reviews.c.status,
                 reviews.c.flagged_by,
+                answer.c.text.label("answer"),
                 *(
                     sa.case((condition, 1), else_=0).label(reason.value)
                     for reason, condition in zip(ReviewReason, reasons, strict=True)
@@ -243,6 +247,7 @@ class ReviewStore:
             .join(question, question.c.id == reply.c.reply_to_id)
             .join(producers, producers.c.id == reply.c.producer_id)
             .outerjoin(reviews, reviews.c.message_id == reply.c.id)
+            .outerjoin(answer, answer.c.id == reviews.c.answer_id)
             .where(_assistant_reply())
         )
         return query, reasons
@@ -288,4 +293,5 @@ def _item(row: Any) -> ReviewItem:
         reasons=tuple(r for r in ReviewReason if m[r.value]),
         status=ReviewStatus(m["status"] or ReviewStatus.PENDING),
         flagged_by=m["flagged_by"],
+        answer=m["answer"],
     )

@@ -158,12 +158,18 @@ def test_the_correct_answer_goes_out_through_the_outbox(
     answer = "Para la rancha, retira las hojas con manchas y consulta al técnico de SENASA."
     response = browser.post(f"/admin/review/{reply.id}/answer", {"texto": f"  {answer} "})
     assert response.status_code == 303
-    assert response.headers["location"].endswith("/admin/review?ok=revision_respuesta")
+    location = response.headers["location"]
+    assert location.endswith(f"/admin/review?hecha={reply.id}&ok=revision_respuesta")
 
     assert panel.count(outbox, outbox.c.phone == PHONE, outbox.c.text == answer) == 1
     item = ReviewStore(panel.db).get(reply.id)
     assert item is not None and item.status is ReviewStatus.ANSWERED
-    assert "No hay respuestas para revisar." in browser.get("/admin/review").text
+    assert item.answer == answer
+    page = browser.get(location).text
+    assert "No hay respuestas para revisar." in page
+    # What was just sent can become an entry, the answer already written in.
+    link = html.unescape(ENTRY_LINK.search(page).group(1))  # type: ignore[union-attr]
+    assert answer in browser.get(link).text
     assert _actions(panel) == ["review.answered"]
 
 

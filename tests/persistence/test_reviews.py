@@ -201,3 +201,20 @@ def test_the_queue_is_oldest_first_in_pages(database: Database, rosa: int) -> No
 
     assert (total, again) == (3, 3)
     assert [i.reply_id for i in first + rest] == [r.id for r in replies]
+
+
+def test_an_answered_reply_keeps_its_answer_when_it_becomes_an_entry_too(
+    database: Database, rosa: int
+) -> None:
+    reviews = ReviewStore(database)
+    reply = turn(database, rosa, "¿Qué le echo a la quinua?", answered=False)
+    sent = MessageStore(database).add_outbound(rosa, "Consulta al técnico.", author="admin:ana")
+
+    assert reviews.handle(reply.id, ReviewStatus.ANSWERED, by="admin:ana", answer_id=sent.id)
+    answered = reviews.get(reply.id)
+    assert answered is not None and answered.answer == "Consulta al técnico."
+    assert reviews.handle(reply.id, ReviewStatus.ENTRY, by="admin:ana")
+
+    entry = reviews.get(reply.id)
+    assert entry is not None and entry.status is ReviewStatus.ENTRY
+    assert entry.answer == "Consulta al técnico."

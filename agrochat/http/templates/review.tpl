@@ -4,6 +4,15 @@
   <p class="muted">Respuestas del asistente que conviene que vea un agrónomo: no tenía una respuesta verificada, el productor reaccionó con 👎 o volvió a preguntar enseguida, o alguien del equipo la marcó desde la conversación. Las más antiguas primero. Así crece la base de conocimiento con preguntas reales.</p>
 </div>
 
+% if done:
+<section class="card review-done" aria-label="Respuesta enviada">
+  <p>Respuesta correcta enviada a <a href="/admin/producers/{{done.producer_id}}">{{done.producer_name or phone_label(done.phone)}}</a>. Para que el asistente la tenga la próxima vez, guárdala como consejo con su fuente.</p>
+  <div class="review-actions">
+    <a class="button primary" href="{{entry_link(done)}}">Crear un consejo con esta pregunta</a>
+  </div>
+</section>
+% end
+
 % if focused:
 <p><a href="/admin/review">← Toda la cola</a></p>
 % end
