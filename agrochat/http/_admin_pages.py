@@ -454,10 +454,11 @@ KNOWLEDGE_FIELDS = (
 MAX_PREFILL = 4000
 
 
-def _review_id(raw: str) -> int | None:
-    """The review queue's reply a new entry comes from (a form's hidden field): an id or None."""
+def reply_id_param(raw: str) -> int | None:
+    """One of our replies named in a link or a hidden field (the review queue's): an id that
+    can exist, or None."""
     raw = raw.strip()
-    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= MAX_ID:
         return int(raw)
     return None
 
@@ -542,7 +543,7 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
         # Prefilled from a link (the review queue's "turn this question into an entry"):
         # the values only fill the form, which escapes them like any other.
         values = {k: query_param(k)[:MAX_PREFILL] for k in KNOWLEDGE_FIELDS if query_param(k)}
-        revision = _review_id(query_param("revision"))
+        revision = reply_id_param(query_param("revision"))
         if revision is not None:
             values["revision"] = str(revision)
         return _knowledge_form_page(panel, entry_id=None, values=values)
@@ -551,7 +552,7 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
     def create_entry() -> str:
         submitted = form_data(bottle.request)
         draft, errors = parse_knowledge(submitted)
-        revision = _review_id(submitted.get("revision", ""))
+        revision = reply_id_param(submitted.get("revision", ""))
         if draft is None:
             values = {k: submitted.get(k, "") for k in KNOWLEDGE_FIELDS}
             if revision is not None:

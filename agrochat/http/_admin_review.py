@@ -27,7 +27,7 @@ from agrochat.http._admin import (
     url,
 )
 from agrochat.http._admin_forms import MAX_TITLE, canonical_crop
-from agrochat.http._admin_pages import MAX_REPLY_CHARS, Route
+from agrochat.http._admin_pages import MAX_REPLY_CHARS, Route, reply_id_param
 from agrochat.logs import get_logger
 from agrochat.persistence import ReviewItem, ReviewReason, ReviewStatus, ReviewStore
 
@@ -52,15 +52,14 @@ def install(route: Route, panel: Panel) -> None:
         store = ReviewStore(panel.db)
         items, total = store.pending(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         # Just answered by hand: offer to keep that answer as an entry for next time.
-        raw = query_param("hecha")
-        done = store.get(int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+        answered = reply_id_param(query_param("hecha"))
+        done = store.get(answered) if answered is not None else None
         if done is not None and done.status is not ReviewStatus.ANSWERED:
             done = None
         return _queue_page(panel, items, Pager(page=page, size=PAGE_SIZE, total=total), done=done)
 
     @route("/admin/review/<reply_id:int>/flag", "POST")
     def flag(reply_id: int) -> str:
-        check_id(reply_id, "la respuesta")
         item = _item(panel, reply_id)
         back = safe_next(
             form_data(bottle.request).get("volver"), f"/admin/producers/{item.producer_id}"

@@ -233,8 +233,12 @@ def test_a_new_entry_starts_from_the_question_and_saving_it_takes_the_reply_off(
     assert "No hay respuestas para revisar." in browser.get("/admin/review").text
 
 
-def test_a_prefilled_link_with_a_bad_reply_id_is_just_a_new_entry(
+def test_a_link_with_a_bad_reply_id_is_just_a_new_entry_or_the_queue(
     panel: Panel, browser: Browser
 ) -> None:
-    form = browser.get("/admin/knowledge/new?titulo=Helada&revision=abc").text
-    assert 'value="Helada"' in form and 'name="revision"' not in form
+    for bad in ("abc", "0", "-1", "²", "9" * 5000):
+        form = browser.get("/admin/knowledge/new", params={"titulo": "Helada", "revision": bad})
+        assert form.status_code == 200
+        assert 'value="Helada"' in form.text and 'name="revision"' not in form.text
+    queue = browser.get("/admin/review", params={"hecha": "9" * 5000})
+    assert queue.status_code == 200
