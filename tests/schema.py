@@ -19,6 +19,7 @@ from agrochat.persistence._schema import (
     outbox,
     producers,
     reactions,
+    reviews,
     schema_version,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "outbox",
     "producers",
     "reactions",
+    "reviews",
     "schema_version",
 ]

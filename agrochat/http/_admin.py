@@ -111,9 +111,15 @@ NOTICES = {
     "consejo_borrado": "Consejo retirado: el asistente ya no lo cita.",
     "revisado": "Consejo marcado como revisado.",
     "clave": "Contraseña cambiada; tus otras sesiones se cerraron.",
+    "marcada": "Respuesta marcada para revisar: está en «Revisar».",
+    "revision_bien": "Respuesta marcada como correcta: salió de la cola.",
+    "revision_respuesta": "Respuesta correcta en cola para enviarse; el asistente no responde a "
+    "este productor hasta que le devuelvas la conversación.",
+    "revision_consejo": "Consejo guardado; la consulta salió de la cola de revisión.",
 }
 PROBLEMS = {
     "no_cancelable": "Esa alerta ya no se puede cancelar (se envió o terminó).",
+    "ya_revisada": "Esa respuesta ya estaba revisada; no se hizo nada.",
 }
 
 PRODUCER_STATUS = {
@@ -450,7 +456,7 @@ def check_same_origin(request: bottle.BaseRequest) -> None:
 
 
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
-    from agrochat.http import _admin_exports, _admin_pages, _admin_whatsapp
+    from agrochat.http import _admin_exports, _admin_pages, _admin_review, _admin_whatsapp
 
     panel = Panel(ctx)
     plugin = AdminPanelPlugin(panel)
@@ -515,6 +521,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     _admin_pages.install(route, panel)
     _admin_whatsapp.install(route, panel)
     _admin_exports.install(route, panel)
+    _admin_review.install(route, panel)
 
     # Last: any other /admin path is a page that does not exist (HTML, after the login).
     @route("/admin/<rest:path>")

@@ -17,6 +17,7 @@ import bottle
 from agrochat.actors.session import load_form, validate_fields
 from agrochat.errors import NotFound, NotReady
 from agrochat.http._admin import (
+    MAX_ID,
     PAGE_SIZE,
     PRODUCER_STATUS,
     Pager,
@@ -52,6 +53,8 @@ from agrochat.persistence import (
     OutboxStore,
     Producer,
     ProducerStore,
+    ReviewStatus,
+    ReviewStore,
     last_escalation,
     utcnow,
 )
@@ -447,6 +450,19 @@ KNOWLEDGE_FIELDS = (
 )
 
 
+# A prefilled value is cut here; the form's own checks judge it on saving.
+MAX_PREFILL = 4000
+
+
+def reply_id_param(raw: str) -> int | None:
+    """One of our replies named in a link or a hidden field (the review queue's): an id that
+    can exist, or None."""
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
+
 def _entry_values(draft: KnowledgeDraft) -> dict[str, Any]:
     return {
         "title": draft.title,
@@ -524,22 +540,41 @@ def _knowledge_routes(route: Route, panel: Panel) -> None:
 
     @route("/admin/knowledge/new")
     def new_entry() -> str:
-        return _knowledge_form_page(panel, entry_id=None, values={})
+        # Prefilled from a link (the review queue's "turn this question into an entry"):
+        # the values only fill the form, which escapes them like any other.
+        values = {k: query_param(k)[:MAX_PREFILL] for k in KNOWLEDGE_FIELDS if query_param(k)}
+        revision = reply_id_param(query_param("revision"))
+        if revision is not None:
+            values["revision"] = str(revision)
+        return _knowledge_form_page(panel, entry_id=None, values=values)
 
     @route("/admin/knowledge", "POST")
     def create_entry() -> str:
         submitted = form_data(bottle.request)
         draft, errors = parse_knowledge(submitted)
+        revision = reply_id_param(submitted.get("revision", ""))
         if draft is None:
             values = {k: submitted.get(k, "") for k in KNOWLEDGE_FIELDS}
+            if revision is not None:
+                values["revision"] = str(revision)
             return _knowledge_form_page(
                 panel, entry_id=None, values=values, errors=errors, status=422
             )
         db = panel.db
+        reviewed = False
         with db.tx():
             entry_id = KnowledgeStore(db).add(**_entry_values(draft))
             panel.audit("knowledge.create", f"knowledge:{entry_id}", title=draft.title)
-        bottle.redirect("/admin/knowledge?ok=consejo", 303)
+            if revision is not None:
+                # The reply the question came from leaves the review queue with the entry.
+                reviewed = ReviewStore(db).handle(
+                    revision, ReviewStatus.ENTRY, by=panel.session().actor, knowledge_id=entry_id
+                )
+                if reviewed:
+                    panel.audit("review.entry", f"message:{revision}", knowledge_id=entry_id)
+        bottle.redirect(
+            "/admin/review?ok=revision_consejo" if reviewed else "/admin/knowledge?ok=consejo", 303
+        )
         raise AssertionError("unreachable")
 
 

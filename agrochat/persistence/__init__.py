@@ -34,9 +34,17 @@ from agrochat.persistence._producers import (
     ProducerStore,
     ProducerSummary,
 )
+from agrochat.persistence._reviews import (
+    ASKED_AGAIN_WITHIN,
+    ReviewItem,
+    ReviewReason,
+    ReviewStatus,
+    ReviewStore,
+)
 from agrochat.persistence._seeds import apply_knowledge_seed, load_seed
 
 __all__ = [
+    "ASKED_AGAIN_WITHIN",
     "LEVELS",
     "MAX_MESSAGE_CHARS",
     "MIN_PASSWORD_LENGTH",
@@ -65,6 +73,10 @@ __all__ = [
     "Producer",
     "ProducerStore",
     "ProducerSummary",
+    "ReviewItem",
+    "ReviewReason",
+    "ReviewStatus",
+    "ReviewStore",
     "StoredMessage",
     "Traffic",
     "apply_knowledge_seed",

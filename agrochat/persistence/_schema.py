@@ -411,12 +411,46 @@ def _v4_gateway_ids_per_producer(conn: Connection) -> None:
         index.create(conn)
 
 
+# -- version 6: answers to review ---------------------------------------------------------------
+# An agronomist's review of one of the assistant's replies. Why a reply needs a look (no vetted
+# answer, a 👎, the producer asking again) is read from the conversation itself; this row holds
+# only what people decided: an admin's flag, and how the reply was dealt with.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "message_id",
+        sa.Integer,
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    # pending | fine | answered | entry: still to look at, or how it was dealt with.
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("flagged_by", sa.String(64)),
+    sa.Column("flagged_at", sa.DateTime),
+    sa.Column("handled_by", sa.String(64)),
+    sa.Column("handled_at", sa.DateTime),
+    # What came of it: the correct answer sent (the admin's message), or the new entry.
+    sa.Column("answer_id", sa.Integer, sa.ForeignKey("messages.id", ondelete="SET NULL")),
+    sa.Column("knowledge_id", sa.Integer, sa.ForeignKey("knowledge.id", ondelete="SET NULL")),
+    sa.Index("ix_reviews_status", "status"),
+)
+
+
+def _v6_answer_reviews(conn: Connection) -> None:
+    """The review queue's decisions on the assistant's replies."""
+    reviews.create(conn)
+
+
 # Append only: a released migration is never edited, the next change is a new entry.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_vetted_knowledge),
     (3, _v3_whatsapp),
     (4, _v4_gateway_ids_per_producer),
+    (6, _v6_answer_reviews),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from agrochat.http import make_app
 from agrochat.http._admin_auth import LOGIN_COOKIE
-from agrochat.persistence import AlertStore, KnowledgeStore, ProducerStore
+from agrochat.persistence import AlertStore, KnowledgeStore, MessageStore, ProducerStore
 from tests.admin.conftest import Browser, Panel
 from tests.schema import admin_sessions, metadata
 
@@ -57,7 +57,12 @@ def ids(panel: Panel) -> dict[str, Any]:
         phone=PHONE, message="Helada esta noche", level="alta", source="api"
     )
     entry = KnowledgeStore(panel.db).all()[0]
+    inbound = MessageStore(panel.db).add_inbound(producer.id, "¿Cuándo riego?")
+    reply = MessageStore(panel.db).record_reply(
+        inbound.id, "Riega al atardecer.", status="answered"
+    )
     return {
+        "reply_id": reply.id,
         "producer_id": producer.id,
         "alert_id": alert_id,
         "entry_id": entry.id,

@@ -5,7 +5,7 @@ import threading
 import sqlalchemy as sa
 
 from agrochat.persistence import Database, open_database
-from tests.schema import LATEST_VERSION, metadata
+from tests.schema import LATEST_VERSION, MIGRATIONS, metadata
 
 
 def test_fresh_database_is_migrated_to_latest_version(database: Database) -> None:
@@ -21,7 +21,7 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
     try:
         with second.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT version FROM schema_version")).all()
-        assert [r[0] for r in rows] == list(range(1, LATEST_VERSION + 1))
+        assert sorted(r[0] for r in rows) == [version for version, _ in MIGRATIONS]
     finally:
         second.close()
 

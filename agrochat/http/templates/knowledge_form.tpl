@@ -31,6 +31,10 @@
   % end
   <form method="post" action="{{'/admin/knowledge/%d' % entry_id if entry_id else '/admin/knowledge'}}" class="stack" novalidate>
     <input type="hidden" name="csrf" value="{{csrf}}">
+    % if values.get('revision'):
+    <input type="hidden" name="revision" value="{{values['revision']}}">
+    <p class="muted small">Viene de una pregunta de la cola «Revisar»: al guardarlo, la pregunta sale de la cola.</p>
+    % end
 
     <label for="titulo">Título</label>
     <input id="titulo" name="titulo" value="{{values.get('titulo', '')}}" maxlength="200" class="{{'invalid' if errors.get('titulo') else ''}}">

@@ -175,6 +175,9 @@
           % if m.id == escalated_message:
           · <strong>escalado a una persona</strong>
           % end
+          % if m.direction == 'out' and not m.author and m.reply_to_id:
+          · <form method="post" action="/admin/review/{{m.id}}/flag" class="flag-form"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="volver" value="{{back}}"><button type="submit">Marcar para revisar</button></form>
+          % end
         </div>
       </li>
       % end
