@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 import bottle
 
 from agrochat.errors import AgrochatError, BadRequest, Forbidden, NotFound, PayloadTooLarge
+from agrochat.http import _admin_trends
 from agrochat.http._admin_auth import (
     COOKIE_PATH,
     KNOWN_BROWSER_COOKIE,
@@ -49,6 +50,7 @@ from agrochat.persistence import (
     AdminStore,
     AlertStore,
     Database,
+    Days,
     MessageStore,
     ProducerStore,
     recent_audit,
@@ -573,6 +575,7 @@ def _log_in(panel: Panel) -> str:
 
 
 def _dashboard(panel: Panel, ctx: AppContext) -> str:
+    span = _admin_trends.range_param(query_param("dias"))
     db = panel.db
     producers, alerts = ProducerStore(db), AlertStore(db)
     healthy, health = health_report(ctx)
@@ -593,6 +596,9 @@ def _dashboard(panel: Panel, ctx: AppContext) -> str:
             since=panel.day_start() - dt.timedelta(days=REACTION_DAYS - 1)
         ),
         reaction_days=REACTION_DAYS,
+        span=span,
+        spans=_admin_trends.RANGES,
+        charts=_admin_trends.charts(db, Days.ending(panel.today(), span, panel.zone)),
     )
 
 
