@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 480
-HEIGHT = 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 30, 26
+# A phone shows the chart about 330 px wide: at 400 units its 12-unit text stays legible.
+WIDTH = 400
+HEIGHT = 220
+LEFT, RIGHT, BOTTOM = 40, 6, 22
 FONT = 12
+LEGEND_ROW = 16
 # About this many day labels fit under a chart a phone shows at 350 px.
 MAX_X_LABELS = 7
 NO_DATA = "sin datos"
@@ -53,7 +55,7 @@ def bars(
         top = max(sum(v or 0 for v in day) for day in zip(*(s.values for s in series), strict=True))
     else:
         top = max(v or 0 for s in series for v in s.values)
-    scale = _Scale(maximum if maximum is not None else _nice(top))
+    scale = _Scale(maximum if maximum is not None else _nice(top), _legend(series)[1])
     slot = _plot_width() / len(labels)
     width = slot * 0.8 / (1 if stacked else len(series))
     marks: list[str] = []
@@ -85,7 +87,7 @@ def lines(
     the line rather than being drawn as zero."""
     if _empty(labels, series):
         return _no_data(title)
-    scale = _Scale(_nice(max(v or 0 for s in series for v in s.values)))
+    scale = _Scale(_nice(max(v or 0 for s in series for v in s.values)), _legend(series)[1])
     slot = _plot_width() / len(labels)
     marks: list[str] = []
     for s in series:
@@ -113,11 +115,26 @@ def lines(
 
 @dataclass(frozen=True)
 class _Scale:
-    top: float
+    top: float  # the value at the top of the plot
+    plot_top: float  # where the plot starts, below the legend
 
     def y(self, value: float) -> float:
-        height = HEIGHT - TOP - BOTTOM
+        height = HEIGHT - self.plot_top - BOTTOM
         return HEIGHT - BOTTOM - (value / self.top) * height if self.top else HEIGHT - BOTTOM
+
+
+def _legend(series: Sequence[Series]) -> tuple[list[tuple[float, float, Series]], float]:
+    """Where each series' key goes ((x, y, series)), in rows that fit the width, and where the
+    plot may start below them."""
+    placed: list[tuple[float, float, Series]] = []
+    x, y = float(LEFT), 8.0
+    for s in series:
+        width = 14 + len(s.name) * FONT * 0.6
+        if x > LEFT and x + width > WIDTH - RIGHT:
+            x, y = float(LEFT), y + LEGEND_ROW
+        placed.append((x, y, s))
+        x += width + 14
+    return placed, y + LEGEND_ROW + 8
 
 
 def _plot_width() -> float:
@@ -198,12 +215,10 @@ def _svg(
             )
     parts.extend(marks)
     # The legend, across the top.
-    x = float(LEFT)
-    for s in series:
+    for x, y, s in _legend(series)[0]:
         parts.append(
-            f'<rect x="{x:.2f}" y="8" width="10" height="10" fill="{escape(s.color)}"/>'
-            f'<text x="{x + 14:.2f}" y="17" fill="{INK}">{escape(s.name)}</text>'
+            f'<rect x="{x:.2f}" y="{y:.2f}" width="10" height="10" fill="{escape(s.color)}"/>'
+            f'<text x="{x + 14:.2f}" y="{y + 9:.2f}" fill="{INK}">{escape(s.name)}</text>'
         )
-        x += 14 + len(s.name) * FONT * 0.6 + 16
     parts.append("</svg>")
     return "".join(parts)

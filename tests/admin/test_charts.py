@@ -84,7 +84,7 @@ def test_titles_names_and_labels_are_escaped() -> None:
 
 def test_the_chart_scales_to_its_container_without_inline_styles() -> None:
     root = parse(bars("Mensajes", LABELS, [Series("Recibidos", [1] * 14)]))
-    assert root.get("viewBox") == "0 0 480 240"
+    assert root.get("viewBox") == "0 0 400 220"
     assert root.get("width") == "100%"
     assert root.get("role") == "img"
     # The panel's Content-Security-Policy refuses inline styles.
@@ -98,3 +98,12 @@ def test_ninety_days_still_get_at_most_seven_day_labels_today_included() -> None
     shown = [t for t in texts if t and t.startswith("d")]
     assert shown[-1] == "d89"
     assert len(shown) <= 7
+
+
+def test_a_long_legend_wraps_inside_the_chart() -> None:
+    names = ["Con consejo verificado", "Sin respuesta", "Escaladas", "Otra serie más larga"]
+    root = parse(bars("Respuestas", ["a"], [Series(n, [1]) for n in names], stacked=True))
+    keys = [t for t in root.iter(f"{SVG}text") if t.text in names]
+    assert len({t.get("y") for t in keys}) > 1  # more than one row
+    width = float(root.get("viewBox", "").split()[2])
+    assert all(float(t.get("x", "0")) + len(t.text or "") * 7.2 <= width for t in keys)
