@@ -437,7 +437,7 @@ def check_same_origin(request: bottle.BaseRequest) -> None:
 
 
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
-    from agrochat.http import _admin_pages, _admin_whatsapp
+    from agrochat.http import _admin_pages, _admin_system, _admin_whatsapp
 
     panel = Panel(ctx)
     plugin = AdminPanelPlugin(panel)
@@ -501,6 +501,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
 
     _admin_pages.install(route, panel)
     _admin_whatsapp.install(route, panel)
+    _admin_system.install(route, panel)
 
     # Last: any other /admin path is a page that does not exist (HTML, after the login).
     @route("/admin/<rest:path>")

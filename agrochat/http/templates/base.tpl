@@ -18,6 +18,7 @@
   % for key, label, href in (("dashboard", "Resumen", "/admin"), ("producers", "Productores", "/admin/producers"), ("alerts", "Alertas", "/admin/alerts"), ("knowledge", "Conocimiento", "/admin/knowledge"), ("whatsapp", "WhatsApp", "/admin/whatsapp"), ("audit", "Auditoría", "/admin/audit")):
     <a href="{{href}}" class="{{'active' if nav == key else ''}}">{{label}}</a>
   % end
+    <a href="/admin/system" class="{{'active' if nav == 'system' else ''}}">Sistema</a>
   </nav>
   <div class="user">
     <a href="/admin/account" class="{{'active' if nav == 'account' else ''}}" title="Mi cuenta">{{admin}}</a>
