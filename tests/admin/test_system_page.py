@@ -113,7 +113,7 @@ def test_system_page_shows_actors_model_gateway_database_and_version(
     rows = {
         actor: cells
         for actor, cells in re.findall(
-            r'<th scope="row"><span class="mono">(\w+)</span>.*?</th>(.*?)</tr>', html, re.S
+            r'<td><strong class="mono">(\w+)</strong>.*?</td>(.*?)</tr>', html, re.S
         )
     }
     assert set(rows) == {"inference", "sensor"}

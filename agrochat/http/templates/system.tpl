@@ -22,7 +22,7 @@
     <tbody>
     % for a in actors:
       <tr>
-        <th scope="row"><span class="mono">{{a.id}}</span><br><span class="muted">{{a.actor_class or '—'}}</span></th>
+        <td><strong class="mono">{{a.id}}</strong><br><span class="muted">{{a.actor_class or '—'}}</span></td>
         <td><span class="chip {{'chip-ok' if a.alive else 'chip-bad'}}">{{'vivo' if a.alive else 'caído'}}</span>
           % if a.state.get('busy'):
           <span class="chip chip-bad">ocupado</span>
@@ -55,7 +55,7 @@
     <dl class="health">
       <dt>Archivo o servidor</dt><dd class="mono">{{model.source or '—'}}</dd>
       <dt>Motor</dt><dd class="mono">{{model.backend or '—'}}</dd>
-      % if model.detail:
+      % if model.detail and model.detail != model.source:
       <dt>Detalle</dt><dd>{{model.detail}}</dd>
       % end
       <dt>Tokens por segundo</dt><dd>{{'%.1f' % model.tokens_per_s if model.tokens_per_s is not None else '—'}} <span class="muted">(última consulta)</span></dd>
