@@ -16,8 +16,8 @@
   % if actors is None:
   <p class="muted">agrochat está iniciando: los actores aún no arrancan.</p>
   % else:
-  <div class="chart-numbers">
-  <table class="table compact system-actors">
+  <div class="system-actors">
+  <table class="table compact">
     <thead><tr><th scope="col">Actor</th><th scope="col">Estado</th><th scope="col">En cola</th><th scope="col">Reinicios</th><th scope="col">Último fallo</th></tr></thead>
     <tbody>
     % for a in actors:
