@@ -36,6 +36,7 @@ from agrochat.errors import (
     Overloaded,
     PayloadTooLarge,
 )
+from agrochat.http import _admin_trends
 from agrochat.http._admin_auth import (
     COOKIE_PATH,
     KNOWN_BROWSER_COOKIE,
@@ -56,6 +57,7 @@ from agrochat.persistence import (
     AdminStore,
     AlertStore,
     Database,
+    Days,
     MessageStore,
     ProducerStore,
     recent_audit,
@@ -456,7 +458,13 @@ def check_same_origin(request: bottle.BaseRequest) -> None:
 
 
 def install(app: bottle.Bottle, ctx: AppContext) -> None:
-    from agrochat.http import _admin_exports, _admin_pages, _admin_review, _admin_whatsapp
+    from agrochat.http import (
+        _admin_exports,
+        _admin_pages,
+        _admin_review,
+        _admin_system,
+        _admin_whatsapp,
+    )
 
     panel = Panel(ctx)
     plugin = AdminPanelPlugin(panel)
@@ -522,6 +530,7 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     _admin_whatsapp.install(route, panel)
     _admin_exports.install(route, panel)
     _admin_review.install(route, panel)
+    _admin_system.install(route, panel)
 
     # Last: any other /admin path is a page that does not exist (HTML, after the login).
     @route("/admin/<rest:path>")
@@ -596,6 +605,7 @@ def _log_in(panel: Panel) -> str:
 
 
 def _dashboard(panel: Panel, ctx: AppContext) -> str:
+    span = _admin_trends.range_param(query_param("dias"))
     db = panel.db
     producers, alerts = ProducerStore(db), AlertStore(db)
     healthy, health = health_report(ctx)
@@ -616,6 +626,9 @@ def _dashboard(panel: Panel, ctx: AppContext) -> str:
             since=panel.day_start() - dt.timedelta(days=REACTION_DAYS - 1)
         ),
         reaction_days=REACTION_DAYS,
+        span=span,
+        spans=_admin_trends.RANGES,
+        charts=_admin_trends.charts(db, Days.ending(panel.today(), span, panel.zone)),
     )
 
 

@@ -18,6 +18,7 @@ from agrochat.persistence._alerts import (
 )
 from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audit, record_audit
 from agrochat.persistence._database import Database, open_database, utcnow
+from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import (
     DuplicateMessage,
@@ -60,6 +61,7 @@ __all__ = [
     "AlertStore",
     "AuditEntry",
     "Database",
+    "Days",
     "DuplicateMessage",
     "History",
     "KnowledgeEntry",
@@ -83,6 +85,7 @@ __all__ = [
     "last_escalation",
     "load_seed",
     "open_database",
+    "percentile",
     "recent_audit",
     "record_audit",
     "utcnow",

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._days import Days, count_per_day
 from agrochat.persistence._outbox import OUTBOX_LIVE, cancel_alert_rows
 from agrochat.persistence._producers import EXPORT_BATCH, ProducerStore
 from agrochat.persistence._schema import alerts, outbox, producers
@@ -614,3 +615,25 @@ class AlertStore:
             if len(batch) < size:
                 return
             last = batch[-1].id
+
+    # -- per day, for the panel's charts -------------------------------------------------------
+
+    def daily_deliveries(self, days: Days) -> dict[str, list[int]]:
+        """Alerts on each of ``days``: ``"sent"`` (by the day they went out), ``"failed"``
+        (failed or expired undelivered) and ``"waiting"`` (pending or being sent), by the day
+        they were due. Cancelled alerts were nobody's to deliver and are left out."""
+        a = alerts.c
+        kind = sa.case(
+            (a.status == AlertStatus.SENT, "sent"),
+            (a.status.in_([AlertStatus.FAILED, AlertStatus.EXPIRED]), "failed"),
+            else_="waiting",
+        )
+        with self.db.tx() as conn:
+            counts = count_per_day(
+                conn,
+                days,
+                sa.func.coalesce(a.sent_at, a.scheduled_at),
+                a.status != AlertStatus.CANCELLED,
+                key=kind,
+            )
+        return {k: counts.get(k, days.zeros()) for k in ("sent", "failed", "waiting")}

@@ -173,6 +173,19 @@ class Database:
     def close(self) -> None:
         self.dataset.close()
 
+    def size_bytes(self) -> int | None:
+        """How much room the database takes: SQLite's file and its write-ahead log, or
+        PostgreSQL's ``pg_database_size``; None for an in-memory SQLite."""
+        if self.is_postgres:
+            with self.engine.connect() as conn:
+                query = sa.text("SELECT pg_database_size(current_database())")
+                return int(conn.execute(query).scalar() or 0)
+        name = make_url(self.url).database
+        if not name or name == ":memory:":
+            return None
+        files = (Path(name), Path(name + "-wal"))
+        return sum(f.stat().st_size for f in files if f.exists())
+
 
 def open_database(url: str) -> Database:
     """Connect and bring the schema up to date."""

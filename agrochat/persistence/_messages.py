@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
+from agrochat.persistence._days import Days, count_per_day, percentile
 from agrochat.persistence._producers import EXPORT_BATCH
 from agrochat.persistence._schema import messages, outbox, producers, reactions
 
@@ -499,3 +500,71 @@ class MessageStore:
             if len(batch) < size:
                 return
             last = batch[-1].id
+
+    # -- per day, for the panel's charts -------------------------------------------------------
+
+    def daily_traffic(self, days: Days) -> dict[str, list[int]]:
+        """Messages in (``"in"``) and out (``"out"``) on each of ``days``."""
+        m = messages.c
+        with self.db.tx() as conn:
+            counts = count_per_day(conn, days, m.created_at, key=m.direction)
+        return {d: counts.get(d, days.zeros()) for d in (INBOUND, OUTBOUND)}
+
+    def daily_outcomes(self, days: Days) -> dict[str, list[int]]:
+        """The assistant's replies to questions (role ``consulta``) on each of ``days``: from
+        vetted advice (``"vetted"``), escalated to a person (``"escalated"``), or neither
+        (``"unanswered"``: no vetted entry held the answer, or the model was busy).
+
+        Read from the stored model_output's text, which ``record_reply`` writes with
+        ``json.dumps``' default separators: a producer's own words inside it have their quotes
+        escaped, so they cannot fake a match.
+        """
+        m = messages.c
+        kind = sa.case(
+            (m.model_output.like('%"escalar_a_humano": true%'), "escalated"),
+            (m.model_output.like('%"respondida": true%'), "vetted"),
+            else_="unanswered",
+        )
+        with self.db.tx() as conn:
+            counts = count_per_day(
+                conn,
+                days,
+                m.created_at,
+                m.direction == OUTBOUND,
+                m.author.is_(None),
+                m.role == "consulta",
+                m.model_output.is_not(None),
+                key=kind,
+            )
+        return {k: counts.get(k, days.zeros()) for k in ("vetted", "unanswered", "escalated")}
+
+    def daily_latency(self, days: Days) -> dict[str, list[float | None]]:
+        """The assistant's reply latency in seconds (its first reply's ``created_at`` minus the
+        message's), 50th and 95th percentile over the messages that arrived on each day; None
+        for a day without replies.
+
+        The percentiles are computed here, over one row per replied message: neither SQLite nor
+        PostgreSQL's percentile functions exist in the other.
+        """
+        inbound, reply = messages.alias("inbound"), messages.alias("reply")
+        query = (
+            sa.select(inbound.c.created_at, sa.func.min(reply.c.created_at))
+            .join(reply, reply.c.reply_to_id == inbound.c.id)
+            .where(
+                inbound.c.direction == INBOUND,
+                reply.c.direction == OUTBOUND,
+                reply.c.author.is_(None),
+                days.covers(inbound.c.created_at),
+            )
+            .group_by(inbound.c.id, inbound.c.created_at)
+        )
+        per_day: list[list[float]] = [[] for _ in days.dates]
+        with self.db.tx() as conn:
+            for received, replied in conn.execute(query):
+                day = days.of(received)
+                if day is not None and replied is not None:
+                    per_day[day].append(max(0.0, (replied - received).total_seconds()))
+        return {
+            "p50": [percentile(values, 50) for values in per_day],
+            "p95": [percentile(values, 95) for values in per_day],
+        }

@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from agrochat.persistence._database import Database, utcnow
-from agrochat.persistence._schema import form_fields, producers
+from agrochat.persistence._days import Days, count_per_day
+from agrochat.persistence._schema import form_fields, messages, producers
 
 DEFAULT_FORM = "perfil"
 # The profile fields a segment (POST /alert, the panel) may select producers by.
@@ -358,3 +359,19 @@ class ProducerStore:
             if len(rows) < size:
                 return
             last = ids[-1]
+
+    # -- per day, for the panel's charts -------------------------------------------------------
+
+    def daily_new(self, days: Days) -> list[int]:
+        """Producers who first wrote (or were added) on each of ``days``."""
+        with self.db.tx() as conn:
+            return count_per_day(conn, days, producers.c.created_at).get(None, days.zeros())
+
+    def daily_active(self, days: Days) -> list[int]:
+        """Producers who wrote at least one message on each of ``days``."""
+        m = messages.c
+        with self.db.tx() as conn:
+            counts = count_per_day(
+                conn, days, m.created_at, m.direction == "in", distinct=m.producer_id
+            )
+        return counts.get(None, days.zeros())

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from agrochat.config import Config
 from agrochat.http import AppContext, HttpServer, make_app
+from agrochat.messages import ChildSnapshot
 from agrochat.persistence import AdminStore, Database, ProducerStore, record_audit
 from agrochat.phones import chat_id, normalize_phone
 from tests.schema import audit
@@ -81,8 +82,20 @@ class FakeSupervisor:
         self.alive = {"inference": True, "sessions": True, "alerts": True}
         self.told: list[Any] = []
 
-    def snapshot(self, *, state: bool = True) -> list[Any]:
-        return [SimpleNamespace(id=k, alive=v) for k, v in self.alive.items()]
+    def snapshot(self, *, state: bool = True) -> list[ChildSnapshot]:
+        return [
+            ChildSnapshot(
+                id=k,
+                actor_class="",
+                urn=None,
+                alive=v,
+                inbox_size=0,
+                restarts=0,
+                last_failure=None,
+                last_failure_at=None,
+            )
+            for k, v in self.alive.items()
+        ]
 
     def ref(self, actor_id: str) -> Any:
         return SimpleNamespace(tell=lambda message: self.told.append((actor_id, message)))

@@ -19,6 +19,7 @@
     <a href="{{href}}" class="{{'active' if nav == key else ''}}">{{label}}</a>
   % end
     <a href="/admin/review" class="{{'active' if nav == 'review' else ''}}">Revisar</a>
+    <a href="/admin/system" class="{{'active' if nav == 'system' else ''}}">Sistema</a>
   </nav>
   <div class="user">
     <a href="/admin/account" class="{{'active' if nav == 'account' else ''}}" title="Mi cuenta">{{admin}}</a>

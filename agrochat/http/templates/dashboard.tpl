@@ -130,3 +130,42 @@
   </table>
 </section>
 % end
+
+<section class="card trends" id="tendencias">
+  <h2>Tendencias</h2>
+  <nav class="range" aria-label="Periodo de las gráficas">
+    % for n in spans:
+    <a href="/admin?dias={{n}}#tendencias" class="{{'active' if n == span else ''}}" {{!'aria-current="page"' if n == span else ''}}>{{n}} días</a>
+    % end
+  </nav>
+  <div class="charts">
+  % for chart in charts:
+    <figure class="chart">
+      <figcaption><strong>{{chart.title}}</strong> <span class="muted">{{chart.note}}</span></figcaption>
+      {{!chart.svg}}
+      <details>
+        <summary>Ver los números</summary>
+        <div class="chart-numbers">
+          <table class="table compact">
+            <caption>{{chart.title}}, últimos {{span}} días</caption>
+            <thead><tr><th scope="col">Día</th>
+            % for column in chart.columns:
+              <th scope="col">{{column}}</th>
+            % end
+            </tr></thead>
+            <tbody>
+            % for day, cells in chart.rows:
+              <tr><th scope="row">{{day}}</th>
+              % for column, cell in zip(chart.columns, cells):
+                <td data-label="{{column}}">{{cell}}</td>
+              % end
+              </tr>
+            % end
+            </tbody>
+          </table>
+        </div>
+      </details>
+    </figure>
+  % end
+  </div>
+</section>
