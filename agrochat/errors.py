@@ -93,3 +93,15 @@ class DeadlineExceeded(AgrochatError):
 class ModelUnavailable(AgrochatError):
     status = 503
     code = "model_unavailable"
+
+
+class BadMedia(AgrochatError):
+    """An audio file that cannot be transcribed; ``reason`` is "corrupt", "too_long" or
+    "too_big"."""
+
+    status = 422
+    code = "bad_media"
+
+    def __init__(self, message: str, *, reason: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.reason = reason
