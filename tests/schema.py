@@ -20,6 +20,7 @@ from agrochat.persistence._schema import (
     producers,
     reactions,
     schema_version,
+    voice_notes,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "producers",
     "reactions",
     "schema_version",
+    "voice_notes",
 ]

@@ -20,6 +20,7 @@ from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audi
 from agrochat.persistence._database import Database, open_database, utcnow
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import (
+    VOICE_TYPES,
     DuplicateMessage,
     History,
     MessageStatus,
@@ -35,6 +36,7 @@ from agrochat.persistence._producers import (
     ProducerSummary,
 )
 from agrochat.persistence._seeds import apply_knowledge_seed, load_seed
+from agrochat.persistence._voice_notes import VoiceNote, VoiceNoteStore
 
 __all__ = [
     "LEVELS",
@@ -43,6 +45,7 @@ __all__ = [
     "REVIEW_STATUSES",
     "SEGMENT_FIELDS",
     "STATUSES",
+    "VOICE_TYPES",
     "WINDOW",
     "AdminSession",
     "AdminSessionStore",
@@ -67,6 +70,8 @@ __all__ = [
     "ProducerSummary",
     "StoredMessage",
     "Traffic",
+    "VoiceNote",
+    "VoiceNoteStore",
     "apply_knowledge_seed",
     "last_escalation",
     "load_seed",
