@@ -105,3 +105,15 @@ class BadMedia(AgrochatError):
     def __init__(self, message: str, *, reason: str, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.reason = reason
+
+
+class MediaUnavailable(AgrochatError):
+    """A gateway's file could not be had: ``retryable`` when trying again later may work (the
+    gateway is down or slow), not when it will never come (gone, refused, not a file)."""
+
+    status = 502
+    code = "media_unavailable"
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
