@@ -49,6 +49,7 @@ class GraphRequest:
     authorization: str | None
     body: Any
     status: int
+    kind: str = "message"  # or "media": a media URL lookup or download
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,15 @@ class FakeGraph:
     @property
     def sends(self) -> list[dict[str, Any]]:
         with self._cond:
-            return [r.body for r in self.requests if r.status == 200]
+            return [r.body for r in self.requests if r.status == 200 and r.kind == "message"]
 
     def wait_sends(self, count: int, timeout_s: float = 5.0) -> bool:
         with self._cond:
             return self._cond.wait_for(
-                lambda: sum(r.status == 200 for r in self.requests) >= count, timeout_s
+                lambda: (
+                    sum(r.status == 200 and r.kind == "message" for r in self.requests) >= count
+                ),
+                timeout_s,
             )
 
     def fail_next(
@@ -130,7 +134,7 @@ class FakeGraph:
 
     def media_requests(self) -> list[GraphRequest]:
         with self._cond:
-            return [r for r in self.requests if r.body == "media"]
+            return [r for r in self.requests if r.kind == "media"]
 
     async def _media_url(self, request: web.Request) -> web.Response:
         """``GET /{version}/{media-id}``: the file's short-lived URL, type, hash and size
@@ -171,7 +175,9 @@ class FakeGraph:
     def _record_media(self, request: web.Request, status: int, answer: Any) -> web.Response:
         with self._cond:
             self.requests.append(
-                GraphRequest(request.path, request.headers.get("Authorization"), "media", status)
+                GraphRequest(
+                    request.path, request.headers.get("Authorization"), None, status, "media"
+                )
             )
             self._cond.notify_all()
         return web.json_response(answer, status=status)
