@@ -15,7 +15,13 @@ import sqlalchemy as sa
 
 from agrochat.http import make_app
 from agrochat.http._admin_auth import LOGIN_COOKIE
-from agrochat.persistence import AlertStore, KnowledgeStore, ProducerStore
+from agrochat.persistence import (
+    AlertStore,
+    KnowledgeStore,
+    MessageStore,
+    ProducerStore,
+    VoiceNoteStore,
+)
 from tests.admin.conftest import Browser, Panel
 from tests.schema import admin_sessions, metadata
 
@@ -57,8 +63,11 @@ def ids(panel: Panel) -> dict[str, Any]:
         phone=PHONE, message="Helada esta noche", level="alta", source="api"
     )
     entry = KnowledgeStore(panel.db).all()[0]
+    voice = MessageStore(panel.db).add_inbound(producer.id, "", media_type="ptt")
+    VoiceNoteStore(panel.db).save(producer.id, voice.id, b"OggS", "audio/ogg")
     return {
         "producer_id": producer.id,
+        "message_id": voice.id,
         "alert_id": alert_id,
         "entry_id": entry.id,
         "channel": "default",
