@@ -167,7 +167,9 @@ class FakeGraph:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return 401, ScriptedError(401, 190, "Invalid OAuth access token").body()
         if self.media_error is not None:
-            return self.media_error, ScriptedError(self.media_error, 131016, "Unavailable").body()
+            status = self.media_error
+            code, message = (131016, "Service unavailable") if status >= 500 else (100, "Invalid")
+            return status, ScriptedError(status, code, message).body()
         if media_id not in self.media:
             return 404, ScriptedError(404, 100, "Invalid parameter", "no such media").body()
         return 200, {}

@@ -212,6 +212,8 @@ class FakeWaha:
         self.send_text_error: tuple[int, Any] | None = None
         # The status every file download answers while set, e.g. 500.
         self.media_error: int | None = None
+        # Serve files chunked, without Content-Length (a reader must count what it gets).
+        self.chunked_files = False
         # Received media WAHA keeps: (session, file name) -> (bytes, Content-Type).
         self.files: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.calls: list[Call] = []
@@ -705,7 +707,7 @@ class FakeWaha:
         newest_first = sorted(history, key=lambda m: m["timestamp"], reverse=True)[:limit]
         return await self._answer(request, 200, newest_first)
 
-    async def _file(self, request: web.Request) -> web.Response:
+    async def _file(self, request: web.Request) -> web.StreamResponse:
         """WAHA serves received files statically under /api/files, behind the same key check
         as the API (no session status check: the file is on disk)."""
         if not self._authorized(request):
@@ -717,8 +719,17 @@ class FakeWaha:
         if found is None:
             return await self._answer(request, 404, {"message": "Not Found", "statusCode": 404})
         content, mimetype = found
-        response = web.Response(body=content, status=200, headers={"Content-Type": mimetype})
-        return await self._answer(request, 200, response)
+        if not self.chunked_files:
+            response = web.Response(body=content, status=200, headers={"Content-Type": mimetype})
+            return await self._answer(request, 200, response)
+        await self._answer(request, 200, None)
+        stream = web.StreamResponse(status=200, headers={"Content-Type": mimetype})
+        stream.enable_chunked_encoding()
+        await stream.prepare(request)
+        for start in range(0, len(content), 512):
+            await stream.write(content[start : start + 512])
+        await stream.write_eof()
+        return stream
 
     async def _qr(self, request: web.Request) -> web.Response:
         name = request.match_info["session"]
