@@ -3,7 +3,8 @@
 It sequences the stages of a reply, each of them a pure function or small class with its own
 tests:
 
-1. accept: store the message (idempotent on the gateway's id);
+1. accept: store the message (idempotent on the gateway's id); a voice note is heard first
+   (``_voice``: fetched, transcribed) and its transcript is then the message's text;
 2. read (``_signals``) and find what we know (``KnowledgeBase.search``);
 3. understand (``_understand``): code decides, the model only breaks a close tie;
 4. review what the message proposes (``_review``): form values, an alert, a person;
