@@ -123,3 +123,25 @@ def test_a_gateway_that_is_down_gets_one_apology_and_the_note_waits_for_a_second
     assert registered(send=send, voice=voice).handle(told).status is Status.ANSWERED
     assert "rieg" in send.sent[-1].text.lower() and len(send.sent) == 2
     assert MessageStore(db).get(voice_id).status == "answered"
+
+
+def test_a_voice_note_to_a_person_of_the_team_is_heard_for_them_and_nothing_is_said(
+    registered,
+) -> None:
+    db = registered.database
+    ProducerStore(db).update(
+        ProducerStore(db).get(PHONE).id, taken_over=True, taken_over_by="admin:ana"
+    )
+    transcriber = ScriptedTranscriber()
+    audio = transcriber.teach(note("para-ana"), "se me secan las hojas")
+    files = GatewayFiles({"/api/files/default/e.oga": File(audio, "audio/ogg")})
+    voice = VoiceNotes(db, media=files, transcriber=transcriber, max_bytes=1 << 20)
+    voice_id = _voice_stored_by_inbox(db, "false_e", "/api/files/default/e.oga")
+    send = RecordingSend()
+    outcome = registered(send=send, voice=voice).handle(
+        incoming("", message_id="false_e", source="waha")
+    )
+    assert outcome.status is Status.HELD and send.sent == []
+    held = MessageStore(db).get(voice_id)
+    assert held.status == "held" and held.text == "se me secan las hojas"
+    assert VoiceNoteStore(db).get(held.producer_id, voice_id).audio == audio

@@ -722,6 +722,19 @@ class Conversation:
     def _hold(self, producer: Producer, inbound: StoredMessage, *, deliver: bool) -> Outcome:
         """A person on the team has this conversation: the message is theirs to answer. Only a
         caller that shows our answer itself (the seed's bridge) is told so."""
+        if inbound.is_voice and self.voice is not None:
+            # The person answering reads the transcript and plays the note in the panel;
+            # nothing is said to the producer about how it went.
+            heard = self.voice.hear(
+                producer, inbound, deadline=self.clock.monotonic() + self.reply_timeout_s
+            )
+            if heard.transcript is not None:
+                transcript = heard.transcript
+                self.messages.set_transcript(
+                    inbound.id, transcript.text.strip(), transcript.confidence
+                )
+            else:
+                log.info("held voice note not heard", message_id=inbound.id, error=heard.error)
         self.messages.hold(inbound.id)
         log.info("message held for the team", message_id=inbound.id, by=producer.taken_over_by)
         text = "" if deliver else wording.WITH_A_PERSON
