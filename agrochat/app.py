@@ -24,6 +24,7 @@ from agrochat.private_files import private_dir
 from agrochat.supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from agrochat.actors.transcription import Transcriber
     from agrochat.http import AppContext
     from agrochat.persistence import Database
     from agrochat.wiring import Wiring
@@ -37,7 +38,9 @@ class Agrochat:
         config: Config,
         *,
         announce: TextIO | None = None,
+        transcription: Transcriber | None = None,
     ) -> None:
+        """``transcription``: what hears voice notes (tests give a double)."""
         # Before anything writes into it: the database and secrets it holds are private.
         private_dir(config.data_path)
         self.config = ensure_credentials(config, announce=announce)
@@ -48,6 +51,7 @@ class Agrochat:
         self.supervisor: Supervisor | None = None
         self.context: AppContext | None = None
         self.wiring: Wiring | None = None
+        self.transcription = transcription
         self._front = SwappableApp()
         self.http = HttpServer(
             self._front,
@@ -69,7 +73,9 @@ class Agrochat:
             from agrochat.persistence import open_database
 
             self.database = open_database(self.config.effective_database_url)
-            built = self.wiring = wiring.build(self.config, self.database, peers=self)
+            built = self.wiring = wiring.build(
+                self.config, self.database, peers=self, transcription=self.transcription
+            )
             self.supervisor = Supervisor(
                 built.specs,
                 intensity=self.config.restart_intensity,

@@ -250,6 +250,9 @@ class Config:
     )
     timezone: str = _setting("America/Lima", _timezone, "producers' time zone ('hoy', 'ayer')")
     max_body_bytes: int = _setting("65536", _positive_int, "largest request body accepted")
+    voice_max_bytes: int = _setting(
+        "16777216", _positive_int, "largest voice note downloaded from a gateway (bytes)"
+    )
     http_threads: int = _setting("8", _positive_int, "HTTP worker threads")
     trusted_proxy: str = _setting(
         "", _text, "address of the reverse proxy whose forwarded headers are believed; empty: none"

@@ -93,3 +93,27 @@ class DeadlineExceeded(AgrochatError):
 class ModelUnavailable(AgrochatError):
     status = 503
     code = "model_unavailable"
+
+
+class BadMedia(AgrochatError):
+    """An audio file that cannot be transcribed; ``reason`` is "corrupt", "too_long" or
+    "too_big"."""
+
+    status = 422
+    code = "bad_media"
+
+    def __init__(self, message: str, *, reason: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.reason = reason
+
+
+class MediaUnavailable(AgrochatError):
+    """A gateway's file could not be had: ``retryable`` when trying again later may work (the
+    gateway is down or slow), not when it will never come (gone, refused, not a file)."""
+
+    status = 502
+    code = "media_unavailable"
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

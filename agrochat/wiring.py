@@ -39,9 +39,11 @@ from agrochat.actors.session import (
     SessionDirectory,
     SessionGateway,
     SessionStats,
+    VoiceNotes,
     load_form,
     vocabulary,
 )
+from agrochat.actors.transcription import Transcriber
 from agrochat.actors.whatsapp import (
     WAHA_TEXT_LIMIT,
     Channels,
@@ -73,6 +75,8 @@ class Wiring:
     gateway_state: GatewayState | None = None
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     metrics: list[Callable[[], str]] = field(default_factory=list)
+    # Speech to text for voice notes; None when ASR is off (voice notes get wording.MEDIA).
+    transcription: Transcriber | None = None
 
     def close(self) -> None:
         """After the actors stopped: the transports' connections (a restarted WhatsApp actor
@@ -128,6 +132,7 @@ def _conversations(
     inference: InferenceClient,
     gateway: _Gateway | None,
     clock: Clock | None,
+    transcription: Transcriber | None = None,
 ) -> Callable[[str], Conversation]:
     """How the directory makes a producer's Conversation: every part shared, built once."""
     form = load_form("perfil")
@@ -139,6 +144,17 @@ def _conversations(
         split=lambda text: split_message(text, WAHA_TEXT_LIMIT),
     )
     clock = clock or Clock(config.timezone)
+    # Voice notes are heard only with a transcriber and a gateway to fetch them from.
+    voice = (
+        VoiceNotes(
+            database,
+            media=gateway.channels,
+            transcriber=transcription,
+            max_bytes=config.voice_max_bytes,
+        )
+        if transcription is not None and gateway is not None
+        else None
+    )
 
     def conversation(phone: str) -> Conversation:
         return Conversation(
@@ -151,6 +167,7 @@ def _conversations(
             delivery=delivery,
             clock=clock,
             phrase=config.phrase,
+            voice=voice,
         )
 
     return conversation
@@ -163,16 +180,17 @@ def build(
     *,
     backend_factory: BackendFactory | None = None,
     clock: Clock | None = None,
+    transcription: Transcriber | None = None,
 ) -> Wiring:
     """``backend_factory``: the model (default: what the configuration names); ``clock``: the
-    conversations' time. Tests and benchmarks give doubles here and get everything else exactly
-    as production has it."""
+    conversations' time; ``transcription``: what hears voice notes (None: not heard). Tests
+    and benchmarks give doubles here and get everything else exactly as production has it."""
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
     gateway = _gateway(config, database, peers)
-    conversation = _conversations(config, database, inference, gateway, clock)
+    conversation = _conversations(config, database, inference, gateway, clock, transcription)
     session_stats = SessionStats()
 
     specs = [
@@ -225,4 +243,5 @@ def build(
         gateway_state=gateway.state if gateway is not None else None,
         health_checks=health_checks,
         metrics=[inference_metrics, session_stats.render],
+        transcription=transcription,
     )

@@ -43,6 +43,31 @@ MEDIA = (
     "Por ahora solo leo texto. ¿Me escribes tu consulta en un mensaje, por favor? "
     "Si es sobre una plaga o una mancha, cuéntame cómo se ve y en qué cultivo."
 )
+# Voice notes (heard when agrochat has a transcriber; else MEDIA above).
+# A transcript too unsure to act on: asking beats answering a question never asked.
+VOICE_UNCLEAR = "No te entendí bien, ¿puedes repetirlo o escribirlo?"
+# A file that is no sound we can play (corrupt, or not audio at all).
+VOICE_UNREADABLE = (
+    "No pude escuchar tu nota de voz: el audio llegó dañado. "
+    "¿Puedes enviarla de nuevo o escribirme tu consulta?"
+)
+VOICE_TOO_LONG = (
+    "Tu nota de voz es muy larga para mí. ¿Puedes enviarme una más corta o escribirme tu consulta?"
+)
+# The note could not be fetched or heard now; it is tried once more (the WhatsApp actor's
+# sweep of unanswered messages, or this producer's next message), and answered if that works.
+VOICE_RETRYING = (
+    "No pude escuchar tu nota de voz por ahora; lo vuelvo a intentar en unos minutos. "
+    "Si es urgente, escríbeme tu consulta."
+)
+# The note cannot be had (the gateway no longer has it, or the second try failed too).
+VOICE_NOT_RECEIVED = (
+    "No pude recibir tu nota de voz. ¿Puedes enviarla de nuevo o escribirme tu consulta?"
+)
+# A file sent as a voice message that is no audio.
+VOICE_UNSUPPORTED = (
+    "Ese archivo no es una nota de voz que pueda escuchar. ¿Me escribes tu consulta, por favor?"
+)
 # Told only to a caller that shows our answer itself (the seed's bridge) while a person on the
 # team has the conversation; through our own gateway the assistant stays silent.
 WITH_A_PERSON = "Una persona del equipo está atendiendo tu conversación y te responderá por aquí."

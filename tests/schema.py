@@ -21,6 +21,7 @@ from agrochat.persistence._schema import (
     reactions,
     reviews,
     schema_version,
+    voice_notes,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "reactions",
     "reviews",
     "schema_version",
+    "voice_notes",
 ]

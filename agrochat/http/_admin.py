@@ -79,10 +79,12 @@ MAX_USERNAME = 64
 REACTION_DAYS = 7
 MAX_PASSWORD = 1024
 
-# No JavaScript at all, no inline styles, nothing from elsewhere, never inside a frame.
+# No JavaScript at all, no inline styles, nothing from elsewhere, never inside a frame; audio
+# from the panel itself (the voice notes' player).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",

@@ -15,6 +15,7 @@ from typing import Any
 import bottle
 
 from agrochat.actors.session import load_form, validate_fields
+from agrochat.actors.transcription import LOW_CONFIDENCE
 from agrochat.errors import NotFound, NotReady
 from agrochat.http._admin import (
     MAX_ID,
@@ -55,6 +56,7 @@ from agrochat.persistence import (
     ProducerStore,
     ReviewStatus,
     ReviewStore,
+    VoiceNoteStore,
     last_escalation,
     utcnow,
 )
@@ -138,6 +140,7 @@ def _producer_page(
     alerts = AlertStore(db).recent(producer_id=producer.id, limit=PRODUCER_ALERTS)
     escalation = last_escalation(db, producer.id) if producer.needs_human else None
     ours = [m.id for m in history.messages if m.direction == "out"]
+    voiced = [m.id for m in history.messages if m.is_voice]
     return panel.render(
         "producer",
         status=status,
@@ -156,6 +159,8 @@ def _producer_page(
         escalated_message=escalation[1] if escalation else None,
         deliveries=OutboxStore(db).deliveries_of(ours),
         reactions=MessageStore(db).reactions_of(ours),
+        voice_notes=VoiceNoteStore(db).stored(voiced),
+        low_confidence=LOW_CONFIDENCE,
         delivers=panel.ctx.delivers,
         reply_text=reply_text,
         back=url(f"/admin/producers/{producer.id}"),
@@ -277,6 +282,25 @@ def _conversation_routes(route: Route, panel: Panel) -> None:
             ) from exc
         bottle.redirect(url(f"/admin/producers/{producer.id}", ok="respuesta"), 303)
         raise AssertionError("unreachable")
+
+    @route("/admin/producers/<producer_id:int>/voice/<message_id:int>")
+    def voice_note(producer_id: int, message_id: int) -> bottle.HTTPResponse:
+        """A voice note's audio for the page's player: this producer's only (another's id is
+        a 404 like a missing one), never cached by a shared cache."""
+        producer = _producer(panel, producer_id)
+        note = VoiceNoteStore(panel.db).get(producer.id, check_id(message_id, "la nota de voz"))
+        if note is None:
+            raise NotFound("No hay audio guardado para ese mensaje.")
+        return bottle.HTTPResponse(
+            body=note.audio,
+            status=200,
+            headers={
+                "Content-Type": note.mimetype,
+                "Content-Length": str(len(note.audio)),
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @route("/admin/producers/<producer_id:int>/takeover", "POST")
     def take_over(producer_id: int) -> str:

@@ -21,6 +21,7 @@ from agrochat.persistence._database import Database, open_database, utcnow
 from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import (
+    VOICE_TYPES,
     DuplicateMessage,
     History,
     MessageStatus,
@@ -43,6 +44,7 @@ from agrochat.persistence._reviews import (
     ReviewStore,
 )
 from agrochat.persistence._seeds import apply_knowledge_seed, load_seed
+from agrochat.persistence._voice_notes import VoiceNote, VoiceNoteStore
 
 __all__ = [
     "ASKED_AGAIN_WITHIN",
@@ -52,6 +54,7 @@ __all__ = [
     "REVIEW_STATUSES",
     "SEGMENT_FIELDS",
     "STATUSES",
+    "VOICE_TYPES",
     "WINDOW",
     "AdminSession",
     "AdminSessionStore",
@@ -81,6 +84,8 @@ __all__ = [
     "ReviewStore",
     "StoredMessage",
     "Traffic",
+    "VoiceNote",
+    "VoiceNoteStore",
     "apply_knowledge_seed",
     "last_escalation",
     "load_seed",

@@ -29,6 +29,9 @@ from agrochat.persistence._schema import messages, outbox, producers, reactions
 
 INBOUND = "in"
 OUTBOUND = "out"
+# The gateways' words for a voice message: WhatsApp's push-to-talk note (WAHA "ptt") and an
+# audio file (WAHA "audio", the Cloud API's "audio", which covers voice notes too).
+VOICE_TYPES = frozenset({"ptt", "audio"})
 
 
 class MessageStatus(StrEnum):
@@ -66,6 +69,15 @@ class StoredMessage:
     created_at: dt.datetime
     media_type: str | None = None
     author: str | None = None  # an outbound message written by an admin ("admin:maria")
+    # A voice note: where the gateway keeps its audio, its type, and once heard, how sure the
+    # transcriber was of ``text`` (None until then, and for everything else).
+    media_source: str | None = None
+    media_mimetype: str | None = None
+    transcript_confidence: float | None = None
+
+    @property
+    def is_voice(self) -> bool:
+        return self.media_type in VOICE_TYPES
 
     @classmethod
     def from_row(cls, row: Any) -> StoredMessage:
@@ -83,6 +95,9 @@ class StoredMessage:
             latency_ms=m["latency_ms"],
             media_type=m["media_type"],
             author=m["author"],
+            media_source=m["media_source"],
+            media_mimetype=m["media_mimetype"],
+            transcript_confidence=m["transcript_confidence"],
             prompt_tokens=m["prompt_tokens"],
             completion_tokens=m["completion_tokens"],
             status=m["status"],
@@ -109,6 +124,8 @@ def _stored(message_id: int, values: dict[str, Any]) -> StoredMessage:
         created_at=values["created_at"],
         media_type=values.get("media_type"),
         author=values.get("author"),
+        media_source=values.get("media_source"),
+        media_mimetype=values.get("media_mimetype"),
     )
 
 
@@ -167,6 +184,8 @@ class MessageStore:
         gateway_message_id: str | None = None,
         role: str | None = None,
         media_type: str | None = None,
+        media_source: str | None = None,
+        media_mimetype: str | None = None,
         status: MessageStatus = MessageStatus.RECEIVED,
         now: dt.datetime | None = None,
     ) -> StoredMessage:
@@ -184,6 +203,8 @@ class MessageStore:
             "gateway_message_id": gateway_message_id,
             "role": role,
             "media_type": media_type,
+            "media_source": media_source,
+            "media_mimetype": media_mimetype,
             "status": status,
             "created_at": now,
         }
@@ -253,6 +274,15 @@ class MessageStore:
             result = conn.execute(messages.insert().values(**values))
             conn.execute(messages.update().where(messages.c.id == inbound_id).values(status=status))
             return _stored(int(result.inserted_primary_key[0]), values)
+
+    def set_transcript(self, message_id: int, text: str, confidence: float) -> None:
+        """A voice note heard: its transcript becomes the message's text."""
+        with self.db.tx() as conn:
+            conn.execute(
+                messages.update()
+                .where(messages.c.id == message_id)
+                .values(text=text, transcript_confidence=confidence)
+            )
 
     def latest_reply(self, inbound_id: int) -> StoredMessage | None:
         """The last reply stored for an inbound message (a holding reply is followed by the

@@ -300,6 +300,51 @@ def _unique_per_producer(table: sa.Table) -> None:
 _unique_per_producer(messages)
 
 
+# -- version 5: voice notes ----------------------------------------------------------------------
+_VOICE_V5 = {
+    "messages": (
+        # Where the gateway keeps the audio until we have it: WAHA's file path
+        # ("/api/files/default/….oga", fetched from AGROCHAT_WAHA_URL with the key), or the
+        # Cloud API's media id. Kept so a download that failed can be tried again.
+        sa.Column("media_source", sa.String(1024)),
+        sa.Column("media_mimetype", sa.String(128)),
+        # How sure the transcriber was of the text it gave (0..1); None: not a voice note.
+        sa.Column("transcript_confidence", sa.Float),
+    ),
+}
+for _name, _columns in _VOICE_V5.items():
+    for _column in _columns:
+        metadata.tables[_name].append_column(_column)
+
+# The audio of a voice note, in the database rather than in files: it is backed up and
+# restored with the conversation it belongs to, several agrochat processes on one PostgreSQL
+# see the same notes (a file in one process's data dir would be missing from the others'
+# panel), it goes with the message in one transaction, and a producer's deletion takes it.
+# Notes are small (WhatsApp's Opus: about 2 KB a second; capped by AGROCHAT_VOICE_MAX_BYTES).
+voice_notes = sa.Table(
+    "voice_notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "producer_id",
+        sa.Integer,
+        sa.ForeignKey("producers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "message_id",
+        sa.Integer,
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("mimetype", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("audio", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
 def _add_columns(conn: Connection, table: str, columns: Iterable[sa.Column]) -> None:  # type: ignore[type-arg]
     for column in columns:
         kind = column.type.compile(dialect=conn.dialect)
@@ -402,13 +447,25 @@ def _v4_gateway_ids_per_producer(conn: Connection) -> None:
     for table in metadata.sorted_tables:
         table.to_metadata(rebuilt)
     new = rebuilt.tables["messages"].to_metadata(rebuilt, name="messages_v4")
-    columns = ", ".join(c.name for c in new.columns)
+    # Today's table may have columns later versions add (they are nullable): only the ones
+    # the old table has are copied; the later migration finds the rest already there.
+    present = {c["name"] for c in sa.inspect(conn).get_columns("messages")}
+    columns = ", ".join(c.name for c in new.columns if c.name in present)
     conn.execute(sa.schema.CreateTable(new))
     conn.execute(sa.text(f"INSERT INTO messages_v4 ({columns}) SELECT {columns} FROM messages"))
     conn.execute(sa.text("DROP TABLE messages"))
     conn.execute(sa.text("ALTER TABLE messages_v4 RENAME TO messages"))
     for index in messages.indexes:
         index.create(conn)
+
+
+def _v5_voice_notes(conn: Connection) -> None:
+    """Voice notes: where a message's audio comes from, its transcript's confidence, the audio."""
+    for table, columns in _VOICE_V5.items():
+        # SQLite's version-4 rebuild made today's ``messages``: these may be there already.
+        present = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+        _add_columns(conn, table, [c for c in columns if c.name not in present])
+    voice_notes.create(conn)
 
 
 # -- version 6: answers to review ---------------------------------------------------------------
@@ -450,6 +507,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (2, _v2_vetted_knowledge),
     (3, _v3_whatsapp),
     (4, _v4_gateway_ids_per_producer),
+    (5, _v5_voice_notes),
     (6, _v6_answer_reviews),
 ]
 

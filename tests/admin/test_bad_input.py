@@ -15,7 +15,13 @@ import sqlalchemy as sa
 
 from agrochat.http import make_app
 from agrochat.http._admin_auth import LOGIN_COOKIE
-from agrochat.persistence import AlertStore, KnowledgeStore, MessageStore, ProducerStore
+from agrochat.persistence import (
+    AlertStore,
+    KnowledgeStore,
+    MessageStore,
+    ProducerStore,
+    VoiceNoteStore,
+)
 from tests.admin.conftest import Browser, Panel
 from tests.schema import admin_sessions, metadata
 
@@ -61,9 +67,12 @@ def ids(panel: Panel) -> dict[str, Any]:
     reply = MessageStore(panel.db).record_reply(
         inbound.id, "Riega al atardecer.", status="answered"
     )
+    voice = MessageStore(panel.db).add_inbound(producer.id, "", media_type="ptt")
+    VoiceNoteStore(panel.db).save(producer.id, voice.id, b"OggS", "audio/ogg")
     return {
         "reply_id": reply.id,
         "producer_id": producer.id,
+        "message_id": voice.id,
         "alert_id": alert_id,
         "entry_id": entry.id,
         "channel": "default",

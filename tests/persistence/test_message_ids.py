@@ -138,10 +138,19 @@ def _version_3_with_data(db: Database) -> dict[str, list[tuple[object, ...]]]:
     return _rows(db)
 
 
+# Columns later migrations add: a release-3 database has none of them to compare.
+_LATER = {"media_source", "media_mimetype", "transcript_confidence"}
+
+
 def _rows(db: Database) -> dict[str, list[tuple[object, ...]]]:
     with db.engine.connect() as conn:
         return {
-            t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
+            t.name: [
+                tuple(r)
+                for r in conn.execute(
+                    sa.select(*(c for c in t.c if c.name not in _LATER)).order_by(t.c.id)
+                )
+            ]
             for t in (producers, messages, outbox, reactions)
         }
 
@@ -150,7 +159,7 @@ def test_migration_4_keeps_every_row_and_makes_ids_per_producer(database_url: st
     db = Database(database_url)
     try:
         before = _version_3_with_data(db)
-        assert db.migrate() == LATEST_VERSION  # 4, and whatever came after it
+        assert db.migrate() == LATEST_VERSION
         # A SQLite table rebuild with foreign keys on would cascade-delete the reaction.
         assert _rows(db) == before
         store = MessageStore(db)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from agrochat.actors.transcription import Transcriber
 from agrochat.app import Agrochat
 from agrochat.config import Config
 from agrochat.persistence import Database
@@ -66,7 +67,14 @@ def eventually(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
 
 
 @contextmanager
-def running_agrochat(tmp_path: Path, database_url: str = "", **settings: Any) -> Iterator[Running]:
+def running_agrochat(
+    tmp_path: Path,
+    database_url: str = "",
+    *,
+    transcription: Transcriber | None = None,
+    **settings: Any,
+) -> Iterator[Running]:
+    """``transcription``: what hears voice notes (a double; None: ASR off)."""
     config = Config(
         data_dir=str(tmp_path / "data"),
         bind="127.0.0.1:0",
@@ -76,7 +84,7 @@ def running_agrochat(tmp_path: Path, database_url: str = "", **settings: Any) ->
         operator_token=OPERATOR_TOKEN,
         **settings,
     )
-    app = Agrochat(config)
+    app = Agrochat(config, transcription=transcription)
     app.start()
     running = Running(app)
     try:

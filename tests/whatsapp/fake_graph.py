@@ -8,9 +8,11 @@ Shapes from Meta's developer documentation (see agrochat/actors/whatsapp/_cloud.
 them (``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>``).
 
 Test API: ``sends`` (accepted bodies), ``requests`` (everything, with the Authorization header),
-``fail_next(code, message, …)`` (scripted errors, in order), ``delay_s``; ``wait_sends(n)``.
-Builders: ``text_webhook``, ``media_webhook``, ``reaction_webhook``, ``status_webhook``,
-``signed_webhook``.
+``fail_next(code, message, …)`` (scripted errors, in order), ``delay_s``; ``wait_sends(n)``;
+media: ``add_media`` (served at ``GET /{version}/{media-id}`` -> URL -> bytes, both with the
+bearer token), ``media_error``, ``media_requests()``.
+Builders: ``text_webhook``, ``media_webhook``, ``audio_webhook``, ``reaction_webhook``,
+``status_webhook``, ``signed_webhook``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class GraphRequest:
     authorization: str | None
     body: Any
     status: int
+    kind: str = "message"  # or "media": a media URL lookup or download
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,15 @@ class FakeGraph:
         self.requests: list[GraphRequest] = []
         self._errors: list[ScriptedError] = []
         self._cond = threading.Condition()
+        # Uploaded media by id: (bytes, mime_type); ``media_error``: the status every media
+        # download answers while set.
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.media_error: int | None = None
         app = web.Application()
         app.router.add_post("/{version}/{number}/messages", self._messages)
+        # Before "/{version}/{media_id}", which would match it too.
+        app.router.add_get("/whatsapp_business/attachments/", self._attachment)
+        app.router.add_get("/{version}/{media_id}", self._media_url)
         self._server = ServerThread(app)
         self.url = f"http://127.0.0.1:{self._server.port}"
 
@@ -91,12 +101,15 @@ class FakeGraph:
     @property
     def sends(self) -> list[dict[str, Any]]:
         with self._cond:
-            return [r.body for r in self.requests if r.status == 200]
+            return [r.body for r in self.requests if r.status == 200 and r.kind == "message"]
 
     def wait_sends(self, count: int, timeout_s: float = 5.0) -> bool:
         with self._cond:
             return self._cond.wait_for(
-                lambda: sum(r.status == 200 for r in self.requests) >= count, timeout_s
+                lambda: (
+                    sum(r.status == 200 and r.kind == "message" for r in self.requests) >= count
+                ),
+                timeout_s,
             )
 
     def fail_next(
@@ -111,6 +124,65 @@ class FakeGraph:
         """Answer the next ``times`` sends with this Graph error (queued after earlier ones)."""
         with self._cond:
             self._errors.extend([ScriptedError(status, code, message, details)] * times)
+
+    def add_media(self, content: bytes, mime_type: str = "audio/ogg") -> str:
+        """A producer's upload, as Meta keeps it; its media id."""
+        media_id = str(uuid.uuid4().int)[:16]
+        with self._cond:
+            self.media[media_id] = (content, mime_type)
+        return media_id
+
+    def media_requests(self) -> list[GraphRequest]:
+        with self._cond:
+            return [r for r in self.requests if r.kind == "media"]
+
+    async def _media_url(self, request: web.Request) -> web.Response:
+        """``GET /{version}/{media-id}``: the file's short-lived URL, type, hash and size
+        (Meta's "Retrieve Media URL"), for the bearer token only."""
+        media_id = request.match_info["media_id"]
+        status, answer = self._media_answer(request, media_id)
+        if status == 200:
+            content, mime_type = self.media[media_id]
+            answer = {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/whatsapp_business/attachments/?mid={media_id}&ext=1&hash=x",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+                "id": media_id,
+            }
+        return self._record_media(request, status, answer)
+
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
+        """The download itself: the bytes, with the same bearer token ("Download Media")."""
+        media_id = request.query.get("mid", "")
+        status, answer = self._media_answer(request, media_id)
+        if status != 200:
+            return self._record_media(request, status, answer)
+        content, mime_type = self.media[media_id]
+        self._record_media(request, 200, {})
+        return web.Response(body=content, headers={"Content-Type": mime_type})
+
+    def _media_answer(self, request: web.Request, media_id: str) -> tuple[int, dict[str, Any]]:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, ScriptedError(401, 190, "Invalid OAuth access token").body()
+        if self.media_error is not None:
+            status = self.media_error
+            code, message = (131016, "Service unavailable") if status >= 500 else (100, "Invalid")
+            return status, ScriptedError(status, code, message).body()
+        if media_id not in self.media:
+            return 404, ScriptedError(404, 100, "Invalid parameter", "no such media").body()
+        return 200, {}
+
+    def _record_media(self, request: web.Request, status: int, answer: Any) -> web.Response:
+        with self._cond:
+            self.requests.append(
+                GraphRequest(
+                    request.path, request.headers.get("Authorization"), None, status, "media"
+                )
+            )
+            self._cond.notify_all()
+        return web.json_response(answer, status=status)
 
     async def _messages(self, request: web.Request) -> web.Response:
         try:
@@ -224,6 +296,12 @@ def media_webhook(
     elif caption is not None:
         content["caption"] = caption
     return _inbound(phone, kind, content, **options)
+
+
+def audio_webhook(phone: str, media_id: str, **options: Any) -> dict[str, Any]:
+    """A voice note (the Cloud API's ``audio`` with ``voice`` true)."""
+    content = {"id": media_id, "mime_type": "audio/ogg; codecs=opus", "voice": True}
+    return _inbound(phone, "audio", content, **options)
 
 
 def reaction_webhook(phone: str, target: str, emoji: str | None, **options: Any) -> dict[str, Any]:

@@ -22,7 +22,8 @@ Every URL, body, status code and close code here follows WAHA itself; where each
 
 Test API: ``push_message``/``push_ack``/``push_reaction``/``push_event`` (return the envelope),
 ``redeliver``, ``drop_socket``, ``set_status``, ``set_api_key``, ``ping``/``heartbeat``,
-``delay_s`` (slow on demand), ``send_text_error``; records: ``calls``, ``sent_texts``, ``seen``,
+``delay_s`` (slow on demand), ``send_text_error``, ``push_voice`` (with the file served at
+``/api/files/…``) and ``media_error``; records: ``calls``, ``sent_texts``, ``seen``,
 ``typing``, ``ws_attempts``, ``ws_refused``, ``ws_queries``, ``pongs``; ``wait_until(predicate)``
 and the ``wait_*`` helpers block on a condition, never sleep.
 """
@@ -144,9 +145,12 @@ def message_payload(
     media_type: str | None = None,
     message_id: str | None = None,
     timestamp: int | None = None,
+    media_url: str | None = None,
+    mimetype: str | None = None,
 ) -> dict[str, Any]:
     """A message in WAHA's shape (WEBJS ``toWAMessage``), as the websocket and the chats API
-    serve it; ``me`` is the session's own number."""
+    serve it; ``me`` is the session's own number. ``media_url``: where WAHA serves the file
+    (None, as WAHA sends when it did not download it)."""
     chat = chat_of(phone_or_chat)
     me_chat = f"{me}@c.us"
     ts = int(time.time()) if timestamp is None else timestamp
@@ -172,7 +176,7 @@ def message_payload(
         body = base64.b64encode(png(mid, 4)).decode()  # WEBJS: a thumbnail, not text
     else:
         data["caption"] = text or None
-        data["mimetype"] = MIMETYPES.get(kind, "application/octet-stream")
+        data["mimetype"] = mimetype or MIMETYPES.get(kind, "application/octet-stream")
         body = text
     return {
         "id": mid,
@@ -184,7 +188,9 @@ def message_payload(
         "body": body,
         "hasMedia": has_media,
         "media": (
-            {"url": None, "mimetype": data["mimetype"], "filename": None} if has_media else None
+            {"url": media_url, "mimetype": data["mimetype"], "filename": None, "error": None}
+            if has_media
+            else None
         ),
         "ack": 1,
         "ackName": "SERVER",
@@ -204,6 +210,12 @@ class FakeWaha:
         self.delay_s = 0.0  # every HTTP answer waits this long ("slow on demand")
         # (status, body) for the next sendText calls while set, e.g. (500, {...}).
         self.send_text_error: tuple[int, Any] | None = None
+        # The status every file download answers while set, e.g. 500.
+        self.media_error: int | None = None
+        # Serve files chunked, without Content-Length (a reader must count what it gets).
+        self.chunked_files = False
+        # Received media WAHA keeps: (session, file name) -> (bytes, Content-Type).
+        self.files: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.calls: list[Call] = []
         self.pushed: list[tuple[dict[str, Any], int]] = []  # (envelope, sockets it reached)
         self.ws_attempts = 0
@@ -224,6 +236,7 @@ class FakeWaha:
         app.router.add_get("/api/{session}/chats/overview", self._overview)
         app.router.add_get("/api/{session}/chats/{chat}/messages", self._messages)
         app.router.add_get("/api/{session}/auth/qr", self._qr)
+        app.router.add_get("/api/files/{session}/{name}", self._file)
         self._server = ServerThread(app)
         self.url = f"http://127.0.0.1:{self._server.port}"
 
@@ -338,6 +351,37 @@ class FakeWaha:
         # WAHA's ``message`` event covers incoming messages; fromMe ones typed on the phone come
         # through ``message.any`` in WAHA, and through here too when a test asks for them.
         return self.push_event("message", payload, session=session)
+
+    def push_voice(
+        self,
+        phone_or_chat: str,
+        audio: bytes,
+        *,
+        session: str = "default",
+        media_type: str = "ptt",
+        mimetype: str = "audio/ogg; codecs=opus",
+    ) -> dict[str, Any]:
+        """A producer sends a voice note: WAHA keeps the file (WAHA_DOWNLOAD_MEDIA) and serves
+        it at ``/api/files/{session}/{message id}.oga`` to a client with the key; the event's
+        ``media.url`` names it (with WAHA's own base URL)."""
+        chat = chat_of(phone_or_chat)
+        message_id = f"false_{chat}_{_wid()}"
+        name = f"{message_id}.oga"
+        with self._cond:
+            self.files[(session, name)] = (audio, mimetype)
+        payload = self.message_payload(
+            chat,
+            media_type=media_type,
+            message_id=message_id,
+            media_url=f"{self.url}/api/files/{session}/{name}",
+            mimetype=mimetype,
+        )
+        self._store(session, chat, payload)
+        return self.push_event("message", payload, session=session)
+
+    def file_calls(self) -> list[Call]:
+        with self._cond:
+            return [c for c in self.calls if c.path.startswith("/api/files/")]
 
     def push_ack(
         self, message_id: str, phone: str, *, ack: int = 3, session: str = "default"
@@ -662,6 +706,30 @@ class FakeWaha:
         # whatsapp-web.js fetchMessages gives the last ``limit``; WAHA serves them newest first.
         newest_first = sorted(history, key=lambda m: m["timestamp"], reverse=True)[:limit]
         return await self._answer(request, 200, newest_first)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """WAHA serves received files statically under /api/files, behind the same key check
+        as the API (no session status check: the file is on disk)."""
+        if not self._authorized(request):
+            return await self._answer(request, 401, UNAUTHORIZED)
+        if self.media_error is not None:
+            return await self._answer(request, self.media_error, {"error": "media error"})
+        with self._cond:
+            found = self.files.get((request.match_info["session"], request.match_info["name"]))
+        if found is None:
+            return await self._answer(request, 404, {"message": "Not Found", "statusCode": 404})
+        content, mimetype = found
+        if not self.chunked_files:
+            response = web.Response(body=content, status=200, headers={"Content-Type": mimetype})
+            return await self._answer(request, 200, response)
+        await self._answer(request, 200, None)
+        stream = web.StreamResponse(status=200, headers={"Content-Type": mimetype})
+        stream.enable_chunked_encoding()
+        await stream.prepare(request)
+        for start in range(0, len(content), 512):
+            await stream.write(content[start : start + 512])
+        await stream.write_eof()
+        return stream
 
     async def _qr(self, request: web.Request) -> web.Response:
         name = request.match_info["session"]

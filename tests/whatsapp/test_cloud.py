@@ -25,6 +25,7 @@ from tests.whatsapp.fake_graph import (
     PHONE_NUMBER_ID,
     TOKEN,
     FakeGraph,
+    audio_webhook,
     media_webhook,
     reaction_webhook,
     signed_webhook,
@@ -418,3 +419,11 @@ def test_an_error_without_a_graph_body_is_classified_by_status(
 ) -> None:
     assert graph_error(status, None).retryable is retryable
     assert graph_error(status, {"unexpected": True}).retryable is retryable
+
+
+def test_an_audio_message_keeps_its_media_id_and_type() -> None:
+    [message] = parse_webhook(audio_webhook(FARMER, "1480352226158913"))
+
+    assert isinstance(message, InboundMessage)
+    assert (message.media_type, message.media_source) == ("audio", "1480352226158913")
+    assert message.media_mimetype == "audio/ogg; codecs=opus" and message.text == ""

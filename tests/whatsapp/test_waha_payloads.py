@@ -18,7 +18,7 @@ from agrochat.actors.whatsapp import (
     chat_kind,
     parse_frame,
 )
-from agrochat.actors.whatsapp._waha_payloads import parse_ack, parse_message
+from agrochat.actors.whatsapp._waha_payloads import media_path, parse_ack, parse_message
 from tests.whatsapp.fake_waha import message_payload
 
 FARMER = "51987654321"
@@ -184,3 +184,40 @@ def test_session_status_reads_the_status_and_the_linked_phone() -> None:
 )
 def test_frames_agrochat_does_not_act_on_are_none(frame: str) -> None:
     assert parse_frame(frame) is None
+
+
+def test_a_voice_note_keeps_the_path_of_its_file_and_its_type() -> None:
+    payload = message_payload(
+        FARMER,
+        media_type="ptt",
+        media_url="http://localhost:3000/api/files/default/false_51987654321@c.us_3EB0A1.oga",
+    )
+
+    message = parse_message(payload, session="default")
+
+    assert message is not None and message.media_type == "ptt"
+    # Only the path: WAHA's own base URL (a container's name, its localhost) is not how we
+    # reach it, and the key must never follow a host a payload names.
+    assert message.media_source == "/api/files/default/false_51987654321@c.us_3EB0A1.oga"
+    assert message.media_mimetype == "audio/ogg; codecs=opus"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "http://attacker.example/steal-the-key",
+        "http://localhost:3000/api/sendText",
+        "http://localhost:3000/api/files/../sessions/default",
+        42,
+    ],
+)
+def test_a_media_url_that_is_not_a_waha_file_is_not_fetched(url: object) -> None:
+    assert media_path(url) is None
+    payload = message_payload(FARMER, media_type="ptt")
+    payload["media"]["url"] = url
+
+    message = parse_message(payload, session="default")
+
+    assert message is not None and message.media_source is None

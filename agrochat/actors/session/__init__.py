@@ -18,6 +18,7 @@ from agrochat.actors.session._gateway import SessionGateway
 from agrochat.actors.session._persist import Delivery
 from agrochat.actors.session._signals import vocabulary
 from agrochat.actors.session._stats import SessionStats
+from agrochat.actors.session._voice import Heard, MediaSource, VoiceNotes
 
 __all__ = [
     "Accepted",
@@ -28,7 +29,9 @@ __all__ = [
     "Form",
     "FormField",
     "FormValidation",
+    "Heard",
     "Inference",
+    "MediaSource",
     "Outcome",
     "Rejected",
     "SessionActor",
@@ -36,6 +39,7 @@ __all__ = [
     "SessionGateway",
     "SessionStats",
     "Status",
+    "VoiceNotes",
     "load_form",
     "validate_fields",
     "validate_value",

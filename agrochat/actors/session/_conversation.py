@@ -3,7 +3,8 @@
 It sequences the stages of a reply, each of them a pure function or small class with its own
 tests:
 
-1. accept: store the message (idempotent on the gateway's id);
+1. accept: store the message (idempotent on the gateway's id); a voice note is heard first
+   (``_voice``: fetched, transcribed) and its transcript is then the message's text;
 2. read (``_signals``) and find what we know (``KnowledgeBase.search``);
 3. understand (``_understand``): code decides, the model only breaks a close tie;
 4. review what the message proposes (``_review``): form values, an alert, a person;
@@ -26,7 +27,7 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from agrochat import wording
@@ -45,6 +46,8 @@ from agrochat.actors.session._understand import (
     needs_model,
     options,
 )
+from agrochat.actors.session._voice import Heard, VoiceNotes
+from agrochat.actors.transcription import LOW_CONFIDENCE
 from agrochat.config import Config
 from agrochat.errors import AgrochatError
 from agrochat.knowledge import Hit, KnowledgeBase
@@ -139,8 +142,10 @@ class Conversation:
         delivery: Delivery,
         clock: Clock | None = None,
         phrase: bool = False,
+        voice: VoiceNotes | None = None,
     ) -> None:
-        """``phrase``: let the model reword composed answers (AGROCHAT_PHRASE)."""
+        """``phrase``: let the model reword composed answers (AGROCHAT_PHRASE); ``voice``:
+        how voice notes are heard (None: no transcriber, they get ``wording.MEDIA``)."""
         self.phone = phone
         self.config = config
         self.inference = inference
@@ -149,6 +154,7 @@ class Conversation:
         self.delivery = delivery
         self.clock = clock or Clock(config.timezone)
         self.phrase = phrase
+        self.voice = voice
         self.reply_timeout_s = config.reply_timeout_s
         self.producers = ProducerStore(database)
         self.messages = MessageStore(database)
@@ -196,9 +202,7 @@ class Conversation:
             return self._hold(producer, inbound, deliver=deliver)
         # Strict order: whatever was accepted earlier and never answered goes first.
         self._recover(producer, before=inbound.id)
-        if inbound.media_type is not None:
-            return self._canned(producer, inbound, wording.MEDIA, deliver=deliver)
-        return self._answer(
+        return self._respond(
             producer,
             inbound,
             deadline=incoming.deadline,
@@ -339,6 +343,96 @@ class Conversation:
         }
 
     # -- answering -------------------------------------------------------------------------
+
+    def _respond(
+        self,
+        producer: Producer,
+        inbound: StoredMessage,
+        *,
+        deadline: float,
+        deliver: bool,
+        started: float,
+        request_id: str | None,
+    ) -> Outcome:
+        """Whatever the message is: text answered, a voice note heard then answered, any
+        other media told we only read text."""
+        if inbound.is_voice and self.voice is not None:
+            return self._voice_note(
+                producer,
+                inbound,
+                deadline=deadline,
+                deliver=deliver,
+                started=started,
+                request_id=request_id,
+            )
+        if inbound.media_type is not None:
+            return self._canned(producer, inbound, wording.MEDIA, deliver=deliver)
+        return self._answer(
+            producer,
+            inbound,
+            deadline=deadline,
+            deliver=deliver,
+            started=started,
+            request_id=request_id,
+        )
+
+    def _voice_note(
+        self,
+        producer: Producer,
+        inbound: StoredMessage,
+        *,
+        deadline: float,
+        deliver: bool,
+        started: float,
+        request_id: str | None,
+    ) -> Outcome:
+        """The transcript is the producer's message: stored as its text (with how sure the
+        transcriber was) and answered like a written one; a doubtful one is asked again."""
+        assert self.voice is not None
+        heard = self.voice.hear(producer, inbound, deadline=deadline)
+        transcript = heard.transcript
+        if transcript is None:
+            if heard.retry and self.messages.latest_reply(inbound.id) is None:
+                return self._retry_later(producer, inbound, heard, deliver=deliver)
+            text = wording.VOICE_NOT_RECEIVED if heard.retry else heard.reply
+            return self._failed(producer, inbound, text, heard.error, deliver)
+        text = transcript.text.strip()
+        self.messages.set_transcript(inbound.id, text, transcript.confidence)
+        inbound = replace(inbound, text=text, transcript_confidence=transcript.confidence)
+        if transcript.confidence < LOW_CONFIDENCE or not text:
+            return self._canned(producer, inbound, wording.VOICE_UNCLEAR, deliver=deliver)
+        return self._answer(
+            producer,
+            inbound,
+            deadline=deadline,
+            deliver=deliver,
+            started=started,
+            request_id=request_id,
+        )
+
+    def _retry_later(
+        self, producer: Producer, inbound: StoredMessage, heard: Heard, *, deliver: bool
+    ) -> Outcome:
+        """The first time a note cannot be had or heard for a passing reason: the producer is
+        told, and the message stays ``received`` so that it is tried once more (the WhatsApp
+        actor's sweep of unanswered messages, or this producer's next activation); a second
+        failure is final (``latest_reply`` shows this apology was given)."""
+        self.failures += 1
+        self.last_failure = heard.error
+        log.warning("voice note to be tried again", message_id=inbound.id, error=heard.error)
+        missing = self.form.missing(self.producers.fields(producer.id))
+        output = canned_output(inbound.role, heard.reply, missing)
+        self.recorder.record(
+            producer,
+            inbound,
+            output,
+            Review(),
+            status=MessageStatus.RECEIVED,
+            deliver=deliver,
+            latency_ms=None,
+            now=self.clock.utcnow(),
+        )
+        return Outcome(reply=self._reply(output, inbound), status=Status.FAILED, error=heard.error)
 
     def _answer(
         self,
@@ -628,6 +722,19 @@ class Conversation:
     def _hold(self, producer: Producer, inbound: StoredMessage, *, deliver: bool) -> Outcome:
         """A person on the team has this conversation: the message is theirs to answer. Only a
         caller that shows our answer itself (the seed's bridge) is told so."""
+        if inbound.is_voice and self.voice is not None:
+            # The person answering reads the transcript and plays the note in the panel;
+            # nothing is said to the producer about how it went.
+            heard = self.voice.hear(
+                producer, inbound, deadline=self.clock.monotonic() + self.reply_timeout_s
+            )
+            if heard.transcript is not None:
+                transcript = heard.transcript
+                self.messages.set_transcript(
+                    inbound.id, transcript.text.strip(), transcript.confidence
+                )
+            else:
+                log.info("held voice note not heard", message_id=inbound.id, error=heard.error)
         self.messages.hold(inbound.id)
         log.info("message held for the team", message_id=inbound.id, by=producer.taken_over_by)
         text = "" if deliver else wording.WITH_A_PERSON
@@ -689,7 +796,7 @@ class Conversation:
                 # Later ones are in this session's mailbox already (a gateway's inbox stores
                 # each message before telling us); they come in their turn.
                 continue
-            self._answer(
+            self._respond(
                 producer,
                 inbound,
                 deadline=self.clock.monotonic() + self.reply_timeout_s,

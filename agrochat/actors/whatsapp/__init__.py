@@ -24,6 +24,7 @@ from agrochat.actors.whatsapp._inbound import (
     SessionStatus,
 )
 from agrochat.actors.whatsapp._inbox import Accepted, Inbox
+from agrochat.actors.whatsapp._media import Media
 from agrochat.actors.whatsapp._outgoing import (
     CLOUD_TEXT_LIMIT,
     WAHA_TEXT_LIMIT,
@@ -72,6 +73,7 @@ __all__ = [
     "InboundEvent",
     "InboundMessage",
     "Inbox",
+    "Media",
     "OutboxSender",
     "QrCode",
     "Reaction",

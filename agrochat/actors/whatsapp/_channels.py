@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from agrochat.actors.whatsapp._cloud import CloudClient
+from agrochat.actors.whatsapp._media import Media
 from agrochat.actors.whatsapp._transports import ConsoleTransport, Transport, WahaClient
 from agrochat.config import Config
-from agrochat.errors import ConfigError
+from agrochat.errors import ConfigError, MediaUnavailable
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ class Channels:
     @property
     def kind(self) -> str:
         return self.default.kind
+
+    def download(self, channel: str | None, source: str, *, max_bytes: int) -> Media:
+        """A producer's media file through the number it came to (MediaUnavailable, not
+        retryable, for a transport that has no files: the console)."""
+        transport = self.get(channel).transport
+        fetch = getattr(transport, "download_media", None)
+        if fetch is None:
+            raise MediaUnavailable(f"{transport.name} has no media files", retryable=False)
+        media: Media = fetch(source, max_bytes=max_bytes)
+        return media
 
     def close(self) -> None:
         for channel in self:

@@ -31,6 +31,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -41,8 +42,9 @@ from agrochat.actors.whatsapp._inbound import (
     InboundMessage,
     Reaction,
 )
+from agrochat.actors.whatsapp._media import GENERIC_TYPES, Media, bare_type, download
 from agrochat.actors.whatsapp._transports import TransportError
-from agrochat.errors import BadRequest, Forbidden
+from agrochat.errors import BadMedia, BadRequest, Forbidden, MediaUnavailable
 from agrochat.logs import get_logger
 from agrochat.phones import normalize_phone
 
@@ -191,6 +193,8 @@ def _message(message: Mapping[str, Any], number_id: str) -> InboundMessage | Rea
             timestamp=timestamp,
         )
     text, media_type = _content(kind, body)
+    media_id = body.get("id") if kind in _MEDIA_OBJECTS else None
+    mimetype = body.get("mime_type") if kind in _MEDIA_OBJECTS else None
     return InboundMessage(
         source="cloud",
         session=number_id,
@@ -201,6 +205,9 @@ def _message(message: Mapping[str, Any], number_id: str) -> InboundMessage | Rea
         timestamp=timestamp,
         has_media=kind in _MEDIA_OBJECTS,
         media_type=media_type,
+        # The media object's id: GET /{media-id} gives a short-lived URL to download it from.
+        media_source=media_id if isinstance(media_id, str) and media_id else None,
+        media_mimetype=mimetype if isinstance(mimetype, str) and mimetype else None,
     )
 
 
@@ -317,7 +324,8 @@ class CloudClient:
         client: httpx.Client | None = None,
     ) -> None:
         self.phone_number_id = phone_number_id
-        self.url = f"{base_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
+        self.graph = f"{base_url.rstrip('/')}/{api_version}"
+        self.url = f"{self.graph}/{phone_number_id}/messages"
         self.template_language = template_language
         self.template_text_param = template_text_param
         self.client = client or httpx.Client(timeout=timeout_s)
@@ -360,6 +368,37 @@ class CloudClient:
             log.warning("Graph API accepted a message without an id", status=response.status_code)
             return None
         return message_id
+
+    def download_media(self, source: str, *, max_bytes: int) -> Media:
+        """A received file by its media id: ``GET /{media-id}`` gives a short-lived URL (and
+        the size), which is then fetched with the same bearer token (Meta's "Download Media")."""
+        try:
+            url = f"{self.graph}/{quote(source, safe='')}"
+            response = self.client.get(url, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise MediaUnavailable(
+                f"Graph API unreachable: {type(exc).__name__}", retryable=True
+            ) from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400 or not isinstance(data, Mapping):
+            error = graph_error(response.status_code, data)
+            raise MediaUnavailable(str(error), retryable=error.retryable)
+        file_url = data.get("url")
+        if not isinstance(file_url, str) or not file_url.startswith(("https://", "http://")):
+            raise MediaUnavailable("Graph API gave no URL for the media", retryable=False)
+        size = data.get("file_size")
+        if isinstance(size, int) and size > max_bytes:
+            raise BadMedia(f"file of {size} bytes", reason="too_big")
+        media = download(
+            self.client, file_url, headers=self._headers, max_bytes=max_bytes, gateway="Cloud API"
+        )
+        declared = data.get("mime_type")
+        if media.mimetype in GENERIC_TYPES and isinstance(declared, str):
+            return Media(content=media.content, mimetype=bare_type(declared))
+        return media
 
     def close(self) -> None:
         self.client.close()

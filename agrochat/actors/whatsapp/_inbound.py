@@ -36,6 +36,9 @@ class InboundMessage:
     has_media: bool = False
     media_type: str | None = None  # None for text; else the gateway's type: image, ptt, sticker…
     event_id: str | None = None  # WAHA's "evt_…" envelope id; None from catch-up and Cloud
+    # Where the gateway keeps the file: WAHA's path under /api/files/, the Cloud API's media id.
+    media_source: str | None = None
+    media_mimetype: str | None = None
 
     @property
     def is_text(self) -> bool:

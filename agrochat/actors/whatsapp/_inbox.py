@@ -112,6 +112,8 @@ class Inbox:
                 message.text,
                 gateway_message_id=message.message_id,
                 media_type=message.media_type,
+                media_source=message.media_source,
+                media_mimetype=message.media_mimetype,
                 now=now,
             )
         except DuplicateMessage:

@@ -19,7 +19,9 @@ from urllib.parse import quote
 import httpx
 
 from agrochat.actors.whatsapp._inbound import InboundMessage
-from agrochat.actors.whatsapp._waha_payloads import chat_kind, parse_message
+from agrochat.actors.whatsapp._media import Media, download
+from agrochat.actors.whatsapp._waha_payloads import FILES_PREFIX, chat_kind, parse_message
+from agrochat.errors import MediaUnavailable
 from agrochat.logs import get_logger
 from agrochat.phones import chat_id
 
@@ -267,6 +269,15 @@ class WahaClient:
         data = _json(response)
         value = data.get("value") if isinstance(data, dict) else None
         return value if isinstance(value, str) else None
+
+    def download_media(self, source: str, *, max_bytes: int) -> Media:
+        """A received file, by the path WAHA gave it (``/api/files/…``), from our WAHA URL with
+        the key (the client sends it on every request)."""
+        if not source.startswith(FILES_PREFIX):
+            raise MediaUnavailable("not a WAHA file path", retryable=False)
+        return download(
+            self.client, f"{self.base_url}{source}", headers={}, max_bytes=max_bytes, gateway="WAHA"
+        )
 
     def close(self) -> None:
         self.client.close()

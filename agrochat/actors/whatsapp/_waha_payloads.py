@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from agrochat.actors.whatsapp._inbound import (
     DeliveryState,
@@ -35,6 +36,10 @@ from agrochat.logs import get_logger
 from agrochat.phones import normalize_phone
 
 log = get_logger(__name__)
+
+# Where WAHA serves the files of received media (WAHA_DOWNLOAD_MEDIA, waha-docs
+# how-to/receive-messages "media"): GET /api/files/{session}/{message id}.{ext}, with the key.
+FILES_PREFIX = "/api/files/"
 
 # The events agrochat subscribes to (WAHA's WAHAEvents names).
 SUBSCRIBED_EVENTS = ("message", "session.status", "message.ack", "message.reaction")
@@ -136,6 +141,10 @@ def parse_message(
         # base64 thumbnail (locations, some images), which is not something the farmer wrote.
         caption = data.get("caption")
         text = caption if isinstance(caption, str) else ""
+    media = payload.get("media")
+    if not isinstance(media, Mapping):
+        media = {}
+    mimetype = media.get("mimetype")
     return InboundMessage(
         source="waha",
         session=session,
@@ -147,7 +156,24 @@ def parse_message(
         has_media=has_media,
         media_type=media_type,
         event_id=event_id,
+        media_source=media_path(media.get("url")) if has_media else None,
+        media_mimetype=mimetype if isinstance(mimetype, str) and mimetype else None,
     )
+
+
+def media_path(url: object) -> str | None:
+    """The path of WAHA's file URL (``/api/files/{session}/{file}``), or None for anything else.
+
+    Only the path is kept: the URL's host is WAHA's WAHA_BASE_URL, which is often not how we
+    reach it (a container's name, localhost inside its container), and WAHA's key must never
+    go to a host a payload names. We fetch the path from AGROCHAT_WAHA_URL.
+    """
+    if not isinstance(url, str) or not url:
+        return None
+    path = urlsplit(url).path
+    if not path.startswith(FILES_PREFIX) or ".." in path.split("/"):
+        return None
+    return path
 
 
 def _media_type(payload: Mapping[str, Any], raw_type: object, has_media: bool) -> str | None:

@@ -147,7 +147,22 @@
     <ol class="chat">
       % for m in history.messages:
       <li class="msg msg-{{m.direction}} {{'msg-escalated' if m.id == escalated_message else ''}}">
+        % if m.is_voice:
+        <div class="bubble voice">
+          <span class="voice-mark" title="Nota de voz" aria-label="Nota de voz">🎤</span>
+          % if m.transcript_confidence is not None:
+          {{m.text}}
+          <span class="muted small {{'bad-text' if m.transcript_confidence < low_confidence else ''}}">(transcripción, confianza {{'%d' % round(m.transcript_confidence * 100)}}&nbsp;%)</span>
+          % else:
+          <span class="muted small">nota de voz sin transcribir</span>
+          % end
+          % if m.id in voice_notes:
+          <audio controls preload="none" src="/admin/producers/{{producer.id}}/voice/{{m.id}}"></audio>
+          % end
+        </div>
+        % else:
         <div class="bubble">{{m.text}}</div>
+        % end
         <div class="meta">
           % if m.direction == 'in':
           Productor
@@ -157,7 +172,7 @@
           agrochat
           % end
           · {{when(m.created_at)}}
-          % if m.media_type:
+          % if m.media_type and not m.is_voice:
           · {{m.media_type}}
           % end
           % if m.direction == 'in' and m.status != 'answered':
