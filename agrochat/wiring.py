@@ -6,6 +6,7 @@ whatsapp   our numbers: stores what producers write and tells "sessions"; sends 
            through the gateway; tells "alerts" what was delivered
 sessions   one actor per producer; asks inference, tells whatsapp
 alerts     ticks, claims due alerts, tells "sessions" to deliver them in each producer's order
+transcription  (AGROCHAT_ASR=on) owns the speech model; talks to no one
 
 The Cloud API's webhook (HTTP) stores messages through the same Inbox the WhatsApp actor uses
 and tells "sessions" too.
@@ -42,6 +43,12 @@ from agrochat.actors.session import (
     load_form,
     vocabulary,
 )
+from agrochat.actors.transcription import (
+    Limits,
+    RecognizerFactory,
+    TranscriptionActor,
+    TranscriptionClient,
+)
 from agrochat.actors.whatsapp import (
     WAHA_TEXT_LIMIT,
     Channels,
@@ -72,6 +79,8 @@ class Wiring:
     inbox: Inbox | None = None
     gateway_state: GatewayState | None = None
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Voice notes to text; None with AGROCHAT_ASR=off.
+    transcription: TranscriptionClient | None = None
     metrics: list[Callable[[], str]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -156,6 +165,34 @@ def _conversations(
     return conversation
 
 
+def _transcription(
+    config: Config,
+    peers: Peers,
+    specs: list[ChildSpec],
+    recognizer_factory: RecognizerFactory | None,
+) -> tuple[TranscriptionClient | None, ModelStatus | None]:
+    """The speech model's actor (appended to ``specs``) and client, when AGROCHAT_ASR is on."""
+    if not config.asr:
+        return None, None
+    status = ModelStatus()
+    specs.append(
+        ChildSpec(
+            id=ActorId.TRANSCRIPTION,
+            start=lambda: TranscriptionActor.start(
+                config, status=status, recognizer_factory=recognizer_factory
+            ),
+        )
+    )
+    client = TranscriptionClient(
+        peers,
+        queue_limit=config.asr_queue,
+        limits=Limits(max_seconds=config.voice_max_seconds, max_bytes=config.voice_max_bytes),
+        timeout_s=config.asr_timeout_s,
+        status=status,
+    )
+    return client, status
+
+
 def build(
     config: Config,
     database: Database,
@@ -163,10 +200,11 @@ def build(
     *,
     backend_factory: BackendFactory | None = None,
     clock: Clock | None = None,
+    recognizer_factory: RecognizerFactory | None = None,
 ) -> Wiring:
     """``backend_factory``: the model (default: what the configuration names); ``clock``: the
-    conversations' time. Tests and benchmarks give doubles here and get everything else exactly
-    as production has it."""
+    conversations' time; ``recognizer_factory``: the speech model. Tests and benchmarks give
+    doubles here and get everything else exactly as production has it."""
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
     # One client for /chat and every session: the queue bound is global to the model.
@@ -183,6 +221,7 @@ def build(
             ),
         )
     ]
+    transcription, asr_status = _transcription(config, peers, specs, recognizer_factory)
     if gateway is not None:
         specs.append(
             ChildSpec(
@@ -214,6 +253,8 @@ def build(
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
+    if asr_status is not None:
+        health_checks["asr"] = asr_status.health
     if gateway is not None:
         health_checks["gateway"] = gateway.state.health
     return Wiring(
@@ -224,5 +265,6 @@ def build(
         inbox=gateway.inbox if gateway is not None else None,
         gateway_state=gateway.state if gateway is not None else None,
         health_checks=health_checks,
+        transcription=transcription,
         metrics=[inference_metrics, session_stats.render],
     )
