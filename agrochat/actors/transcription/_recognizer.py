@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from agrochat.actors.transcription._audio import SAMPLE_RATE
 from agrochat.actors.transcription._transcript import Segment
-from agrochat.errors import DeadlineExceeded
+from agrochat.errors import DeadlineExceeded, ModelUnavailable
 from agrochat.messages import expired
 
 
@@ -44,12 +45,23 @@ class WhisperRecognizer:
         # with ASR off never needs.
         from faster_whisper import WhisperModel
 
-        model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        # faster-whisper takes a name it cannot find on disk for a Hugging Face repo and
+        # downloads it; agrochat loads only what is on disk.
+        if not (path / "model.bin").is_file():
+            raise ModelUnavailable(f"{path} is not a faster-whisper model directory (no model.bin)")
+        model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=threads,
+            local_files_only=True,
+        )
         return cls(model, path, frozenset(model.supported_languages))
 
     def recognize(
         self, samples: np.ndarray, *, language: str, deadline: float
     ) -> tuple[list[Segment], str]:
+        window_s = min(len(samples) / SAMPLE_RATE, 30.0)
         segments, info = self._model.transcribe(
             samples,
             # A code Whisper does not know (a profile's free text) means "detect it".
@@ -63,6 +75,10 @@ class WhisperRecognizer:
             # Each 30 s window on its own: conditioning on the previous window's text is how
             # Whisper falls into repeating itself on long notes.
             condition_on_previous_text=False,
+            # Spanish speech is about 6 tokens a second; twice that plus room for timestamps.
+            # Without a cap, a 2 s note that sent the decoder into a loop took 12 s to emit
+            # 400 "¡" (the limit is Whisper's 448 tokens a window).
+            max_new_tokens=min(400, 48 + int(12 * window_s)),
         )
         heard: list[Segment] = []
         # Lazy: each step decodes one more window, so a deadline stops a long note midway.
@@ -74,6 +90,7 @@ class WhisperRecognizer:
                     end=segment.end,
                     avg_logprob=segment.avg_logprob,
                     no_speech_prob=segment.no_speech_prob,
+                    compression_ratio=segment.compression_ratio,
                 )
             )
             if expired(deadline):

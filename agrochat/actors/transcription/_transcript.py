@@ -24,7 +24,8 @@ class Transcript:
 
     ``confidence`` (0..1) is the segments' mean token probability, ``exp(avg_logprob)``, times
     the probability that the segment is speech at all, ``1 - no_speech_prob``, averaged over
-    the segments weighted by their length; 0 when nothing was recognised. Compare it with
+    the segments weighted by their length; a segment that repeats itself (compression ratio
+    over 2.4) counts as 0, and so does a note where nothing was recognised. Compare it with
     ``LOW_CONFIDENCE``. ``language`` is the language Whisper transcribed in (the hint unless
     it was not a language Whisper knows); ``duration_s`` the note's length.
     """
@@ -45,6 +46,14 @@ class Segment:
     end: float
     avg_logprob: float
     no_speech_prob: float
+    compression_ratio: float = 1.0
+
+
+# Whisper's own line for a decode that went wrong by repeating itself (its text compresses
+# better than speech does; the default compression_ratio_threshold of faster-whisper and
+# openai-whisper). Such a segment can carry a high token probability: measured here, espeak's
+# "¿Cuándo debo regar mi papa?" came back as 400 "¡" with avg_logprob -0.17.
+REPETITIVE = 2.4
 
 
 def confidence(segments: Sequence[Segment]) -> float:
@@ -54,7 +63,10 @@ def confidence(segments: Sequence[Segment]) -> float:
     for segment in segments:
         # A zero-length segment (Whisper emits them at a window's edge) still counts a little.
         weight = max(segment.end - segment.start, 0.1)
-        likely = math.exp(min(segment.avg_logprob, 0.0)) * (1.0 - segment.no_speech_prob)
+        if segment.compression_ratio > REPETITIVE:
+            likely = 0.0
+        else:
+            likely = math.exp(min(segment.avg_logprob, 0.0)) * (1.0 - segment.no_speech_prob)
         weighted += weight * likely
         total += weight
     if total == 0:
