@@ -222,6 +222,9 @@ def build(
         )
     ]
     transcription, asr_status = _transcription(config, peers, specs, recognizer_factory)
+    metrics = [inference_metrics, session_stats.render]
+    if transcription is not None:
+        metrics.append(transcription.stats.render)
     if gateway is not None:
         specs.append(
             ChildSpec(
@@ -266,5 +269,5 @@ def build(
         gateway_state=gateway.state if gateway is not None else None,
         health_checks=health_checks,
         transcription=transcription,
-        metrics=[inference_metrics, session_stats.render],
+        metrics=metrics,
     )

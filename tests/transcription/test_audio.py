@@ -20,6 +20,11 @@ def test_an_ogg_opus_note_decodes_to_16_khz_mono_of_its_length() -> None:
     assert abs(samples.size / SAMPLE_RATE - 3.0) < 0.1
 
 
+def test_a_note_of_exactly_the_maximum_duration_is_accepted() -> None:
+    samples = decode(ogg_opus(tone(3.0)), Limits(max_seconds=3, max_bytes=16 << 20))
+    assert abs(samples.size / SAMPLE_RATE - 3.0) < 0.1
+
+
 def test_random_bytes_are_corrupt() -> None:
     noise = random.Random(7).randbytes(20_000)
     with pytest.raises(BadMedia) as caught:

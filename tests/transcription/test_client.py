@@ -77,6 +77,7 @@ def test_random_bytes_are_refused_as_corrupt_and_never_reach_the_model() -> None
     assert caught.value.reason == "corrupt"
     assert recognizer.calls == []
     assert client.in_flight == 0
+    assert 'agrochat_transcription_notes_total{outcome="corrupt"} 1.0' in client.stats.render()
 
 
 def test_a_note_over_the_maximum_duration_is_refused_as_too_long() -> None:
@@ -108,6 +109,9 @@ def test_a_full_queue_refuses_at_once_and_the_waiting_note_is_still_answered() -
         gate.open.set()
         assert first.result(timeout=5).text == "riego"
     assert client.in_flight == 0
+    text = client.stats.render()
+    assert 'agrochat_transcription_notes_total{outcome="overloaded"} 1.0' in text
+    assert 'agrochat_transcription_notes_total{outcome="ok"} 1.0' in text
 
 
 def test_a_note_past_its_deadline_raises_and_is_dropped_unheard() -> None:

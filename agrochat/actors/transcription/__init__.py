@@ -14,6 +14,7 @@ from agrochat.actors.transcription._assemble import (
 )
 from agrochat.actors.transcription._audio import SAMPLE_RATE, Limits, decode
 from agrochat.actors.transcription._client import TranscriptionClient
+from agrochat.actors.transcription._metrics import TranscriptionStats
 from agrochat.actors.transcription._recognizer import Recognizer, WhisperRecognizer
 from agrochat.actors.transcription._runner import Transcriber, TranscriptionRequest
 from agrochat.actors.transcription._transcript import (
@@ -38,6 +39,7 @@ __all__ = [
     "TranscriptionActor",
     "TranscriptionClient",
     "TranscriptionRequest",
+    "TranscriptionStats",
     "WhisperRecognizer",
     "assemble_whisper_model",
     "confidence",

@@ -20,12 +20,21 @@ from agrochat.errors import BadMedia
 
 SAMPLE_RATE = 16_000
 ALLOWED_DEMUXERS = "ogg,mp3,mov,aac,amr,wav,flac,matroska"
+# Codecs pad a little (Opus adds up to 80 ms of pre-skip and a final frame), so a note of
+# exactly the maximum is not refused for what the encoder added.
+SLACK_S = 0.5
 
 
 @dataclass(frozen=True)
 class Limits:
+    """AGROCHAT_VOICE_MAX_SECONDS and AGROCHAT_VOICE_MAX_BYTES."""
+
     max_seconds: float
     max_bytes: int
+
+    def __post_init__(self) -> None:
+        if not (self.max_seconds > 0 and self.max_bytes > 0):
+            raise ValueError("voice note limits must be greater than 0")
 
 
 def check_size(audio: bytes, limits: Limits) -> None:
@@ -44,7 +53,7 @@ def decode(audio: bytes, limits: Limits) -> np.ndarray:
     cannot open or decode, a type not allowed, or a file without an audio stream.
     """
     check_size(audio, limits)
-    max_samples = int(limits.max_seconds * SAMPLE_RATE)
+    max_samples = int((limits.max_seconds + SLACK_S) * SAMPLE_RATE)
     chunks: list[np.ndarray] = []
     decoded = 0
     try:
@@ -55,7 +64,7 @@ def decode(audio: bytes, limits: Limits) -> np.ndarray:
                 raise BadMedia("corrupt", "the file holds no audio")
             stream = container.streams.audio[0]
             stated = _stated_seconds(container, stream)
-            if stated is not None and stated > limits.max_seconds:
+            if stated is not None and stated > limits.max_seconds + SLACK_S:
                 raise BadMedia(
                     "too_long", f"the audio lasts {stated:.0f} s, more than {limits.max_seconds:g}"
                 )

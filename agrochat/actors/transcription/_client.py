@@ -19,9 +19,16 @@ import pykka
 from agrochat.actors._common import ActorId, Peers
 from agrochat.actors.inference import ModelState, ModelStatus
 from agrochat.actors.transcription._audio import Limits, check_size, decode
+from agrochat.actors.transcription._metrics import TranscriptionStats
 from agrochat.actors.transcription._runner import TranscriptionRequest
 from agrochat.actors.transcription._transcript import Transcript
-from agrochat.errors import DeadlineExceeded, ModelUnavailable, NotReady, Overloaded
+from agrochat.errors import (
+    BadMedia,
+    DeadlineExceeded,
+    ModelUnavailable,
+    NotReady,
+    Overloaded,
+)
 
 
 class TranscriptionClient:
@@ -36,6 +43,7 @@ class TranscriptionClient:
         limits: Limits,
         timeout_s: float,
         status: ModelStatus | None = None,
+        stats: TranscriptionStats | None = None,
     ) -> None:
         if queue_limit < 1:
             raise ValueError("queue_limit must be at least 1")
@@ -44,6 +52,7 @@ class TranscriptionClient:
         self.limits = limits
         self.timeout_s = timeout_s
         self._status = status
+        self.stats = stats or TranscriptionStats()
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -61,7 +70,30 @@ class TranscriptionClient:
         Raises BadMedia (``reason`` "corrupt", "too_long" or "too_big"), Overloaded (the queue
         is full; nothing was started), DeadlineExceeded or ModelUnavailable.
         """
-        deadline = time.monotonic() + (self.timeout_s if deadline_s is None else deadline_s)
+        started = time.monotonic()
+        try:
+            transcript = self._transcribe(audio, language, started, deadline_s)
+        except BadMedia as exc:
+            self.stats.notes.labels(exc.reason).inc()
+            raise
+        except Overloaded:
+            self.stats.notes.labels("overloaded").inc()
+            raise
+        except DeadlineExceeded:
+            self.stats.notes.labels("deadline").inc()
+            raise
+        except ModelUnavailable:
+            self.stats.notes.labels("unavailable").inc()
+            raise
+        self.stats.notes.labels("ok").inc()
+        self.stats.duration.observe(time.monotonic() - started)
+        self.stats.audio.inc(transcript.duration_s)
+        return transcript
+
+    def _transcribe(
+        self, audio: bytes, language: str, started: float, deadline_s: float | None
+    ) -> Transcript:
+        deadline = started + (self.timeout_s if deadline_s is None else deadline_s)
         check_size(audio, self.limits)
         if self._status is not None and self._status.state is ModelState.FAILED:
             raise ModelUnavailable("the speech model is not available")
@@ -71,6 +103,7 @@ class TranscriptionClient:
                     f"{self._in_flight} voice notes are already waiting; try again shortly"
                 )
             self._in_flight += 1
+            self.stats.in_flight.set(self._in_flight)
         try:
             samples = decode(audio, self.limits)
             if time.monotonic() >= deadline:
@@ -90,3 +123,4 @@ class TranscriptionClient:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self.stats.in_flight.set(self._in_flight)

@@ -19,7 +19,8 @@ from agrochat.messages import expired
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
+# eq=False: comparing two requests would compare their sample arrays element by element.
+@dataclass(frozen=True, eq=False)
 class TranscriptionRequest:
     """The client's ask to the TranscriptionActor: a note already decoded (on the caller's
     thread, so bad media fails fast and the model's thread only runs the model).
