@@ -165,23 +165,27 @@ def _conversations(
     return conversation
 
 
-def _transcription(
-    config: Config,
-    peers: Peers,
-    specs: list[ChildSpec],
-    recognizer_factory: RecognizerFactory | None,
-) -> tuple[TranscriptionClient | None, ModelStatus | None]:
-    """The speech model's actor (appended to ``specs``) and client, when AGROCHAT_ASR is on."""
+@dataclass(frozen=True)
+class _Speech:
+    """Voice notes to text, when AGROCHAT_ASR is on: the actor's child spec, the client the
+    conversations and gateways call, and the model's state for /health."""
+
+    spec: ChildSpec
+    client: TranscriptionClient
+    status: ModelStatus
+
+
+def _speech(
+    config: Config, peers: Peers, recognizer_factory: RecognizerFactory | None
+) -> _Speech | None:
     if not config.asr:
-        return None, None
+        return None
     status = ModelStatus()
-    specs.append(
-        ChildSpec(
-            id=ActorId.TRANSCRIPTION,
-            start=lambda: TranscriptionActor.start(
-                config, status=status, recognizer_factory=recognizer_factory
-            ),
-        )
+    spec = ChildSpec(
+        id=ActorId.TRANSCRIPTION,
+        start=lambda: TranscriptionActor.start(
+            config, status=status, recognizer_factory=recognizer_factory
+        ),
     )
     client = TranscriptionClient(
         peers,
@@ -190,7 +194,7 @@ def _transcription(
         timeout_s=config.asr_timeout_s,
         status=status,
     )
-    return client, status
+    return _Speech(spec=spec, client=client, status=status)
 
 
 def build(
@@ -210,6 +214,7 @@ def build(
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
     gateway = _gateway(config, database, peers)
+    speech = _speech(config, peers, recognizer_factory)
     conversation = _conversations(config, database, inference, gateway, clock)
     session_stats = SessionStats()
 
@@ -221,10 +226,9 @@ def build(
             ),
         )
     ]
-    transcription, asr_status = _transcription(config, peers, specs, recognizer_factory)
-    metrics = [inference_metrics, session_stats.render]
-    if transcription is not None:
-        metrics.append(transcription.stats.render)
+    if speech is not None:
+        # After the model, before the sessions that will call it.
+        specs.append(speech.spec)
     if gateway is not None:
         specs.append(
             ChildSpec(
@@ -256,8 +260,10 @@ def build(
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
-    if asr_status is not None:
-        health_checks["asr"] = asr_status.health
+    metrics = [inference_metrics, session_stats.render]
+    if speech is not None:
+        health_checks["asr"] = speech.status.health
+        metrics.append(speech.client.stats.render)
     if gateway is not None:
         health_checks["gateway"] = gateway.state.health
     return Wiring(
@@ -268,6 +274,6 @@ def build(
         inbox=gateway.inbox if gateway is not None else None,
         gateway_state=gateway.state if gateway is not None else None,
         health_checks=health_checks,
-        transcription=transcription,
+        transcription=speech.client if speech is not None else None,
         metrics=metrics,
     )

@@ -42,6 +42,8 @@ def test_asr_on_starts_the_transcription_actor_after_the_model(
     peers.refs[ActorId.TRANSCRIPTION] = spec.start()
     assert built.transcription.transcribe(ogg_opus(tone(1.0))).text == "¿Cuándo riego?"
     assert built.health_checks["asr"]() == (True, "ready")
+    metrics = "".join(render() for render in built.metrics)
+    assert 'agrochat_transcription_notes_total{outcome="ok"} 1.0' in metrics
 
 
 def test_asr_off_has_no_actor_client_or_health_check(tmp_path: Path, sqlite_database) -> None:
