@@ -198,6 +198,21 @@ class Config:
     inference_timeout_s: float = _setting(
         "120", _positive_float, "seconds to wait for one model reply"
     )
+    asr: bool = _setting("on", _on_off, "transcribe producers' voice notes (offline Whisper)")
+    asr_model_path: str = _setting(
+        "", _text, "faster-whisper model directory; empty: the packaged Whisper base"
+    )
+    asr_threads: int = _setting("2", _positive_int, "threads one transcription uses")
+    asr_queue: int = _setting("4", _positive_int, "voice notes that may wait for transcription")
+    asr_timeout_s: float = _setting(
+        "60", _positive_float, "seconds one voice note's transcription may take, waiting included"
+    )
+    voice_max_seconds: float = _setting(
+        "120", _positive_float, "longest voice note transcribed, in seconds"
+    )
+    voice_max_bytes: int = _setting(
+        "16777216", _positive_int, "largest voice note accepted, in bytes (WhatsApp's is 16 MB)"
+    )
     api_key: str = _setting(
         "", _text, "bearer key for machine endpoints; generated if unset", secret=True
     )

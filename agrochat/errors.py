@@ -96,15 +96,28 @@ class ModelUnavailable(AgrochatError):
 
 
 class BadMedia(AgrochatError):
-    """An audio file that cannot be transcribed; ``reason`` is "corrupt", "too_long" or
-    "too_big"."""
+    """Audio we cannot or will not transcribe; ``reason`` says which, so a gateway can answer
+    the producer in a few polite words:
+
+    - ``"corrupt"``: not decodable audio, or a container type we do not open (an image, a
+      playlist, a document);
+    - ``"too_long"``: longer than AGROCHAT_VOICE_MAX_SECONDS;
+    - ``"too_big"``: more bytes than AGROCHAT_VOICE_MAX_BYTES.
+
+    Retrying the same bytes never helps.
+    """
 
     status = 422
     code = "bad_media"
+    REASONS = ("corrupt", "too_long", "too_big")
 
-    def __init__(self, message: str, *, reason: str, details: Any = None) -> None:
-        super().__init__(message, details=details)
+    def __init__(self, reason: str, message: str = "", *, details: Any = None) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"reason must be one of {self.REASONS}, got {reason!r}")
+        super().__init__(message or f"the audio is {reason.replace('_', ' ')}", details=details)
         self.reason = reason
+        if reason == "too_big":
+            self.status = 413
 
 
 class MediaUnavailable(AgrochatError):

@@ -6,6 +6,7 @@ whatsapp   our numbers: stores what producers write and tells "sessions"; sends 
            through the gateway; tells "alerts" what was delivered
 sessions   one actor per producer; asks inference, tells whatsapp
 alerts     ticks, claims due alerts, tells "sessions" to deliver them in each producer's order
+transcription  (AGROCHAT_ASR=on) owns the speech model; talks to no one
 
 The Cloud API's webhook (HTTP) stores messages through the same Inbox the WhatsApp actor uses
 and tells "sessions" too.
@@ -43,7 +44,13 @@ from agrochat.actors.session import (
     load_form,
     vocabulary,
 )
-from agrochat.actors.transcription import Transcriber
+from agrochat.actors.transcription import (
+    Limits,
+    RecognizerFactory,
+    Transcriber,
+    TranscriptionActor,
+    TranscriptionClient,
+)
 from agrochat.actors.whatsapp import (
     WAHA_TEXT_LIMIT,
     Channels,
@@ -173,6 +180,38 @@ def _conversations(
     return conversation
 
 
+@dataclass(frozen=True)
+class _Speech:
+    """Voice notes to text, when AGROCHAT_ASR is on: the actor's child spec, the client the
+    conversations and gateways call, and the model's state for /health."""
+
+    spec: ChildSpec
+    client: TranscriptionClient
+    status: ModelStatus
+
+
+def _speech(
+    config: Config, peers: Peers, recognizer_factory: RecognizerFactory | None
+) -> _Speech | None:
+    if not config.asr:
+        return None
+    status = ModelStatus()
+    spec = ChildSpec(
+        id=ActorId.TRANSCRIPTION,
+        start=lambda: TranscriptionActor.start(
+            config, status=status, recognizer_factory=recognizer_factory
+        ),
+    )
+    client = TranscriptionClient(
+        peers,
+        queue_limit=config.asr_queue,
+        limits=Limits(max_seconds=config.voice_max_seconds, max_bytes=config.voice_max_bytes),
+        timeout_s=config.asr_timeout_s,
+        status=status,
+    )
+    return _Speech(spec=spec, client=client, status=status)
+
+
 def build(
     config: Config,
     database: Database,
@@ -180,16 +219,21 @@ def build(
     *,
     backend_factory: BackendFactory | None = None,
     clock: Clock | None = None,
+    recognizer_factory: RecognizerFactory | None = None,
     transcription: Transcriber | None = None,
 ) -> Wiring:
     """``backend_factory``: the model (default: what the configuration names); ``clock``: the
-    conversations' time; ``transcription``: what hears voice notes (None: not heard). Tests
-    and benchmarks give doubles here and get everything else exactly as production has it."""
+    conversations' time; ``recognizer_factory``: the speech model; ``transcription``: what
+    hears voice notes instead of the TranscriptionActor (a test double). Tests and benchmarks
+    give doubles here and get everything else exactly as production has it."""
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
     gateway = _gateway(config, database, peers)
+    speech = _speech(config, peers, recognizer_factory) if transcription is None else None
+    if speech is not None:
+        transcription = speech.client
     conversation = _conversations(config, database, inference, gateway, clock, transcription)
     session_stats = SessionStats()
 
@@ -201,6 +245,9 @@ def build(
             ),
         )
     ]
+    if speech is not None:
+        # After the model, before the sessions that will call it.
+        specs.append(speech.spec)
     if gateway is not None:
         specs.append(
             ChildSpec(
@@ -232,6 +279,13 @@ def build(
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
+    metrics = [inference_metrics, session_stats.render]
+    if speech is not None:
+        # Shown, never failing readiness: a node that cannot hear voice notes still answers
+        # every written message, and a voice note then gets a polite "try again".
+        asr_status = speech.status
+        health_checks["asr"] = lambda: (True, asr_status.health()[1])
+        metrics.append(speech.client.stats.render)
     if gateway is not None:
         health_checks["gateway"] = gateway.state.health
     return Wiring(
@@ -242,6 +296,6 @@ def build(
         inbox=gateway.inbox if gateway is not None else None,
         gateway_state=gateway.state if gateway is not None else None,
         health_checks=health_checks,
-        metrics=[inference_metrics, session_stats.render],
         transcription=transcription,
+        metrics=metrics,
     )

@@ -72,6 +72,7 @@ def serve(args: argparse.Namespace) -> int:
         api_key=API_KEY,
         operator_token="bench-operator-token-0123456789",
         phrase=True,
+        asr=False,  # voice notes are bench/voice.py's
         http_threads=args.http_threads,
         session_max=args.session_max,
     )

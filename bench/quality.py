@@ -90,7 +90,7 @@ def windows(text: str, n: int = 4) -> set[str]:
 def run(cases: Sequence[Mapping[str, Any]], backend: Backend | None) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="agrochat-quality-")
     db = open_database(f"sqlite:///{Path(tmp.name) / 'quality.db'}")
-    config = Config(data_dir=tmp.name, reply_timeout_s=300.0, inference_queue=4)
+    config = Config(data_dir=tmp.name, reply_timeout_s=300.0, inference_queue=4, asr=False)
     peers = LatePeers()
     built = wiring.build(
         config,

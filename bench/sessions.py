@@ -226,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The test-double answers instantly; the queue bound is not what is measured here.
         inference_queue=max(64, args.clients * 2),
         reply_timeout_s=60.0,
+        asr=False,  # voice notes are bench/voice.py's
     )
     db = open_database(url)
 

@@ -32,6 +32,8 @@ class Served:
             "AGROCHAT_DATA_DIR": str(self.data_dir),
             "AGROCHAT_BIND": f"127.0.0.1:{self.port}",
             "AGROCHAT_LOG_FORMAT": "json",
+            # The speech model is tested where voice notes are; elsewhere it is only a cost.
+            "AGROCHAT_ASR": "off",
             **env,
         }
         self.log = self.log_path.open("w")

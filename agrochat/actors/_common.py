@@ -19,6 +19,7 @@ class ActorId(enum.StrEnum):
     WHATSAPP = "whatsapp"
     SESSIONS = "sessions"
     ALERTS = "alerts"
+    TRANSCRIPTION = "transcription"
 
 
 class Peers(Protocol):

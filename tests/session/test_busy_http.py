@@ -144,6 +144,7 @@ def start_busy(sqlite_database: Database) -> Iterator:
                 api_key=API_KEY,
                 operator_token="test-operator-token-0123456789",
                 reply_timeout_s=20.0,
+                asr=False,
                 **config,  # type: ignore[arg-type]
             ),
         )

@@ -48,7 +48,7 @@ class System:
     def __init__(self, db: Database, backend: Any, tmp_path: Any) -> None:
         self.db = db
         self.supervisor: Supervisor | None = None
-        config = Config(data_dir=str(tmp_path), reply_timeout_s=240.0)
+        config = Config(data_dir=str(tmp_path), reply_timeout_s=240.0, asr=False)
         built = wiring.build(
             config, db, self, backend_factory=lambda c: Borrowed(backend), clock=Today()
         )

@@ -74,7 +74,9 @@ def running_agrochat(
     transcription: Transcriber | None = None,
     **settings: Any,
 ) -> Iterator[Running]:
-    """``transcription``: what hears voice notes (a double; None: ASR off)."""
+    """``transcription``: what hears voice notes (a double; None: ASR off, unless ``asr=True``
+    is among the settings: the real speech model)."""
+    settings.setdefault("asr", False)
     config = Config(
         data_dir=str(tmp_path / "data"),
         bind="127.0.0.1:0",

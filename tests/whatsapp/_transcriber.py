@@ -55,7 +55,7 @@ class ScriptedTranscriber:
             self.calls.append(Heard(audio, language, deadline_s))
         known = self.knows.get(audio)
         if known is None:
-            raise BadMedia("not an audio stream the decoder can read", reason="corrupt")
+            raise BadMedia("corrupt", "not an audio stream the decoder can read")
         if isinstance(known, Exception):
             raise known
         return known

@@ -142,7 +142,7 @@ def test_a_note_too_long_for_the_transcriber_gets_a_polite_reply(
     from agrochat.errors import BadMedia
 
     audio = note("larga")
-    transcriber.knows[audio] = BadMedia("note of 300 s", reason="too_long")
+    transcriber.knows[audio] = BadMedia("too_long", "note of 300 s")
     fake_waha.push_voice(ROSA, audio)
     assert fake_waha.wait_sent(1, timeout_s=20)
     assert _texts_to(fake_waha, ROSA) == [wording.VOICE_TOO_LONG]

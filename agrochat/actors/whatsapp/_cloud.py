@@ -391,7 +391,7 @@ class CloudClient:
             raise MediaUnavailable("Graph API gave no URL for the media", retryable=False)
         size = data.get("file_size")
         if isinstance(size, int) and size > max_bytes:
-            raise BadMedia(f"file of {size} bytes", reason="too_big")
+            raise BadMedia("too_big", f"file of {size} bytes")
         media = download(
             self.client, file_url, headers=self._headers, max_bytes=max_bytes, gateway="Cloud API"
         )

@@ -41,13 +41,13 @@ def download(
                 )
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise BadMedia(f"file of {declared} bytes", reason="too_big")
+                raise BadMedia("too_big", f"file of {declared} bytes")
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise BadMedia(f"file over {max_bytes} bytes", reason="too_big")
+                    raise BadMedia("too_big", f"file over {max_bytes} bytes")
                 chunks.append(chunk)
             mimetype = response.headers.get("Content-Type", "")
     except httpx.HTTPError as exc:
