@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inference.py
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/hardening.py
+	$(BIN)/python bench/voice.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
