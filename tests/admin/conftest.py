@@ -7,6 +7,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -222,3 +223,12 @@ def browser(panel: Panel) -> Iterator[Browser]:
         yield b
     finally:
         b.close()
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Iterator[Any]:
+    """Debian's chromium, headless, with its own profile (skipped where it is not installed,
+    a failure in CI)."""
+    from tests.admin._chromium import chromium
+
+    yield from chromium(tmp_path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,47 +16,9 @@ import pytest
 
 from agrochat.persistence import AlertStore, MessageStore, ProducerStore
 from tests.admin.conftest import ADMIN, PASSWORD, Panel
-from tests.conftest import IN_CI
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 # Set to a directory to keep the screenshots (to look at them); by default they go to tmp_path.
 SCREENSHOT_DIR = os.environ.get("AGROCHAT_ADMIN_SCREENSHOTS")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1366,1000",
-)
-
-
-@pytest.fixture
-def driver(tmp_path: Path) -> Iterator[Any]:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if missing:
-        reason = f"{', '.join(missing)} not installed (apt-get install chromium chromium-driver)"
-        if IN_CI:
-            pytest.fail(f"CI must run the browser test: {reason}")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    browser = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    browser.implicitly_wait(5)
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 def test_admin_logs_in_edits_a_producer_and_creates_an_alert(

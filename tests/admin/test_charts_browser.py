@@ -16,17 +16,10 @@ import pytest
 from agrochat.model_output import build_output
 from agrochat.persistence import AlertStore, MessageStore, ProducerStore, utcnow
 from tests.admin.conftest import ADMIN, PASSWORD, Panel
-from tests.admin.test_browser import driver as _chromium  # noqa: F401  (a fixture)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 # A tall page is captured whole, up to this height.
 MAX_SHOT_HEIGHT = 8000
-
-
-@pytest.fixture
-def driver(request: pytest.FixtureRequest) -> Any:
-    """test_browser.py's headless chromium (skipped where it is not installed)."""
-    return request.getfixturevalue("_chromium")
 
 
 def seed(panel: Panel) -> None:

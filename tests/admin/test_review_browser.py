@@ -21,7 +21,6 @@ from agrochat.persistence import (
     utcnow,
 )
 from tests.admin.conftest import ADMIN, PASSWORD, Panel
-from tests.admin.test_browser import driver  # noqa: F401  (the fixture)
 from tests.admin.test_review import OutboxSessions
 from tests.schema import outbox
 
@@ -98,7 +97,7 @@ def _seed_queue(db: Database) -> None:
 
 def test_flag_send_the_correct_answer_then_keep_it_as_an_entry(
     panel: Panel,
-    driver: Any,  # noqa: F811
+    driver: Any,
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
