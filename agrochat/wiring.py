@@ -115,6 +115,7 @@ class _Gateway:
     state: GatewayState
     inbox: Inbox
     send: Callable[[Send], None]
+    spec: ChildSpec
 
 
 def _gateway(config: Config, database: Database, peers: Peers) -> _Gateway | None:
@@ -130,7 +131,13 @@ def _gateway(config: Config, database: Database, peers: Peers) -> _Gateway | Non
 
     state = GatewayState([(c.name, c.kind) for c in channels])
     inbox = Inbox(database, deliver=deliver, state=state, reply_timeout_s=config.reply_timeout_s)
-    return _Gateway(channels=channels, state=state, inbox=inbox, send=send)
+    spec = ChildSpec(
+        id=ActorId.WHATSAPP,
+        start=lambda: WhatsAppActor.start(
+            config, database=database, channels=channels, peers=peers, inbox=inbox, state=state
+        ),
+    )
+    return _Gateway(channels=channels, state=state, inbox=inbox, send=send, spec=spec)
 
 
 def _conversations(
@@ -249,19 +256,7 @@ def build(
         # After the model, before the sessions that will call it.
         specs.append(speech.spec)
     if gateway is not None:
-        specs.append(
-            ChildSpec(
-                id=ActorId.WHATSAPP,
-                start=lambda: WhatsAppActor.start(
-                    config,
-                    database=database,
-                    channels=gateway.channels,
-                    peers=peers,
-                    inbox=gateway.inbox,
-                    state=gateway.state,
-                ),
-            )
-        )
+        specs.append(gateway.spec)
     specs += [
         ChildSpec(
             id=ActorId.SESSIONS,
