@@ -311,7 +311,8 @@ def focus_word(words: Sequence[str]) -> str | None:
     fecha", "¿qué variedad conviene?" -> patrón, fecha, variedad. None for other questions."""
     best = any(w in _BEST for w in words)
     for i, word in enumerate(words):
-        opens = word in _WHICH or (best and word == "que") or (word in _BEST and i > 0)
+        # Only with a word of choosing: "¿cuál es el problema de mi papa?" asks no best choice.
+        opens = (best and (word in _WHICH or word == "que")) or (word in _BEST and i > 0)
         if word in _BEST and i > 0 and words[i - 1] not in _LINKS:
             opens = False
         if not opens:

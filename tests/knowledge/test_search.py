@@ -200,6 +200,8 @@ def test_a_hit_is_relevant_only_with_a_title_match_over_both_thresholds(
         ("que abono me recomiendas", "abono"),
         ("como controlo la rancha", None),
         ("que hago con la rancha", None),
+        ("cual es el problema de mi papa", None),
+        ("cual enfermedad tiene mi cafe", None),
         ("riego mejor de noche", None),
     ],
 )
