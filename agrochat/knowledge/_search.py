@@ -320,8 +320,10 @@ def focus_word(words: Sequence[str]) -> str | None:
         for after in words[i + 1 : i + 5]:
             if after in _LINKS or after in _BEST:
                 continue
-            return after if is_content(after) else None
-        return None
+            if is_content(after):
+                return after
+            # "¿qué tal? ¿cuál es el mejor abono?": this opener named nothing, try the next.
+            break
     return None
 
 

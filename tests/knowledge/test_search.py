@@ -198,6 +198,7 @@ def test_a_hit_is_relevant_only_with_a_title_match_over_both_thresholds(
         ("cuales son las mejores variedades", "variedades"),
         ("que variedad de papa es mejor para la helada", "variedad"),
         ("que abono me recomiendas", "abono"),
+        ("que tal, cual es el mejor abono para mi papa", "abono"),
         ("como controlo la rancha", None),
         ("que hago con la rancha", None),
         ("cual es el problema de mi papa", None),
