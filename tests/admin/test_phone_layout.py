@@ -127,7 +127,7 @@ def test_no_panel_page_scrolls_sideways_on_a_phone_and_tables_read_as_lists(
     driver.get(f"{panel.url}/admin/login")
     report = driver.execute_script(MEASURE, TARGETS, FIELDS)
     assert report["scrollWidth"] <= report["innerWidth"] == PHONE[0]
-    full_page_png(driver, ARTIFACTS / "login-390.png")
+    full_page_png(driver, ARTIFACTS / "layout-login-390.png")
     log_in(driver, panel.url)
 
     pages = pages_from_nav(driver)
@@ -143,7 +143,7 @@ def test_no_panel_page_scrolls_sideways_on_a_phone_and_tables_read_as_lists(
     for name, path in pages.items():
         driver.get(panel.url + path)
         report = driver.execute_script(MEASURE, TARGETS, FIELDS)
-        full_page_png(driver, ARTIFACTS / f"{name}-390.png")
+        full_page_png(driver, ARTIFACTS / f"layout-{name}-390.png")
         # A phone zooms a page that is too wide out until it fits: window.innerWidth grows to
         # the page's width. Either way the page is wider than the screen.
         if max(report["scrollWidth"], report["innerWidth"]) > PHONE[0]:
@@ -179,7 +179,7 @@ def test_wider_screens_keep_their_tables_and_do_not_scroll_sideways(
     ):
         driver.get(panel.url + path)
         report = driver.execute_script(MEASURE, TARGETS, FIELDS)
-        full_page_png(driver, ARTIFACTS / f"{name}-{width}.png")
+        full_page_png(driver, ARTIFACTS / f"layout-{name}-{width}.png")
         assert report["scrollWidth"] <= report["innerWidth"] == width, name
         if name in ("producers", "alerts"):
             assert report["rowsAsTable"] > 0, name
