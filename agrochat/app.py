@@ -26,7 +26,7 @@ from agrochat.supervisor import Supervisor
 if TYPE_CHECKING:
     from agrochat.actors.transcription import Transcriber
     from agrochat.http import AppContext
-    from agrochat.persistence import Database
+    from agrochat.persistence import Database, ServingLock
     from agrochat.wiring import Wiring
 
 log = get_logger(__name__)
@@ -52,6 +52,7 @@ class Agrochat:
         self.context: AppContext | None = None
         self.wiring: Wiring | None = None
         self.transcription = transcription
+        self._serving: ServingLock | None = None
         self._front = SwappableApp()
         self.http = HttpServer(
             self._front,
@@ -70,8 +71,9 @@ class Agrochat:
             # second, and /health must answer before that.
             from agrochat import wiring
             from agrochat.http import AppContext, make_app
-            from agrochat.persistence import open_database
+            from agrochat.persistence import ServingLock, open_database
 
+            self._serving = ServingLock.claim(self.config.effective_database_url)
             self.database = open_database(self.config.effective_database_url)
             built = self.wiring = wiring.build(
                 self.config, self.database, peers=self, transcription=self.transcription
@@ -123,5 +125,8 @@ class Agrochat:
             self.wiring.close()
         if self.database is not None:
             self.database.close()
+        if self._serving is not None:
+            self._serving.release()
+            self._serving = None
         self.stopped.set()
         log.info("agrochat stopped")

@@ -17,7 +17,7 @@ from agrochat.persistence._alerts import (
     NewAlert,
 )
 from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audit, record_audit
-from agrochat.persistence._database import Database, open_database, utcnow
+from agrochat.persistence._database import Database, ServingLock, open_database, utcnow
 from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
 from agrochat.persistence._messages import (
@@ -82,6 +82,7 @@ __all__ = [
     "ReviewReason",
     "ReviewStatus",
     "ReviewStore",
+    "ServingLock",
     "StoredMessage",
     "Traffic",
     "VoiceNote",

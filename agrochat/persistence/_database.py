@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ import dataset
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from agrochat.errors import ConfigError
 from agrochat.logs import get_logger
 from agrochat.persistence import _schema
 from agrochat.private_files import DIR_MODE, private_file
@@ -185,6 +188,41 @@ class Database:
             return None
         files = (Path(name), Path(name + "-wal"))
         return sum(f.stat().st_size for f in files if f.exists())
+
+
+class ServingLock:
+    """The one agrochat process serving a SQLite file. Sessions, alert leases and the WhatsApp
+    socket assume one process per SQLite database (several processes need PostgreSQL), so a
+    second ``agrochat serve`` on the same file is refused instead of answering producers twice.
+    An flock on ``<database>.lock``: the kernel drops it when the holder dies, even by SIGKILL,
+    so a restart after a crash is never refused. Other short-lived users of the file (``agrochat
+    admin``, tests reading rows) do not take it."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    @classmethod
+    def claim(cls, url: str) -> ServingLock:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return cls(None)
+        path = Path(parsed.database).resolve()
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(
+                f"another agrochat is already serving {path}: a SQLite database takes one "
+                "process (for several, use PostgreSQL in AGROCHAT_DATABASE_URL)"
+            ) from None
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
 
 
 def open_database(url: str) -> Database:

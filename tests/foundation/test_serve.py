@@ -118,3 +118,40 @@ def _health_when(served: Served, predicate, timeout_s: float = 20.0) -> dict:
             return body
         time.sleep(0.05)  # another process: its /health is all there is to watch
     raise AssertionError(f"/health never matched; last: {body}")
+
+
+def _database_open(served: Served, timeout_s: float = 30.0) -> bool:
+    """Whether /health reports the database open (the serving lock is taken before it)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, response = served.first_health(timeout_s=timeout_s)
+        if response.json().get("database") == "ok":
+            return True
+        # Nothing to wait on across a process boundary but what /health says.
+        time.sleep(0.05)
+    return False
+
+
+def test_a_second_agrochat_on_the_same_sqlite_file_is_refused_and_a_crash_frees_it(
+    tmp_path,
+) -> None:
+    first = Served(tmp_path)
+    second = third = None
+    try:
+        assert _database_open(first)
+        second = Served(tmp_path, log_name="second.log")
+        assert second.process.wait(timeout=30) == 1
+        second.log.close()
+        log = second.log_path.read_text()
+        assert "another agrochat is already serving" in log and "PostgreSQL" in log
+        # The first goes on serving; killed outright, it leaves nothing that refuses a restart.
+        assert first.first_health()[1].json()["database"] == "ok"
+        first.kill()
+        third = Served(tmp_path, log_name="third.log")
+        assert _database_open(third)
+        assert third.stop() == 0
+    finally:
+        for served in (first, second, third):
+            if served is not None and served.process.poll() is None:
+                served.process.kill()
+                served.process.wait()
