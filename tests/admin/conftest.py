@@ -193,27 +193,30 @@ def serving(context: AppContext, **options: Any) -> Iterator[HttpServer]:
         server.stop()
 
 
-@pytest.fixture
-def panel(sqlite_database: Database) -> Iterator[Panel]:
-    AdminStore(sqlite_database).set_password(ADMIN, PASSWORD)
-    sessions = FakeSessions(sqlite_database)
+@contextlib.contextmanager
+def serving_panel(database: Database) -> Iterator[Panel]:
+    """The panel on ``database`` behind a real waitress server, with its admin account."""
+    AdminStore(database).set_password(ADMIN, PASSWORD)
+    sessions = FakeSessions(database)
     supervisor = FakeSupervisor()
     context = AppContext(
         config=Config(api_key=API_KEY, operator_token="op-token-0123456789", whatsapp="console"),
         supervisor=supervisor,  # type: ignore[arg-type]
-        database=sqlite_database,
+        database=database,
         sessions=sessions,  # type: ignore[arg-type]
         delivers=True,
     )
     context.health_checks["model"] = lambda: (True, "ready")
     with serving(context, threads=4) as server:
         yield Panel(
-            db=sqlite_database,
-            server=server,
-            sessions=sessions,
-            supervisor=supervisor,
-            context=context,
+            db=database, server=server, sessions=sessions, supervisor=supervisor, context=context
         )
+
+
+@pytest.fixture
+def panel(sqlite_database: Database) -> Iterator[Panel]:
+    with serving_panel(sqlite_database) as panel:
+        yield panel
 
 
 @pytest.fixture

@@ -9,24 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from agrochat.config import Config
-from agrochat.http import AppContext
 from agrochat.persistence import (
-    AdminStore,
     Database,
     MessageStore,
     ProducerStore,
     VoiceNoteStore,
 )
 from tests.admin.conftest import (
-    ADMIN,
-    API_KEY,
-    PASSWORD,
     Browser,
-    FakeSessions,
-    FakeSupervisor,
     Panel,
-    serving,
+    serving_panel,
 )
 
 ROSA, JUAN = "51987654321", "51912345678"
@@ -35,21 +27,9 @@ AUDIO = b"OggS\x00\x02" + bytes(range(256)) * 8
 
 @pytest.fixture
 def panel(database: Database) -> Iterator[Panel]:
-    AdminStore(database).set_password(ADMIN, PASSWORD)
-    sessions = FakeSessions(database)
-    supervisor = FakeSupervisor()
-    context = AppContext(
-        config=Config(api_key=API_KEY, operator_token="op-token-0123456789", whatsapp="console"),
-        supervisor=supervisor,  # type: ignore[arg-type]
-        database=database,
-        sessions=sessions,  # type: ignore[arg-type]
-        delivers=True,
-    )
-    context.health_checks["model"] = lambda: (True, "ready")
-    with serving(context, threads=4) as server:
-        yield Panel(
-            db=database, server=server, sessions=sessions, supervisor=supervisor, context=context
-        )
+    """The panel on both databases: the audio is stored in the database."""
+    with serving_panel(database) as panel:
+        yield panel
 
 
 @pytest.fixture
