@@ -250,6 +250,18 @@ class Config:
     alert_max_attempts: int = _setting(
         "5", _positive_int, "delivery attempts before an alert fails"
     )
+    alert_lease_s: float = _setting(
+        "300",
+        _positive_float,
+        "seconds an alert claimed by a process stays its own; after that (the process died) "
+        "another one takes it",
+    )
+    send_lease_s: float = _setting(
+        "60",
+        _positive_float,
+        "seconds a message being sent stays claimed by its process; after that (the process "
+        "died mid-send) another one sends it",
+    )
     session_idle_s: float = _setting("600", _positive_float, "idle seconds before a session sleeps")
     session_max: int = _setting(
         "64",
@@ -258,6 +270,12 @@ class Config:
         "/agent is refused (503) and gateway messages wait their turn",
     )
     reply_timeout_s: float = _setting("120", _positive_float, "seconds a producer's reply may take")
+    lock_connections: int = _setting(
+        "8",
+        _positive_int,
+        "PostgreSQL connections holding producers' turns (one per producer being answered): "
+        "how many producers one process answers at once",
+    )
     phrase: bool = _setting(
         "off",
         _on_off,

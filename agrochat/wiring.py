@@ -63,7 +63,7 @@ from agrochat.actors.whatsapp import (
 from agrochat.config import Config
 from agrochat.knowledge import KnowledgeBase
 from agrochat.messages import Incoming, Send
-from agrochat.persistence import Database, KnowledgeStore
+from agrochat.persistence import Database, KnowledgeStore, ProducerLocks
 from agrochat.supervisor import ChildSpec
 
 HealthCheck = Callable[[], tuple[bool, Any]]
@@ -84,12 +84,16 @@ class Wiring:
     metrics: list[Callable[[], str]] = field(default_factory=list)
     # Speech to text for voice notes; None when ASR is off (voice notes get wording.MEDIA).
     transcription: Transcriber | None = None
+    # Each producer's turn across processes (PostgreSQL); only counted on SQLite.
+    locks: ProducerLocks | None = None
 
     def close(self) -> None:
         """After the actors stopped: the transports' connections (a restarted WhatsApp actor
         reuses them, so it does not close them itself)."""
         if self.channels is not None:
             self.channels.close()
+        if self.locks is not None:
+            self.locks.close()
 
 
 def knowledge_base(database: Database, form: Form) -> KnowledgeBase:
@@ -182,6 +186,7 @@ def _conversations(
             clock=clock,
             phrase=config.phrase,
             voice=voice,
+            shared=database.is_postgres,
         )
 
     return conversation
@@ -243,6 +248,10 @@ def build(
         transcription = speech.client
     conversation = _conversations(config, database, inference, gateway, clock, transcription)
     session_stats = SessionStats()
+    # On PostgreSQL other processes may answer the same producers: their turns are locked there.
+    locks = ProducerLocks.for_url(
+        database.url, is_postgres=database.is_postgres, pool_size=config.lock_connections
+    )
 
     specs = [
         ChildSpec(
@@ -261,7 +270,11 @@ def build(
         ChildSpec(
             id=ActorId.SESSIONS,
             start=lambda: SessionDirectory.start(
-                config, peers=peers, conversation_factory=conversation, stats=session_stats
+                config,
+                peers=peers,
+                conversation_factory=conversation,
+                stats=session_stats,
+                locks=locks,
             ),
         ),
         ChildSpec(
@@ -274,7 +287,9 @@ def build(
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
-    metrics = [inference_metrics, session_stats.render]
+    metrics = [inference_metrics, session_stats.render, locks.render_metrics]
+    # Which producers this process is answering now (the others' are on other processes).
+    health_checks["producers"] = lambda: (True, f"{len(locks.held())} held")
     if speech is not None:
         # Shown, never failing readiness: a node that cannot hear voice notes still answers
         # every written message, and a voice note then gets a polite "try again".
@@ -293,4 +308,5 @@ def build(
         health_checks=health_checks,
         transcription=transcription,
         metrics=metrics,
+        locks=locks,
     )

@@ -20,6 +20,7 @@ from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audi
 from agrochat.persistence._database import Database, ServingLock, open_database, utcnow
 from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
+from agrochat.persistence._locks import ProducerBusy, ProducerLocks
 from agrochat.persistence._messages import (
     VOICE_TYPES,
     DuplicateMessage,
@@ -76,6 +77,8 @@ __all__ = [
     "OutboxStatus",
     "OutboxStore",
     "Producer",
+    "ProducerBusy",
+    "ProducerLocks",
     "ProducerStore",
     "ProducerSummary",
     "ReviewItem",

@@ -47,6 +47,7 @@ class AlertSchedulerActor(Supervised, pykka.ThreadingActor):
             rules=rules if rules is not None else RuleBook.load(),
             template=config.alert_template,
             max_attempts=config.alert_max_attempts,
+            lease_s=config.alert_lease_s,
         )
         self._ticker: Ticker | None = None
         self.ticks = 0

@@ -143,9 +143,12 @@ class Conversation:
         clock: Clock | None = None,
         phrase: bool = False,
         voice: VoiceNotes | None = None,
+        shared: bool = False,
     ) -> None:
         """``phrase``: let the model reword composed answers (AGROCHAT_PHRASE); ``voice``:
-        how voice notes are heard (None: no transcriber, they get ``wording.MEDIA``)."""
+        how voice notes are heard (None: no transcriber, they get ``wording.MEDIA``);
+        ``shared``: other processes answer this producer too (PostgreSQL), so what was stored
+        before a message is looked for at every turn, not once per activation."""
         self.phone = phone
         self.config = config
         self.inference = inference
@@ -155,6 +158,7 @@ class Conversation:
         self.clock = clock or Clock(config.timezone)
         self.phrase = phrase
         self.voice = voice
+        self.shared = shared
         self.reply_timeout_s = config.reply_timeout_s
         self.producers = ProducerStore(database)
         self.messages = MessageStore(database)
@@ -773,8 +777,13 @@ class Conversation:
 
     def _recover(self, producer: Producer, *, before: int) -> None:
         """Once per activation: messages accepted earlier and never answered (the process
-        stopped in between) are answered first, through the gateway, oldest first."""
-        if self._recovered:
+        stopped in between) are answered first, through the gateway, oldest first.
+
+        With other processes (``shared``) this runs at every turn, under the producer's lock:
+        a message another process stored just before this one (a webhook that landed there)
+        may still be waiting for its turn, and it is older, so it is answered first here and
+        found answered there."""
+        if self._recovered and not self.shared:
             return
         self._recovered = True
         cutoff = self.clock.utcnow() - UNANSWERED_MAX_AGE

@@ -40,8 +40,7 @@ from typing import Any
 import pykka
 
 from agrochat.actors._common import Peers, Ticker
-from agrochat.actors.session._actor import ConversationFactory, SessionActor
-from agrochat.actors.session._conversation import DIRECT_SOURCES
+from agrochat.actors.session._actor import ConversationFactory, SessionActor, awaited
 from agrochat.actors.session._stats import SessionStats
 from agrochat.config import Config
 from agrochat.errors import Overloaded
@@ -56,6 +55,7 @@ from agrochat.messages import (
     Tick,
     UpdateForm,
 )
+from agrochat.persistence import ProducerLocks
 from agrochat.phones import normalize_phone
 from agrochat.supervisor import Supervised
 from agrochat.text import mask_phone
@@ -73,14 +73,6 @@ class _Session:
     last_used: float = 0.0
 
 
-def awaited(message: Any) -> bool:
-    """Whether the message's sender waits for the answer (it came through ``SessionGateway``'s
-    ask) rather than told it and went on: Pykka does not show a receiver which it was."""
-    if isinstance(message, Incoming):
-        return message.source in DIRECT_SOURCES
-    return isinstance(message, UpdateForm | AdminReply | TakeOver)
-
-
 class SessionDirectory(Supervised, pykka.ThreadingActor):
     def __init__(
         self,
@@ -91,10 +83,12 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
         clock: Callable[[], float] = time.monotonic,
         tick_interval_s: float | None = -1.0,
         stats: SessionStats | None = None,
+        locks: ProducerLocks | None = None,
     ) -> None:
         """``tick_interval_s``: -1 picks one from the idle time; None starts no ticker (tests
         tell ``Tick`` themselves, with ``clock`` under their control). ``stats``: where the
-        live count is published for /metrics (it outlives a restarted directory)."""
+        live count is published for /metrics (it outlives a restarted directory). ``locks``:
+        each producer's turn across processes (None: one process, the mailboxes suffice)."""
         super().__init__()
         self.config = config
         self.peers = peers
@@ -105,6 +99,7 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             tick_interval_s = min(5.0, max(0.05, self.idle_s / 4))
         self.tick_interval_s = tick_interval_s
         self.conversation_factory = conversation_factory
+        self.locks = locks
         self.sessions: dict[str, _Session] = {}
         # Told messages waiting for a free session, per producer, producers in arrival order;
         # a producer here has no live session (its messages go to it together, in order).
@@ -263,7 +258,11 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             session = None
         if session is None:
             ref = SessionActor.start(
-                phone, directory=self.actor_ref, conversation_factory=self.conversation_factory
+                phone,
+                directory=self.actor_ref,
+                conversation_factory=self.conversation_factory,
+                locks=self.locks,
+                turn_wait_s=self.config.reply_timeout_s,
             )
             session = _Session(ref=ref, last_used=self.clock())
             self.sessions[phone] = session
@@ -350,4 +349,5 @@ class SessionDirectory(Supervised, pykka.ThreadingActor):
             "recent_failures": list(self.failures),
             "idle_s": self.idle_s,
             "max": self.max_sessions,
+            "locks": self.locks.snapshot() if self.locks is not None else None,
         }

@@ -83,6 +83,7 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             channels,
             alerts=AlertStore(database),
             template=config.alert_template,
+            lease_s=config.send_lease_s,
             limiter=lambda: SendRateLimiter(
                 per_recipient_per_min=config.send_per_minute or None,
                 global_per_min=config.send_global_per_minute or None,
