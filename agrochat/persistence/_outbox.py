@@ -197,25 +197,45 @@ class OutboxStore:
         now: dt.datetime,
     ) -> list[OutboxMessage]:
         lease_until = now + dt.timedelta(seconds=lease_s)
-        candidates = sa.select(outbox.c.id).where(where).order_by(outbox.c.id).limit(limit)
+        candidates = sa.select(outbox.c.id, outbox.c.phone).where(where).order_by(outbox.c.id)
+        candidates = candidates.limit(limit)
         if self.db.is_postgres:
-            ids: Sequence[Any] = (
-                conn.execute(candidates.with_for_update(skip_locked=True)).scalars().all()
-            )
-            if not ids:
-                return []
-            target: Any = ids
-        else:
-            target = candidates.scalar_subquery()
+            candidates = candidates.with_for_update(skip_locked=True)
+        chosen = self._in_turn(conn, conn.execute(candidates).all())
+        if not chosen:
+            return []
         # The claim condition is repeated in the UPDATE so that a row changed since it was
         # selected is not taken (on SQLite the statement is atomic anyway).
         rows = conn.execute(
             outbox.update()
-            .where(outbox.c.id.in_(target), where)
+            .where(outbox.c.id.in_(chosen), where)
             .values(status=OutboxStatus.SENDING, lease_until=lease_until)
             .returning(*outbox.c)
         ).all()
         return sorted((OutboxMessage.from_row(r) for r in rows), key=lambda m: m.id)
+
+    @staticmethod
+    def _in_turn(conn: sa.Connection, candidates: Sequence[Any]) -> list[int]:
+        """The candidates whose producer has no earlier row still to send outside this claim:
+        a producer's messages reach WhatsApp in the order they were written, even when two
+        processes made them (consecutive turns on two processes) or an earlier one waits out
+        a retry. An earlier row being claimed right now by another process is still pending
+        to this transaction, so it holds the later one back too."""
+        if not candidates:
+            return []
+        ids = {c.id for c in candidates}
+        earlier = conn.execute(
+            sa.select(outbox.c.id, outbox.c.phone).where(
+                outbox.c.phone.in_({c.phone for c in candidates}),
+                outbox.c.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+                outbox.c.id < max(ids),
+            )
+        ).all()
+        first_blocked: dict[str, int] = {}
+        for row in earlier:
+            if row.id not in ids:
+                first_blocked[row.phone] = min(row.id, first_blocked.get(row.phone, row.id))
+        return [c.id for c in candidates if c.id < first_blocked.get(c.phone, c.id + 1)]
 
     def mark_sent(
         self, outbox_id: int, gateway_message_id: str | None, now: dt.datetime | None = None

@@ -70,7 +70,8 @@ def test_two_processes_claim_every_alert_exactly_once(postgres_url: str) -> None
 def test_two_processes_claim_every_outbox_row_exactly_once(postgres_url: str) -> None:
     first, second = open_database(postgres_url), open_database(postgres_url)
     try:
-        created = [OutboxStore(first).enqueue("51987654321", f"m{i}") for i in range(N)]
+        # One producer each: a producer's own rows go one claim after another (their order).
+        created = [OutboxStore(first).enqueue(f"519876{i:05d}", f"m{i}") for i in range(N)]
         stores = [OutboxStore(first), OutboxStore(second)]
         results = _race(
             [lambda s=s: [m.id for m in s.claim(7, lease_s=300)] for s in stores]  # type: ignore[misc]
@@ -79,6 +80,24 @@ def test_two_processes_claim_every_outbox_row_exactly_once(postgres_url: str) ->
         assert sorted(counts) == created
         assert set(counts.values()) == {1}
         assert results[0] and results[1]
+    finally:
+        for db in (first, second):
+            db.close()
+            db.engine.dispose()
+
+
+def test_two_processes_never_send_one_producers_rows_at_once(postgres_url: str) -> None:
+    """Both claim in a race: one of them takes the producer's first rows, in order, and the
+    other takes none while those are out (so WhatsApp gets them in the order written)."""
+    first, second = open_database(postgres_url), open_database(postgres_url)
+    try:
+        created = [OutboxStore(first).enqueue("51987654321", f"m{i}") for i in range(N)]
+        stores = [OutboxStore(first), OutboxStore(second)]
+        results = _race(
+            [lambda s=s: [m.id for m in s.claim(N, lease_s=300)] for s in stores]  # type: ignore[misc]
+        )
+        taken, none = sorted([results[0], results[1]], key=len, reverse=True)
+        assert none == [] and taken == created[: len(taken)] and taken
     finally:
         for db in (first, second):
             db.close()

@@ -26,7 +26,7 @@ def test_enqueued_message_is_pending_until_claimed(database: Database) -> None:
 def test_claim_takes_pending_rows_oldest_first_and_leases_them(database: Database) -> None:
     store = OutboxStore(database)
     with freeze_time(T0):
-        ids = [store.enqueue("51987654321", f"m{i}") for i in range(3)]
+        ids = [store.enqueue(f"5198765432{i}", f"m{i}") for i in range(3)]
         claimed = store.claim(2, lease_s=60)
         assert [m.id for m in claimed] == ids[:2]
         assert all(m.status == "sending" for m in claimed)
@@ -34,6 +34,34 @@ def test_claim_takes_pending_rows_oldest_first_and_leases_them(database: Databas
         # Leased rows are not claimed again while the lease holds.
         assert [m.id for m in store.claim(10, lease_s=60)] == [ids[2]]
         assert store.claim(10, lease_s=60) == []
+
+
+def test_a_producers_later_row_waits_while_an_earlier_one_is_being_sent(
+    database: Database,
+) -> None:
+    store = OutboxStore(database)
+    with freeze_time(T0):
+        first, second = (store.enqueue("51987654321", text) for text in ("uno", "dos"))
+        other = store.enqueue("51911222333", "otro")
+        # Another process is sending the first: the second would overtake it at WhatsApp.
+        assert store.claim_one(first, lease_s=60) is not None
+        assert store.claim_one(second, lease_s=60) is None
+        assert [m.id for m in store.claim(10, lease_s=60)] == [other]
+        store.mark_sent(first, "wamid.1")
+        assert [m.id for m in store.claim(10, lease_s=60)] == [second]
+
+
+def test_a_producers_later_row_waits_out_an_earlier_rows_retry(database: Database) -> None:
+    store = OutboxStore(database)
+    with freeze_time(T0) as clock:
+        first = store.enqueue("51987654321", "uno")
+        second = store.enqueue("51987654321", "dos")
+        assert [m.id for m in store.claim(1, lease_s=60)] == [first]
+        store.mark_failed(first, "gateway down", retryable=True, now=T0)
+        assert store.claim(10, lease_s=60) == []
+        clock.tick(3600)
+        # Both go, in their order, in one claim.
+        assert [m.id for m in store.claim(10, lease_s=60)] == [first, second]
 
 
 def test_row_whose_lease_ran_out_is_claimed_again(database: Database) -> None:
