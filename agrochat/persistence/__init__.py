@@ -20,7 +20,7 @@ from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audi
 from agrochat.persistence._database import Database, ServingLock, open_database, utcnow
 from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
-from agrochat.persistence._locks import ProducerBusy, ProducerLocks
+from agrochat.persistence._locks import ProducerBusy, ProducerLocks, producer_lock_key
 from agrochat.persistence._messages import (
     VOICE_TYPES,
     DuplicateMessage,
@@ -95,6 +95,7 @@ __all__ = [
     "load_seed",
     "open_database",
     "percentile",
+    "producer_lock_key",
     "recent_audit",
     "record_audit",
     "utcnow",

@@ -47,7 +47,7 @@ class ProducerBusy(Overloaded):
     is still being answered there)."""
 
 
-def lock_key(phone: str) -> int:
+def producer_lock_key(phone: str) -> int:
     """The producer's key: a signed 32-bit CRC of the canonical phone, the same in every
     process and on every PostgreSQL version (a collision only makes two producers share a
     turn, never breaks an order)."""
@@ -98,7 +98,7 @@ class ProducerLocks:
                     conn.execute(sa.text(f"SET LOCAL lock_timeout = '{wait_ms}ms'"))
                     conn.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                        {"ns": _NAMESPACE, "key": lock_key(phone)},
+                        {"ns": _NAMESPACE, "key": producer_lock_key(phone)},
                     )
                 except sa.exc.OperationalError as exc:
                     if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from agrochat.persistence import ProducerBusy, ProducerLocks
-from agrochat.persistence._locks import lock_key
+from agrochat.persistence import ProducerBusy, ProducerLocks, producer_lock_key
 
 ROSA = "51987654321"
 JUAN = "51911222333"
@@ -161,7 +160,7 @@ def test_on_sqlite_a_turn_is_only_counted() -> None:
 
 
 def test_the_lock_key_is_the_same_in_every_process_and_fits_postgresql() -> None:
-    keys = {lock_key(ROSA), lock_key(JUAN)}
+    keys = {producer_lock_key(ROSA), producer_lock_key(JUAN)}
     assert len(keys) == 2
     assert all(-(2**31) <= k < 2**31 for k in keys)
     # A separate interpreter (another process) computes the same key.
@@ -169,10 +168,10 @@ def test_the_lock_key_is_the_same_in_every_process_and_fits_postgresql() -> None
         [
             sys.executable,
             "-c",
-            f"from agrochat.persistence._locks import lock_key; print(lock_key({ROSA!r}))",
+            f"from agrochat.persistence import producer_lock_key as key; print(key({ROSA!r}))",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert int(other.stdout) == lock_key(ROSA)
+    assert int(other.stdout) == producer_lock_key(ROSA)
