@@ -4,6 +4,7 @@ receipts and reactions land on the rows they are about. Both databases."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from agrochat.actors.whatsapp import (
     DeliveryStatus,
@@ -20,6 +21,7 @@ from agrochat.persistence import (
     OutboxStore,
     ProducerStore,
     StoredMessage,
+    open_database,
     utcnow,
 )
 
@@ -212,3 +214,33 @@ def test_a_session_status_reaches_the_gateway_state(database: Database) -> None:
     )
     status = state.get("default")
     assert status is not None and status.session == "SCAN_QR_CODE"
+
+
+def test_a_retry_landing_on_another_process_is_stored_and_handed_over_once(
+    database_url: str,
+) -> None:
+    """Meta retries a webhook until it gets a 200, through the load balancer, so the retry
+    may land on another process while the first is still storing it: two databases handles
+    (two processes) accept the same message at once, and one of them hands it over."""
+    first, second = open_database(database_url), open_database(database_url)
+    try:
+        inboxes = [_inbox(first), _inbox(second)]
+        barrier = threading.Barrier(2)
+        results: list[object] = [None, None]
+
+        def accept(i: int) -> None:
+            barrier.wait()
+            results[i] = inboxes[i][0].accept(message())
+
+        threads = [threading.Thread(target=accept, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sum(r is not None for r in results) == 1
+        assert sum(len(handed.incoming) for _, handed in inboxes) == 1
+        assert sum(inbox.duplicates for inbox, _ in inboxes) == 1
+        assert _stored(first) is not None
+    finally:
+        first.close()
+        second.close()
