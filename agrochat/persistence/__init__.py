@@ -20,6 +20,7 @@ from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audi
 from agrochat.persistence._database import Database, ServingLock, open_database, utcnow
 from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
+from agrochat.persistence._leases import Lease, LeaseStore
 from agrochat.persistence._messages import (
     VOICE_TYPES,
     DuplicateMessage,
@@ -30,6 +31,7 @@ from agrochat.persistence._messages import (
     Traffic,
 )
 from agrochat.persistence._outbox import OutboxMessage, OutboxStatus, OutboxStore
+from agrochat.persistence._processes import ProcessInfo, ProcessRow, ProcessStore
 from agrochat.persistence._producers import (
     SEGMENT_FIELDS,
     Producer,
@@ -69,12 +71,17 @@ __all__ = [
     "History",
     "KnowledgeEntry",
     "KnowledgeStore",
+    "Lease",
+    "LeaseStore",
     "MessageStatus",
     "MessageStore",
     "NewAlert",
     "OutboxMessage",
     "OutboxStatus",
     "OutboxStore",
+    "ProcessInfo",
+    "ProcessRow",
+    "ProcessStore",
     "Producer",
     "ProducerStore",
     "ProducerSummary",
