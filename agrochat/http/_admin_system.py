@@ -16,7 +16,7 @@ from typing import Any
 import agrochat
 from agrochat.actors.whatsapp import SCAN_QR_CODE
 from agrochat.http._admin import Panel
-from agrochat.http._admin_whatsapp import PROBLEM_LABELS
+from agrochat.http._admin_whatsapp import PROBLEM_LABELS, STANDBY_LABEL
 from agrochat.logs import get_logger
 from agrochat.messages import ChildSnapshot
 
@@ -73,6 +73,7 @@ def install(route: Route, panel: Panel) -> None:
             mode=ctx.config.whatsapp,
             numbers=state.channels() if state is not None else [],
             labels=PROBLEM_LABELS,
+            standby_label=STANDBY_LABEL,
             scan=SCAN_QR_CODE,
             database=_database(panel),
             size=human_size,

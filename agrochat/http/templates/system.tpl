@@ -99,7 +99,7 @@
     % for n in numbers:
     <li>
       <span class="mono">{{n.kind}} {{n.channel}}</span>
-      <span class="badge {{'badge-ok' if n.problem is None else ('badge-bad' if n.red else 'badge-warn')}}">{{labels.get(n.problem, n.problem)}}</span>
+      <span class="badge {{'badge-ok' if n.problem is None else ('badge-bad' if n.red else 'badge-warn')}}">{{standby_label if n.standby else labels.get(n.problem, n.problem)}}</span>
       % if n.kind == 'waha' and n.session == scan:
       <a href="/admin/whatsapp">Vincular el teléfono (código QR)</a>
       % end
