@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from agrochat.actors.whatsapp import (
     Channel,
     Channels,
     GatewayState,
+    InboundMessage,
     Inbox,
     StreamStatus,
     WahaClient,
@@ -42,6 +43,7 @@ OTHER = "campo-2:77:ffffff"
 @dataclass
 class FakeStream:
     session: str
+    on_event: Callable[[object], None]
     started: bool = False
     stopped: bool = False
 
@@ -73,8 +75,10 @@ class Streams:
     def __init__(self) -> None:
         self.made: list[FakeStream] = []
 
-    def __call__(self, base_url: str, *, session: str, **kwargs: Any) -> FakeStream:
-        stream = FakeStream(session)
+    def __call__(
+        self, base_url: str, *, session: str, on_event: Callable[[object], None], **kwargs: Any
+    ) -> FakeStream:
+        stream = FakeStream(session, on_event)
         self.made.append(stream)
         return stream
 
@@ -174,7 +178,21 @@ def test_streams_follow_the_leases_as_they_move(db: Database) -> None:
     leases.acquire(lease_name("default"), OTHER, 30)
     snapshot = node.beat()
     assert node.streams.open() == ["ventas"] and snapshot["standby"] == ["default"]
-    assert [s.session for s in node.streams.made if s.stopped] == ["default"]
+    closed = [s for s in node.streams.made if s.stopped]
+    assert [s.session for s in closed] == ["default"]
+    # An event the closed socket still read is dropped: the new owner catches it up.
+    closed[0].on_event(
+        InboundMessage(
+            source="waha",
+            session="default",
+            chat_id="51987654321@c.us",
+            phone="51987654321",
+            message_id="false_51987654321@c.us_3EB0BB",
+            text="hola",
+            timestamp=0,
+        )
+    )
+    assert node.peers.refs["whatsapp"].ask(Inspect(), timeout=10)["received"] == 0
 
 
 def test_a_takeover_hands_over_what_the_dead_owner_stored_and_never_answered(

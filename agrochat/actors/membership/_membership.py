@@ -122,9 +122,8 @@ class Membership:
     def stop(self) -> None:
         """A clean stop: the streams are told to stop first, then the leases are released and
         the row marked stopped, so a standby may take over at its next heartbeat."""
-        held = self.ownership.channels
         self.ownership.drop_all()
-        for channel in held:
+        for channel in self.ownership.channels:
             try:
                 self.leases.release(lease_name(channel), self.process.id)
             except Exception as exc:

@@ -182,8 +182,13 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
 
     def _stream(self, channel: Channel) -> WahaEventStream:
         ref = self.actor_ref
+        owned = self.owned
 
         def on_event(event: object) -> None:
+            if owned is not None and channel.name not in owned():
+                # Given up a moment ago (this actor may be busy before it closes the socket):
+                # the new owner's catch-up fetches what this one drops.
+                return
             ref.tell(event)
 
         def catch_up() -> None:
