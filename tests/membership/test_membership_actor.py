@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,14 @@ from agrochat.actors.whatsapp import (
 )
 from agrochat.config import Config
 from agrochat.messages import GatewayLost, GatewayOwned, Heartbeat, Incoming, Inspect
-from agrochat.persistence import Database, LeaseStore, MessageStore, ProcessStore, ProducerStore
+from agrochat.persistence import (
+    Database,
+    LeaseStore,
+    MessageStore,
+    ProcessStore,
+    ProducerStore,
+    utcnow,
+)
 from tests.conftest import FakePeers
 
 CONFIG = Config(whatsapp="waha", heartbeat_s=3600, lease_ttl_s=30, alert_tick_s=3600)
@@ -241,3 +249,51 @@ def test_the_actor_snapshot_names_the_process_and_its_leases(db: Database) -> No
     assert snapshot["process"] == node.process.id
     assert [lease["name"] for lease in snapshot["leases"]] == ["gateway:waha:default"]
     assert snapshot["processes_alive"] == 1
+
+
+class StalledLeases(LeaseStore):
+    """A database that answers the first acquisition, then hangs until released (a heartbeat
+    stuck on it cannot renew anything)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.calls = 0
+        self.release_calls = threading.Event()
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > 1:
+            self.release_calls.wait(10)
+            raise ConnectionError("server closed the connection unexpectedly")
+        return super().acquire(*args, **kwargs)
+
+
+def test_a_heartbeat_stuck_on_the_database_still_gives_the_session_up_before_expiry(
+    db: Database,
+) -> None:
+    config = CONFIG.replace(heartbeat_s=3600, lease_ttl_s=1.0)
+    leases = StalledLeases(db)
+    lost = threading.Event()
+    ownership = Ownership(
+        "campo-1:1:abcdef",
+        ("default",),
+        margin_s=give_up_margin_s(config.lease_ttl_s),
+        announce=lambda m: lost.set() if isinstance(m, GatewayLost) else None,
+    )
+    membership = Membership(
+        new_process("127.0.0.1:5000"),
+        processes=ProcessStore(db),
+        leases=leases,
+        ownership=ownership,
+        ttl_s=config.lease_ttl_s,
+        heartbeat_s=config.heartbeat_s,
+    )
+    actor = MembershipActor.start(config, membership=membership)
+    try:
+        expires_at = ownership.expiries()["default"]
+        actor.tell(Heartbeat(at=0))  # hangs on the database
+        assert lost.wait(5)
+        assert utcnow() < expires_at  # before anyone else may take it
+        assert ownership.roles() == {"default": "standby"}
+    finally:
+        leases.release_calls.set()
