@@ -297,3 +297,21 @@ def test_a_heartbeat_stuck_on_the_database_still_gives_the_session_up_before_exp
         assert ownership.roles() == {"default": "standby"}
     finally:
         leases.release_calls.set()
+
+
+def test_the_sweep_leaves_the_producers_of_a_session_owned_elsewhere_alone(
+    db: Database,
+) -> None:
+    LeaseStore(db).acquire(lease_name("ventas"), OTHER, 30)
+    producers, messages = ProducerStore(db), MessageStore(db)
+    rosa, _ = producers.get_or_create("51987654321")
+    producers.update(rosa.id, channel="default")
+    ana, _ = producers.get_or_create("51955555555")
+    producers.update(ana.id, channel="ventas")
+    # Both wait for an answer: Rosa's process died; Ana's owner is answering her right now.
+    messages.add_inbound(rosa.id, "¿cuándo riego?", gateway_message_id="false_rosa_1")
+    messages.add_inbound(ana.id, "¿y la helada?", gateway_message_id="false_ana_1")
+    node = Process(db)
+    node.start()
+    node.beat()  # the start's drain has run by now
+    assert [i.phone for i in node.delivered] == ["51987654321"]

@@ -297,13 +297,21 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         """Hand over again gateway messages stored and never answered: at start (agrochat
         stopped in between) or when a WAHA session's lease is taken (``fresh``: its last
         owner may have died), and then those a session should long have answered (the
-        hand-over was lost while the sessions restarted). Each at most once per run. A
-        process standing by for every number it has leaves them to the owner."""
-        if not self._answers_any():
+        hand-over was lost while the sessions restarted). Each at most once per run. Only
+        those of the numbers this process answers: a WAHA session another process owns is
+        that process's to sweep."""
+        mine = self._answered_channels()
+        if not mine:
             return
         fresh = fresh or not self._swept_at_start
         older = 0.0 if fresh else 2 * self.config.reply_timeout_s
-        for incoming in self.inbox.waiting(older_than_s=older):
+        every = len(mine) == len(self.channels)
+        waiting = self.inbox.waiting(
+            older_than_s=older,
+            channels=None if every else mine,
+            default_channel=self.channels.default.name,
+        )
+        for incoming in waiting:
             if incoming.message_id in self._swept:
                 continue
             self._swept.add(incoming.message_id or "")
@@ -313,12 +321,14 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
                 log.warning("could not hand a waiting message over", error=str(exc))
         self._swept_at_start = True
 
-    def _answers_any(self) -> bool:
-        """Whether this process takes producers' messages from any number: a WAHA session it
-        holds, or a gateway without a lease (the Cloud API's webhook reaches every process)."""
-        return bool(self.streams) or any(
-            not isinstance(c.transport, WahaClient) for c in self.channels
-        )
+    def _answered_channels(self) -> set[str]:
+        """The numbers this process takes producers' messages from: the WAHA sessions it holds,
+        and every number without a lease (the Cloud API's webhook reaches every process)."""
+        return {
+            c.name
+            for c in self.channels
+            if c.name in self.streams or not isinstance(c.transport, WahaClient)
+        }
 
     # -- out ---------------------------------------------------------------------------------
 
