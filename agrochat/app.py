@@ -76,7 +76,11 @@ class Agrochat:
             self._serving = ServingLock.claim(self.config.effective_database_url)
             self.database = open_database(self.config.effective_database_url)
             built = self.wiring = wiring.build(
-                self.config, self.database, peers=self, transcription=self.transcription
+                self.config,
+                self.database,
+                peers=self,
+                transcription=self.transcription,
+                bind=f"{self.http.host}:{self.http.port}",
             )
             self.supervisor = Supervisor(
                 built.specs,
@@ -96,6 +100,7 @@ class Agrochat:
                 inbox=built.inbox,
                 gateway_state=built.gateway_state,
                 delivers=built.channels is not None,
+                ownership=built.ownership,
             )
             self.supervisor.start()
             self._front.target = make_app(self.context)

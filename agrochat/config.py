@@ -304,6 +304,18 @@ class Config:
         "HTTP threads /agent, /chat and /form/update may hold at once (beyond: 503 with "
         "Retry-After); below AGROCHAT_HTTP_THREADS; 0: AGROCHAT_HTTP_THREADS minus 2",
     )
+    heartbeat_s: float = _setting(
+        "2",
+        _positive_float,
+        "seconds between this process's heartbeats (its row, its gateway leases); below half "
+        "of AGROCHAT_LEASE_TTL_S",
+    )
+    lease_ttl_s: float = _setting(
+        "10",
+        _positive_float,
+        "seconds a gateway lease lasts unrenewed: how soon a standby process takes a WAHA "
+        "session over from one that died",
+    )
     restart_intensity: int = _setting("5", _non_negative_int, "restarts allowed per period")
     restart_period_s: float = _setting("30", _positive_float, "period of the restart intensity")
     log_format: str = _setting(
@@ -327,6 +339,12 @@ class Config:
             raise ConfigError(
                 "AGROCHAT_HTTP_MODEL_THREADS: must be below AGROCHAT_HTTP_THREADS "
                 f"({config.http_threads}), so /health and the panel always have a thread"
+            )
+        if not config.heartbeat_s < config.lease_ttl_s / 2:
+            # A holder must get at least two renewals in before its lease could run out.
+            raise ConfigError(
+                f"AGROCHAT_HEARTBEAT_S ({config.heartbeat_s:g}): must be below half of "
+                f"AGROCHAT_LEASE_TTL_S ({config.lease_ttl_s:g})"
             )
         return config
 

@@ -231,3 +231,31 @@ class DeliveryFailed:
     error: str
     alert_id: int | None = None
     retryable: bool = True
+
+
+# --- membership (several processes on one database) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The membership actor's own timer, every AGROCHAT_HEARTBEAT_S: write this process's row,
+    take or renew its leases."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class GatewayOwned:
+    """Told to the WhatsAppActor: this process now holds the lease of ``channel`` (a WAHA
+    session): open its event stream, and hand over again what is stored and unanswered (a
+    process that died may have left it)."""
+
+    channel: str
+
+
+@dataclass(frozen=True)
+class GatewayLost:
+    """Told to the WhatsAppActor: this process no longer holds ``channel``'s lease (another
+    process took it, or it could not be renewed in time): close its event stream now."""
+
+    channel: str

@@ -2,6 +2,8 @@
 services shared by actors and HTTP routes.
 
 inference  owns the model; talks to no one
+membership this process's heartbeat row and its leases (one process owns each WAHA session's
+           event stream); tells whatsapp when it gains or loses one
 whatsapp   our numbers: stores what producers write and tells "sessions"; sends the outbox
            through the gateway; tells "alerts" what was delivered
 sessions   one actor per producer; asks inference, tells whatsapp
@@ -32,6 +34,15 @@ from agrochat.actors.inference import (
     ModelStatus,
 )
 from agrochat.actors.inference import render_metrics as inference_metrics
+from agrochat.actors.membership import (
+    Facts,
+    Membership,
+    MembershipActor,
+    Ownership,
+    give_up_margin_s,
+    new_process,
+)
+from agrochat.actors.membership import render_metrics as membership_metrics
 from agrochat.actors.session import (
     Clock,
     Conversation,
@@ -62,9 +73,19 @@ from agrochat.actors.whatsapp import (
 )
 from agrochat.config import Config
 from agrochat.knowledge import KnowledgeBase
-from agrochat.messages import Incoming, Send
-from agrochat.persistence import Database, KnowledgeStore, ProducerLocks
+from agrochat.logs import get_logger
+from agrochat.messages import GatewayLost, GatewayOwned, Incoming, Send
+from agrochat.persistence import (
+    Database,
+    KnowledgeStore,
+    LeaseStore,
+    ProcessInfo,
+    ProcessStore,
+    ProducerLocks,
+)
 from agrochat.supervisor import ChildSpec
+
+log = get_logger(__name__)
 
 HealthCheck = Callable[[], tuple[bool, Any]]
 
@@ -86,6 +107,11 @@ class Wiring:
     transcription: Transcriber | None = None
     # Each producer's turn across processes (PostgreSQL); only counted on SQLite.
     locks: ProducerLocks | None = None
+    # This process among the others on the database: who it is, which WAHA sessions it owns,
+    # and the extra facts its heartbeat row carries (name -> callable; add to it before start).
+    process: ProcessInfo | None = None
+    ownership: Ownership | None = None
+    heartbeat_facts: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     def close(self) -> None:
         """After the actors stopped: the transports' connections (a restarted WhatsApp actor
@@ -122,8 +148,13 @@ class _Gateway:
     spec: ChildSpec
 
 
-def _gateway(config: Config, database: Database, peers: Peers) -> _Gateway | None:
-    channels = make_channels(config)
+def _gateway(
+    config: Config,
+    database: Database,
+    peers: Peers,
+    channels: Channels | None,
+    ownership: Ownership,
+) -> _Gateway | None:
     if channels is None:
         return None
 
@@ -138,7 +169,13 @@ def _gateway(config: Config, database: Database, peers: Peers) -> _Gateway | Non
     spec = ChildSpec(
         id=ActorId.WHATSAPP,
         start=lambda: WhatsAppActor.start(
-            config, database=database, channels=channels, peers=peers, inbox=inbox, state=state
+            config,
+            database=database,
+            channels=channels,
+            peers=peers,
+            inbox=inbox,
+            state=state,
+            owned=ownership.owned,
         ),
     )
     return _Gateway(channels=channels, state=state, inbox=inbox, send=send, spec=spec)
@@ -224,25 +261,76 @@ def _speech(
     return _Speech(spec=spec, client=client, status=status)
 
 
+def _membership(
+    config: Config,
+    database: Database,
+    peers: Peers,
+    channels: Channels | None,
+    process: ProcessInfo,
+    facts: Facts,
+) -> tuple[Ownership, ChildSpec]:
+    """The heartbeat and the leases: every WAHA session is leased (one process owns its event
+    stream); Cloud API numbers are not (their webhook may reach any process)."""
+
+    def announce(message: GatewayOwned | GatewayLost) -> None:
+        try:
+            tell(peers, ActorId.WHATSAPP, message)
+        except Exception as exc:
+            # Not running (starting, restarting, stopped): it reads the ownership when it
+            # starts, so nothing is lost.
+            log.debug("whatsapp actor not told", message=repr(message), error=str(exc))
+
+    leased = [c.name for c in channels or () if c.kind == "waha"]
+    ownership = Ownership(
+        process.id,
+        leased,
+        margin_s=give_up_margin_s(config.lease_ttl_s),
+        announce=announce,
+    )
+    spec = ChildSpec(
+        id=ActorId.MEMBERSHIP,
+        start=lambda: MembershipActor.start(
+            config,
+            membership=Membership(
+                process,
+                processes=ProcessStore(database),
+                leases=LeaseStore(database),
+                ownership=ownership,
+                ttl_s=config.lease_ttl_s,
+                heartbeat_s=config.heartbeat_s,
+                facts=facts,
+            ),
+        ),
+    )
+    return ownership, spec
+
+
 def build(
     config: Config,
     database: Database,
     peers: Peers,
     *,
+    bind: str | None = None,
     backend_factory: BackendFactory | None = None,
     clock: Clock | None = None,
     recognizer_factory: RecognizerFactory | None = None,
     transcription: Transcriber | None = None,
 ) -> Wiring:
-    """``backend_factory``: the model (default: what the configuration names); ``clock``: the
-    conversations' time; ``recognizer_factory``: the speech model; ``transcription``: what
-    hears voice notes instead of the TranscriptionActor (a test double). Tests and benchmarks
-    give doubles here and get everything else exactly as production has it."""
+    """``bind``: where the HTTP server listens, for this process's heartbeat row (default:
+    AGROCHAT_BIND); ``backend_factory``: the model (default: what the configuration names);
+    ``clock``: the conversations' time; ``recognizer_factory``: the speech model;
+    ``transcription``: what hears voice notes instead of the TranscriptionActor (a test double).
+    Tests and benchmarks give doubles here and get everything else exactly as production has
+    it."""
     # The model's state is read by /health while the actor's mailbox is blocked loading it.
     status = ModelStatus()
     # One client for /chat and every session: the queue bound is global to the model.
     inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
-    gateway = _gateway(config, database, peers)
+    channels = make_channels(config)
+    process = new_process(bind or config.bind)
+    facts: dict[str, Callable[[], Any]] = {}
+    ownership, membership_spec = _membership(config, database, peers, channels, process, facts)
+    gateway = _gateway(config, database, peers, channels, ownership)
     speech = _speech(config, peers, recognizer_factory) if transcription is None else None
     if speech is not None:
         transcription = speech.client
@@ -252,6 +340,8 @@ def build(
     locks = ProducerLocks.for_url(
         database.url, is_postgres=database.is_postgres, pool_size=config.lock_connections
     )
+    # The heartbeat row says how many producers this process is answering right now.
+    facts["producers"] = lambda: len(locks.held())
 
     specs = [
         ChildSpec(
@@ -264,6 +354,8 @@ def build(
     if speech is not None:
         # After the model, before the sessions that will call it.
         specs.append(speech.spec)
+    # Before the WhatsApp actor: its first heartbeat decides which WAHA sessions it opens.
+    specs.append(membership_spec)
     if gateway is not None:
         specs.append(gateway.spec)
     specs += [
@@ -287,7 +379,12 @@ def build(
 
     # Not ready while loading: a balancer should not send producers to a node without a model.
     health_checks: dict[str, HealthCheck] = {"model": status.health}
-    metrics = [inference_metrics, session_stats.render, locks.render_metrics]
+    metrics = [
+        inference_metrics,
+        session_stats.render,
+        locks.render_metrics,
+        lambda: membership_metrics(ownership),
+    ]
     # Which producers this process is answering now (the others' are on other processes).
     health_checks["producers"] = lambda: (True, f"{len(locks.held())} held")
     if speech is not None:
@@ -309,4 +406,7 @@ def build(
         transcription=transcription,
         metrics=metrics,
         locks=locks,
+        process=process,
+        ownership=ownership,
+        heartbeat_facts=facts,
     )

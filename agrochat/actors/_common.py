@@ -20,6 +20,7 @@ class ActorId(enum.StrEnum):
     SESSIONS = "sessions"
     ALERTS = "alerts"
     TRANSCRIPTION = "transcription"
+    MEMBERSHIP = "membership"
 
 
 class Peers(Protocol):

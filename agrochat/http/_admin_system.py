@@ -1,9 +1,11 @@
 """The panel's system page, ``/admin/system``: what agrochat is doing, for the people who run it.
 
 The actor tree as the supervisor sees it (restarts, last failure, mailbox depth), the model, each
-WhatsApp number, the database and agrochat's version, on one page an admin can read without a
-terminal. ``/debug/actors`` stays what it is: the same tree as JSON, for machines and operators.
-Everything here is read from snapshots (plain data); no actor's live object is touched.
+WhatsApp number, the agrochat processes alive on the database (from their heartbeat rows: which
+one owns each WAHA session), the database and agrochat's version, on one page an admin can read
+without a terminal. ``/debug/actors`` stays what it is: the same tree as JSON, for machines and
+operators. Everything here is read from snapshots (plain data); no actor's live object is
+touched.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import agrochat
+from agrochat.actors.membership import ALIVE_BEATS
 from agrochat.actors.whatsapp import SCAN_QR_CODE
 from agrochat.http._admin import Panel
-from agrochat.http._admin_whatsapp import PROBLEM_LABELS
+from agrochat.http._admin_whatsapp import PROBLEM_LABELS, STANDBY_LABEL
 from agrochat.logs import get_logger
 from agrochat.messages import ChildSnapshot
+from agrochat.persistence import ProcessStore, utcnow
 
 log = get_logger(__name__)
 
@@ -42,6 +46,21 @@ class Model:
     queued: int | None  # requests waiting for or running on the model
     queue_limit: int | None
     counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ProcessLine:
+    """One agrochat process alive on the database, as the panel lists it."""
+
+    id: str
+    host: str
+    pid: int
+    bind: str
+    version: str
+    started: str
+    heartbeat_ago_s: float
+    owns: str
+    this: bool  # the process serving this page
 
 
 @dataclass(frozen=True)
@@ -73,8 +92,10 @@ def install(route: Route, panel: Panel) -> None:
             mode=ctx.config.whatsapp,
             numbers=state.channels() if state is not None else [],
             labels=PROBLEM_LABELS,
+            standby_label=STANDBY_LABEL,
             scan=SCAN_QR_CODE,
             database=_database(panel),
+            processes=_processes(panel),
             size=human_size,
         )
 
@@ -100,6 +121,47 @@ def _model(panel: Panel, actors: list[ChildSnapshot]) -> Model:
         queue_limit=client.queue_limit if client is not None else None,
         counts=dict(state.get("counts") or {}),
     )
+
+
+def _processes(panel: Panel) -> list[ProcessLine] | None:
+    """The processes with a recent heartbeat; None when the database is not open or failed."""
+    db = panel.ctx.database
+    if db is None:
+        return None
+    config = panel.ctx.config
+    now = utcnow()
+    try:
+        rows = ProcessStore(db).alive(ALIVE_BEATS * config.heartbeat_s, now=now)
+    except Exception:
+        log.exception("could not read the processes")
+        return None
+    ownership = panel.ctx.ownership
+    this = ownership.process_id if ownership is not None else None
+    return [
+        ProcessLine(
+            id=row.id,
+            host=row.host,
+            pid=row.pid,
+            bind=row.bind,
+            version=row.version,
+            started=panel.local(row.started_at),
+            heartbeat_ago_s=max(0.0, (now - row.heartbeat_at).total_seconds()),
+            owns=owns_text(row.owns),
+            this=row.id == this,
+        )
+        for row in rows
+    ]
+
+
+def owns_text(owns: Mapping[str, Any]) -> str:
+    """What a heartbeat row says a process holds, for people: "WAHA default, ventas ·
+    producers: 3"; "—" for nothing."""
+    parts = []
+    gateway = owns.get("gateway")
+    if gateway:
+        parts.append("WAHA " + ", ".join(str(c) for c in gateway))
+    parts += [f"{name}: {value}" for name, value in owns.items() if name != "gateway"]
+    return " · ".join(parts) or "—"
 
 
 def _database(panel: Panel) -> DatabaseInfo | None:

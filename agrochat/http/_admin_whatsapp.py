@@ -34,6 +34,8 @@ PROBLEM_LABELS = {
     "disconnected": "Sin conexión con WAHA; reintentando",
     "starting": "La sesión de WAHA está iniciando",
 }
+# Several agrochat processes share the database: one owns each WAHA session's events.
+STANDBY_LABEL = "En espera: otro proceso de agrochat atiende esta sesión"
 
 
 def install(route: Route, panel: Panel) -> None:
@@ -48,6 +50,7 @@ def install(route: Route, panel: Panel) -> None:
             mode=panel.ctx.config.whatsapp,
             numbers=numbers,
             labels=PROBLEM_LABELS,
+            standby_label=STANDBY_LABEL,
             scan=SCAN_QR_CODE,
             refresh=REFRESH_S if any(n.problem for n in numbers) else None,
         )

@@ -11,6 +11,7 @@ from agrochat.errors import NotReady
 
 if TYPE_CHECKING:
     from agrochat.actors.inference import InferenceClient
+    from agrochat.actors.membership import Ownership
     from agrochat.actors.session import SessionGateway
     from agrochat.actors.whatsapp import Channels, GatewayState, Inbox
     from agrochat.persistence import Database
@@ -40,6 +41,8 @@ class AppContext:
     gateway_state: GatewayState | None = None
     # Whether agrochat delivers through a gateway of its own (else bridges poll for alerts).
     delivers: bool = False
+    # This process's id and which WAHA sessions it owns (several processes, one database).
+    ownership: Ownership | None = None
 
     def require_supervisor(self) -> Supervisor:
         if self.supervisor is None:

@@ -7,6 +7,7 @@ import time
 
 import bottle
 
+from agrochat.actors.membership import lease_name
 from agrochat.http._api import json_response
 from agrochat.http._context import AppContext
 
@@ -16,8 +17,21 @@ def install(app: bottle.Bottle, ctx: AppContext) -> None:
     def actors() -> bottle.HTTPResponse:
         supervisor = ctx.require_supervisor()
         children = [dataclasses.asdict(c) for c in supervisor.snapshot()]
+        ownership = ctx.ownership
+        process = None
+        if ownership is not None:
+            process = {
+                "id": ownership.process_id,
+                "leases": [
+                    {"name": lease_name(channel), "expires_at": at.isoformat()}
+                    for channel, at in ownership.expiries().items()
+                ],
+                "standby": [c for c, role in ownership.roles().items() if role == "standby"],
+                "processes_alive": ownership.processes_alive,
+            }
         return json_response(
             {
+                "process": process,
                 "actors": children,
                 "escalated": supervisor.escalated,
                 "at": time.time(),

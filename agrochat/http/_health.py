@@ -67,6 +67,13 @@ def health_report(ctx: AppContext) -> tuple[bool, dict[str, Any]]:
         components["actors"] = actors
         reasons.extend(f"actor {name}: down" for name, state in actors.items() if state != "alive")
 
+    if ctx.ownership is not None:
+        # A standby is healthy: another process owns that session's events, this one takes
+        # over when it dies (and a balancer may send it HTTP traffic meanwhile).
+        components["process"] = ctx.ownership.public_id
+        if ctx.ownership.channels:
+            components["gateway_leases"] = ctx.ownership.roles()
+
     healthy = not reasons
     body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **components}
     if reasons:

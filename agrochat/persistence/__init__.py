@@ -20,6 +20,7 @@ from agrochat.persistence._audit import AuditEntry, last_escalation, recent_audi
 from agrochat.persistence._database import Database, ServingLock, open_database, utcnow
 from agrochat.persistence._days import Days, percentile
 from agrochat.persistence._knowledge import REVIEW_STATUSES, KnowledgeEntry, KnowledgeStore
+from agrochat.persistence._leases import Lease, LeaseStore
 from agrochat.persistence._locks import ProducerBusy, ProducerLocks, producer_lock_key
 from agrochat.persistence._messages import (
     VOICE_TYPES,
@@ -31,6 +32,7 @@ from agrochat.persistence._messages import (
     Traffic,
 )
 from agrochat.persistence._outbox import OutboxMessage, OutboxStatus, OutboxStore
+from agrochat.persistence._processes import ProcessInfo, ProcessRow, ProcessStore
 from agrochat.persistence._producers import (
     SEGMENT_FIELDS,
     Producer,
@@ -70,12 +72,17 @@ __all__ = [
     "History",
     "KnowledgeEntry",
     "KnowledgeStore",
+    "Lease",
+    "LeaseStore",
     "MessageStatus",
     "MessageStore",
     "NewAlert",
     "OutboxMessage",
     "OutboxStatus",
     "OutboxStore",
+    "ProcessInfo",
+    "ProcessRow",
+    "ProcessStore",
     "Producer",
     "ProducerBusy",
     "ProducerLocks",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -331,11 +331,25 @@ class MessageStore:
             return [StoredMessage.from_row(r) for r in rows]
 
     def waiting_gateway_messages(
-        self, *, since: dt.datetime, before: dt.datetime, limit: int = 500
+        self,
+        *,
+        since: dt.datetime,
+        before: dt.datetime,
+        limit: int = 500,
+        channels: Collection[str] | None = None,
+        default_channel: str | None = None,
     ) -> list[tuple[str, StoredMessage]]:
         """Gateways' messages still ``received`` and stored between ``since`` and ``before``,
         with their producer's phone, oldest first: what a session should be (re)told about
-        after a restart or a lost hand-over."""
+        after a restart or a lost hand-over. ``channels``: only producers who write to one of
+        these numbers (None: all; a producer with no number yet counts as writing to
+        ``default_channel``)."""
+        where = []
+        if channels is not None:
+            mine = producers.c.channel.in_(list(channels))
+            if default_channel in channels:
+                mine = sa.or_(mine, producers.c.channel.is_(None))
+            where.append(mine)
         with self.db.tx() as conn:
             rows = conn.execute(
                 sa.select(producers.c.phone, messages)
@@ -346,6 +360,7 @@ class MessageStore:
                     messages.c.gateway_message_id.is_not(None),
                     messages.c.created_at >= since,
                     messages.c.created_at < before,
+                    *where,
                 )
                 .order_by(messages.c.id)
                 .limit(limit)

@@ -501,6 +501,48 @@ def _v6_answer_reviews(conn: Connection) -> None:
     reviews.create(conn)
 
 
+# -- version 7: processes and leases -----------------------------------------------------------
+# Several agrochat processes on one PostgreSQL: each writes a heartbeat row (who is alive, what
+# it holds, for the panel and the operators), and one of them at a time holds each short lease
+# (the WAHA session's event stream: "gateway:waha:<session>"). On SQLite the one process holds
+# everything through the same rows.
+processes = sa.Table(
+    "processes",
+    metadata,
+    # "<host>:<pid>:<random>", made when the process starts: a pid alone repeats across hosts
+    # and restarts.
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("bind", sa.String(64), nullable=False),  # HOST:PORT its HTTP server listens on
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime, nullable=False),
+    sa.Column("stopped_at", sa.DateTime),  # a clean stop; a crash leaves it None
+    # JSON: what it holds ({"gateway": ["default"], "producers": 3}), as of its last heartbeat.
+    sa.Column("owns", sa.Text, nullable=False, server_default="{}"),
+    sa.Index("ix_processes_heartbeat", "heartbeat_at"),
+)
+
+# A lease is held by one process (``processes.id``, not a foreign key: a lease outlives a row
+# pruned after a crash) until ``expires_at``; a free lease has no row.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),
+    sa.Column("renewed_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+
+def _v7_processes_and_leases(conn: Connection) -> None:
+    """Process heartbeats and leader leases, for several processes on one database."""
+    processes.create(conn)
+    leases.create(conn)
+
+
 # Append only: a released migration is never edited, the next change is a new entry.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
@@ -509,6 +551,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_gateway_ids_per_producer),
     (5, _v5_voice_notes),
     (6, _v6_answer_reviews),
+    (7, _v7_processes_and_leases),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

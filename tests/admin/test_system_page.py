@@ -3,6 +3,7 @@ fails once), the WhatsApp numbers' state, the database and the version, for logg
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -15,11 +16,12 @@ import pytest
 import agrochat
 from agrochat.actors.inference import InferenceActor, InferenceClient, ModelStatus
 from agrochat.actors.inference.testing import FakeBackend
+from agrochat.actors.membership import Ownership
 from agrochat.actors.whatsapp import GatewayState
 from agrochat.config import Config
-from agrochat.http._admin_system import human_size
+from agrochat.http._admin_system import human_size, owns_text
 from agrochat.messages import Inspect
-from agrochat.persistence import Database
+from agrochat.persistence import Database, ProcessInfo, ProcessStore, utcnow
 from agrochat.supervisor import ChildSpec, Supervised, Supervisor
 from tests.admin.conftest import Browser, Panel
 from tests.conftest import FakePeers
@@ -140,6 +142,42 @@ def test_system_page_shows_actors_model_gateway_database_and_version(
     assert f"agrochat {agrochat.__version__}" in html
     # The panel's navigation leads here.
     assert '<a href="/admin/system" class="active">Sistema</a>' in html
+
+
+def test_system_page_lists_the_processes_alive_and_what_each_owns(
+    panel: Panel, browser: Browser
+) -> None:
+    store = ProcessStore(panel.db)
+    now = utcnow()
+
+    def process(id: str, host: str, pid: int, bind: str) -> ProcessInfo:
+        return ProcessInfo(id=id, host=host, pid=pid, bind=bind, version="0.1.0", started_at=now)
+
+    this = process("campo-1:101:a1b2c3", "campo-1", 101, "10.0.0.5:5000")
+    other = process("campo-2:202:d4e5f6", "campo-2", 202, "10.0.0.6:5000")
+    gone = process("campo-3:303:aaaaaa", "campo-3", 303, "10.0.0.7:5000")
+    store.heartbeat(this, {"gateway": [], "producers": 2}, now=now)
+    store.heartbeat(other, {"gateway": ["default"]}, now=now)
+    store.heartbeat(gone, {"gateway": ["ventas"]}, now=now - dt.timedelta(minutes=5))
+    panel.context.ownership = Ownership(this.id, ("default",), margin_s=2.5)
+
+    html = browser.get("/admin/system").text
+    row = r'<td data-label="Proceso"><span class="mono">([^<]+)</span>(.*?)</tr>'
+    rows = dict(re.findall(row, html, re.S))
+    assert set(rows) == {this.id, other.id}  # the one that stopped beating is not listed
+    assert "este" in rows[this.id] and "este" not in rows[other.id]
+    assert "10.0.0.6:5000" in rows[other.id] and ">202<" in rows[other.id]
+    assert "WAHA default" in rows[other.id]
+    assert "producers: 2" in rows[this.id]
+    assert "hace 0 s" in rows[other.id]
+
+
+def test_what_a_process_owns_reads_as_words() -> None:
+    assert owns_text({}) == "—"
+    assert owns_text({"gateway": []}) == "—"
+    assert owns_text({"gateway": ["default", "ventas"], "producers": 3}) == (
+        "WAHA default, ventas · producers: 3"
+    )
 
 
 def test_system_page_while_agrochat_is_starting(panel: Panel, browser: Browser) -> None:

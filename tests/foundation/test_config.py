@@ -92,3 +92,11 @@ def test_readme_configuration_table_lists_every_variable() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     missing = [s.env for s in SETTINGS if f"| `{s.env}` |" not in readme]
     assert missing == []
+
+
+def test_a_heartbeat_not_below_half_the_lease_ttl_is_refused() -> None:
+    assert Config.from_env({}).heartbeat_s == 2 and Config.from_env({}).lease_ttl_s == 10
+    ok = Config.from_env({"AGROCHAT_HEARTBEAT_S": "1", "AGROCHAT_LEASE_TTL_S": "3"})
+    assert (ok.heartbeat_s, ok.lease_ttl_s) == (1, 3)
+    with pytest.raises(ConfigError, match="AGROCHAT_HEARTBEAT_S"):
+        Config.from_env({"AGROCHAT_HEARTBEAT_S": "5", "AGROCHAT_LEASE_TTL_S": "10"})

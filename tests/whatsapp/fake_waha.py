@@ -484,9 +484,16 @@ class FakeWaha:
     async def _broadcast(self, envelope: dict[str, Any]) -> int:
         with self._cond:
             targets = [s for s in self._sockets if s.wants(envelope["event"], envelope["session"])]
+        reached = 0
         for sock in targets:
-            await sock.ws.send_json(envelope)
-        return len(targets)
+            # WAHA sends to each client on its own: one socket going away (a process killed
+            # during a takeover) does not keep the event from the others.
+            try:
+                await sock.ws.send_json(envelope)
+            except (ConnectionError, RuntimeError):
+                continue
+            reached += 1
+        return reached
 
     async def _close_all(self) -> None:
         with self._cond:

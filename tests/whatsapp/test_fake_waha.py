@@ -5,6 +5,7 @@ subscriptions, the key on every route, the QR's binary form. Raw clients (websoc
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -38,6 +39,25 @@ def test_only_subscribed_events_of_the_subscribed_session_are_pushed(fake: FakeW
     assert json.loads(messages.recv())["id"] == theirs["id"]
     for ws in (statuses, messages, everything):
         ws.close()
+
+
+def test_several_clients_of_one_session_each_get_every_event_even_if_one_vanishes(
+    fake: FakeWaha,
+) -> None:
+    # During a takeover the old owner's socket may linger (or die mid-send) while the new
+    # owner's connects: WAHA serves each client on its own.
+    old = connect(fake, f"x-api-key={API_KEY}&session=default&events=message")
+    new = connect(fake, f"x-api-key={API_KEY}&session=default&events=message")
+    assert fake.wait_connected(2)
+    first = fake.push_message(FARMER, "hola")
+    assert json.loads(old.recv())["id"] == json.loads(new.recv())["id"] == first["id"]
+
+    old.sock.shutdown(socket.SHUT_RDWR)  # killed: no close frame
+    second = fake.push_message(FARMER, "¿sigues ahí?")
+    assert json.loads(new.recv())["id"] == second["id"]
+    assert fake.wait_until(lambda: fake.connected == 1)
+    new.close()
+    old.close()
 
 
 def test_events_may_be_listed_comma_separated(fake: FakeWaha) -> None:

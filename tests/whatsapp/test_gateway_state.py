@@ -61,3 +61,13 @@ def test_every_number_is_reported_and_one_down_makes_the_gateway_unhealthy() -> 
 
 def test_a_cloud_number_has_no_connection_to_watch() -> None:
     assert GatewayState([("1234", "cloud")]).health() == (True, "cloud 1234: working")
+
+
+def test_a_session_another_process_owns_is_standby_and_no_problem() -> None:
+    state = GatewayState([("norte", "waha"), ("sur", "waha")])
+    state.stream_changed(_stream("connected", session="norte"))
+    state.session_changed("norte", "WORKING")
+    state.standby_changed("sur", True)
+    assert state.health() == (True, "waha norte: working; waha sur: standby")
+    state.standby_changed("sur", False)  # taken over: now its connection counts
+    assert state.health() == (False, "waha norte: working; waha sur: connecting")

@@ -142,6 +142,25 @@ def test_a_lost_hand_over_keeps_the_message_for_the_sweep(database: Database) ->
     assert inbox.waiting(older_than_s=3600) == []
 
 
+def test_the_sweep_may_ask_only_for_the_producers_of_some_numbers(database: Database) -> None:
+    inbox = Inbox(database, deliver=Handed())
+    producers = ProducerStore(database)
+    inbox.accept(message())  # Rosa writes to "default"
+    juan, _ = producers.get_or_create("51912345678")  # no number yet: the default one
+    MessageStore(database).add_inbound(juan.id, "hola", gateway_message_id="false_juan_1")
+    ana, _ = producers.get_or_create("51955555555")
+    producers.update(ana.id, channel="ventas")
+    MessageStore(database).add_inbound(ana.id, "hola", gateway_message_id="false_ana_1")
+
+    def phones(channels: set[str] | None) -> list[str]:
+        found = inbox.waiting(channels=channels, default_channel="default")
+        return sorted(i.phone for i in found)
+
+    assert phones(None) == sorted([PHONE, "51912345678", "51955555555"])
+    assert phones({"default"}) == sorted([PHONE, "51912345678"])
+    assert phones({"ventas"}) == ["51955555555"]
+
+
 def test_messages_older_than_a_day_are_not_worth_handing_over(database: Database) -> None:
     old = utcnow() - dt.timedelta(hours=25)
     inbox = Inbox(database, deliver=Handed(), clock=lambda: old)

@@ -2,11 +2,15 @@
 in) and the OutboxSender (what goes out).
 
 In: each WAHA number has its event stream (``WahaEventStream``, a websocket on a thread of its
-own, owned and stopped by this actor); the stream tells this actor every event, in the order
-WAHA sent it, and ``CatchUp`` once a connection settled, when WAHA is asked for what was written
-while the socket was down. The Cloud API's webhook arrives over HTTP and goes through the same
-Inbox there (Meta wants a 200 fast, after the message is stored). Every producer message is
-stored, handed to its session, marked read and answered with "escribiendo…" until the reply.
+own, owned and stopped by this actor) in the one process that holds the number's lease (several
+processes may share a database: the others stand by, see agrochat.actors.membership; they are
+told ``GatewayOwned`` / ``GatewayLost`` as the lease moves, and on ``GatewayOwned`` hand over
+again what a process that died left stored and unanswered); the stream tells this actor every
+event, in the order WAHA sent it, and ``CatchUp`` once a connection settled, when WAHA is asked
+for what was written while the socket was down. The Cloud API's webhook arrives over HTTP (on
+any process) and goes through the same Inbox there (Meta wants a 200 fast, after the message is
+stored). Every producer message is stored, handed to its session, marked read and answered with
+"escribiendo…" until the reply.
 
 Out: takes ``Send`` (an outbox row already persisted by whoever tells it), sends it through the
 row's channel and tells the alert scheduler ``Delivered`` / ``DeliveryFailed`` for rows that
@@ -22,7 +26,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pykka
@@ -43,7 +47,7 @@ from agrochat.actors.whatsapp._transports import TransportError, WahaClient
 from agrochat.actors.whatsapp._waha_events import WahaEventStream
 from agrochat.config import Config
 from agrochat.logs import get_logger
-from agrochat.messages import CatchUp, DrainOutbox, Inspect, Send
+from agrochat.messages import CatchUp, DrainOutbox, GatewayLost, GatewayOwned, Inspect, Send
 from agrochat.persistence import AlertStore, Database, MessageStore, OutboxStore, utcnow
 from agrochat.supervisor import Supervised
 
@@ -69,7 +73,10 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         drain_interval_s: float | None = None,
         sender: OutboxSender | None = None,
         stream_factory: StreamFactory = WahaEventStream,
+        owned: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``owned``: the WAHA sessions this process holds now (read at start; then the
+        membership tells ``GatewayOwned`` / ``GatewayLost``); None: all of them."""
         super().__init__()
         self.config = config
         self.peers = peers
@@ -90,7 +97,9 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             ),
         )
         self.stream_factory = stream_factory
-        self.streams: list[WahaEventStream] = []
+        self.owned = owned
+        # By channel: only the WAHA sessions this process holds have one.
+        self.streams: dict[str, WahaEventStream] = {}
         self._timer: Ticker | None = None
         self._soon: threading.Timer | None = None
         self._started_at = utcnow()
@@ -109,19 +118,78 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             name="outbox-drain",
         )
         self._timer.start()
-        for channel in self.channels:
-            if isinstance(channel.transport, WahaClient):
-                self.streams.append(self._stream(channel))
+        owned = set(self.owned()) if self.owned is not None else None
+        for channel in self._waha_channels():
+            if owned is None or channel.name in owned:
+                self.streams[channel.name] = self._stream(channel)
+            else:
+                self._standby(channel.name, True)
         # Drain through the inbox, not here: an exception in on_start kills the actor without
         # on_failure, and a database that is slow to answer at start is no reason to die.
         self.actor_ref.tell(DrainOutbox(at=time.time()))
-        for stream in self.streams:
+        for name, stream in self.streams.items():
+            self._standby(name, False)
             stream.start()
+
+    def _waha_channels(self) -> list[Channel]:
+        return [c for c in self.channels if isinstance(c.transport, WahaClient)]
+
+    def _standby(self, channel: str, standby: bool) -> None:
+        if self.state is not None:
+            self.state.standby_changed(channel, standby)
+
+    def _reconcile(self, told: GatewayOwned | GatewayLost | None = None) -> None:
+        """Open the streams of the WAHA sessions this process owns now and close the others.
+        What ``owned()`` says wins over what a message says: a tell may have been lost while
+        this actor restarted, or overtaken by a later change; every drain checks again."""
+        if self.owned is None:
+            if isinstance(told, GatewayOwned):
+                self._gained(told.channel)
+            elif isinstance(told, GatewayLost):
+                self._lost(told.channel)
+            return
+        owned = set(self.owned())
+        for channel in self._waha_channels():
+            if channel.name in owned and channel.name not in self.streams:
+                self._gained(channel.name)
+            elif channel.name not in owned and channel.name in self.streams:
+                self._lost(channel.name)
+
+    def _gained(self, name: str) -> None:
+        """This process now holds ``name``'s lease: hand over what waits (a process that died
+        may have stored messages it never answered; sessions answer a row once), then connect
+        (the connection's catch-up fetches what was written while no one listened)."""
+        if name in self.streams or not self.channels.known(name):
+            return
+        channel = self.channels.get(name)
+        if not isinstance(channel.transport, WahaClient):
+            return
+        log.info("gateway owned: opening its event stream", channel=name)
+        stream = self.streams[name] = self._stream(channel)
+        self._standby(name, False)
+        try:
+            self._sweep(fresh=True)
+        except Exception as exc:
+            self._error(exc)
+        stream.start()
+
+    def _lost(self, name: str) -> None:
+        stream = self.streams.pop(name, None)
+        self._standby(name, True)
+        if stream is None:
+            return
+        log.warning("gateway lost: closing its event stream", channel=name)
+        stream.stop()
 
     def _stream(self, channel: Channel) -> WahaEventStream:
         ref = self.actor_ref
+        owned = self.owned
 
         def on_event(event: object) -> None:
+            if owned is not None and channel.name not in owned():
+                # Given up a moment ago (this actor may be busy before it closes the socket):
+                # the new owner's catch-up fetches what this one drops.
+                return
             ref.tell(event)
 
         def catch_up() -> None:
@@ -137,7 +205,7 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         )
 
     def on_stop(self) -> None:
-        for stream in self.streams:
+        for stream in self.streams.values():
             stream.stop()
         if self._timer is not None:
             self._timer.stop()
@@ -157,7 +225,10 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         elif isinstance(message, DrainOutbox):
             self._drain()
         elif isinstance(message, CatchUp):
-            self._catch_up(message.channel)
+            if message.channel in self.streams:  # not from a stream closed since
+                self._catch_up(message.channel)
+        elif isinstance(message, GatewayOwned | GatewayLost):
+            self._reconcile(message)
         elif isinstance(message, InboundMessage | SessionStatus | DeliveryStatus | Reaction):
             self._inbound(message)
         else:
@@ -223,12 +294,25 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         self.caught_up += new
         log.info("caught up", channel=channel.name, fetched=len(found), new=new)
 
-    def _sweep(self) -> None:
+    def _sweep(self, *, fresh: bool = False) -> None:
         """Hand over again gateway messages stored and never answered: at start (agrochat
-        stopped in between) and then those a session should long have answered (the
-        hand-over was lost while the sessions restarted). Each at most once per run."""
-        older = 2 * self.config.reply_timeout_s if self._swept_at_start else 0.0
-        for incoming in self.inbox.waiting(older_than_s=older):
+        stopped in between) or when a WAHA session's lease is taken (``fresh``: its last
+        owner may have died), and then those a session should long have answered (the
+        hand-over was lost while the sessions restarted). Each at most once per run. Only
+        those of the numbers this process answers: a WAHA session another process owns is
+        that process's to sweep."""
+        mine = self._answered_channels()
+        if not mine:
+            return
+        fresh = fresh or not self._swept_at_start
+        older = 0.0 if fresh else 2 * self.config.reply_timeout_s
+        every = len(mine) == len(self.channels)
+        waiting = self.inbox.waiting(
+            older_than_s=older,
+            channels=None if every else mine,
+            default_channel=self.channels.default.name,
+        )
+        for incoming in waiting:
             if incoming.message_id in self._swept:
                 continue
             self._swept.add(incoming.message_id or "")
@@ -237,6 +321,15 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
             except Exception as exc:
                 log.warning("could not hand a waiting message over", error=str(exc))
         self._swept_at_start = True
+
+    def _answered_channels(self) -> set[str]:
+        """The numbers this process takes producers' messages from: the WAHA sessions it holds,
+        and every number without a lease (the Cloud API's webhook reaches every process)."""
+        return {
+            c.name
+            for c in self.channels
+            if c.name in self.streams or not isinstance(c.transport, WahaClient)
+        }
 
     # -- out ---------------------------------------------------------------------------------
 
@@ -255,6 +348,7 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
     def _drain(self, limit: int = DRAIN_BATCH) -> int:
         if self._timer is not None:
             self._timer.handled()
+        self._reconcile()
         try:
             self._sweep()
             outcomes = self.sender.drain(limit)
@@ -307,9 +401,10 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
                     "attempts": status.attempts,
                     "retry_in_s": status.retry_in_s,
                 }
-                for s in self.streams
+                for s in self.streams.values()
                 for status in [s.status()]
             },
+            "standby": [c.name for c in self._waha_channels() if c.name not in self.streams],
             "received": self.inbox.accepted,
             "duplicates": self.inbox.duplicates,
             "caught_up": self.caught_up,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from agrochat.actors.whatsapp._inbound import (
@@ -157,12 +157,23 @@ class Inbox:
             return
         log.info("reaction", producer=mask_phone(reaction.phone), emoji=reaction.emoji)
 
-    def waiting(self, *, older_than_s: float = 0.0) -> list[Incoming]:
+    def waiting(
+        self,
+        *,
+        older_than_s: float = 0.0,
+        channels: Collection[str] | None = None,
+        default_channel: str | None = None,
+    ) -> list[Incoming]:
         """Gateways' messages stored at least ``older_than_s`` ago and never answered (within
-        WhatsApp's 24-hour window), oldest first, as Incomings to hand over again."""
+        WhatsApp's 24-hour window), oldest first, as Incomings to hand over again; only from
+        producers who write to ``channels`` when given (another process owns the others;
+        ``default_channel``: where a producer with no number yet writes)."""
         now = self.clock()
         rows = self.messages.waiting_gateway_messages(
-            since=now - ANSWERABLE_FOR, before=now - dt.timedelta(seconds=older_than_s)
+            since=now - ANSWERABLE_FOR,
+            before=now - dt.timedelta(seconds=older_than_s),
+            channels=channels,
+            default_channel=default_channel,
         )
         return [
             self.incoming(phone, m.text, m.gateway_message_id or "", "gateway")

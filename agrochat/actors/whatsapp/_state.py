@@ -29,12 +29,15 @@ class ChannelStatus:
     me: str | None = None  # the linked phone, once WORKING
     detail: str | None = None  # what the stream or WAHA said last, for the panel
     since: float = 0.0  # time.time() of the last change
+    # Another agrochat process on the database owns this WAHA session's event stream (its
+    # lease): this one stands by, with no connection, and that is no problem.
+    standby: bool = False
 
     @property
     def problem(self) -> str | None:
         """A fixed word for what keeps this number from working; None when it works (a Cloud
         API number has no connection to watch: its sends say how it is doing)."""
-        if self.kind != "waha":
+        if self.kind != "waha" or self.standby:
             return None
         if self.connection == "bad_api_key":
             return "bad_api_key"
@@ -68,10 +71,13 @@ class GatewayState:
     def stream_changed(self, status: StreamStatus) -> None:
         self._update(status.session, connection=status.state, detail=status.detail)
 
+    def standby_changed(self, channel: str, standby: bool) -> None:
+        self._update(channel, standby=standby)
+
     def session_changed(self, channel: str, status: str, *, me: str | None = None) -> None:
         self._update(channel, session=status, me=me)
 
-    def _update(self, channel: str, **values: str | None) -> None:
+    def _update(self, channel: str, **values: str | bool | None) -> None:
         with self._lock:
             current = self._channels.get(channel)
             if current is None:
@@ -91,5 +97,8 @@ class GatewayState:
     def health(self) -> tuple[bool, str]:
         """(every number works, "waha default: working; waha ventas: scan_qr_code")."""
         channels = self.channels()
-        words = [f"{c.kind} {c.channel}: {c.problem or 'working'}" for c in channels]
+        words = [
+            f"{c.kind} {c.channel}: {'standby' if c.standby else c.problem or 'working'}"
+            for c in channels
+        ]
         return all(c.problem is None for c in channels), "; ".join(words)

@@ -45,6 +45,39 @@
   % end
 </section>
 
+<section class="card">
+  <h2>Procesos</h2>
+  % if processes is None:
+  <p class="muted">No se pudo leer la lista de procesos.</p>
+  % elif not processes:
+  <p class="muted">Ningún proceso ha dado señales todavía.</p>
+  % else:
+  <p class="muted">Los procesos de agrochat que comparten esta base de datos y dieron señales de vida hace poco. Cada sesión de WAHA la atiende uno solo; los demás esperan y la toman si ese proceso cae.</p>
+  <div class="system-processes">
+  <table class="table compact">
+    <thead><tr><th scope="col">Proceso</th><th scope="col">Equipo</th><th scope="col">PID</th><th scope="col">Dirección</th><th scope="col">Inicio</th><th scope="col">Última señal</th><th scope="col">Atiende</th></tr></thead>
+    <tbody>
+    % for p in processes:
+      <tr>
+        <td data-label="Proceso"><span class="mono">{{p.id}}</span>
+          % if p.this:
+          <span class="chip">este</span>
+          % end
+          <br><span class="muted">agrochat {{p.version}}</span></td>
+        <td data-label="Equipo" class="mono">{{p.host}}</td>
+        <td data-label="PID" class="mono">{{p.pid}}</td>
+        <td data-label="Dirección" class="mono">{{p.bind}}</td>
+        <td data-label="Inicio">{{p.started}}</td>
+        <td data-label="Última señal">hace {{'%.0f' % p.heartbeat_ago_s}} s</td>
+        <td data-label="Atiende">{{p.owns}}</td>
+      </tr>
+    % end
+    </tbody>
+  </table>
+  </div>
+  % end
+</section>
+
 <div class="columns">
   <section class="card">
     <h2>Modelo
@@ -99,7 +132,7 @@
     % for n in numbers:
     <li>
       <span class="mono">{{n.kind}} {{n.channel}}</span>
-      <span class="badge {{'badge-ok' if n.problem is None else ('badge-bad' if n.red else 'badge-warn')}}">{{labels.get(n.problem, n.problem)}}</span>
+      <span class="badge {{'badge-ok' if n.problem is None else ('badge-bad' if n.red else 'badge-warn')}}">{{standby_label if n.standby else labels.get(n.problem, n.problem)}}</span>
       % if n.kind == 'waha' and n.session == scan:
       <a href="/admin/whatsapp">Vincular el teléfono (código QR)</a>
       % end

@@ -14,7 +14,7 @@
 <section class="card">
   <h2>{{'Sesión de WAHA' if n.kind == 'waha' else ('Número de la Cloud API' if n.kind == 'cloud' else 'Consola')}}
     <span class="mono">{{n.channel}}</span>
-    <span class="badge {{'badge-ok' if n.problem is None else ('badge-bad' if n.red else 'badge-warn')}}">{{labels.get(n.problem, n.problem)}}</span>
+    <span class="badge {{'badge-ok' if n.problem is None else ('badge-bad' if n.red else 'badge-warn')}}">{{standby_label if n.standby else labels.get(n.problem, n.problem)}}</span>
   </h2>
   <dl class="health">
     % if n.kind == 'waha':
