@@ -103,7 +103,7 @@ class Cluster:
 
 
 def _owns_gateway(health: dict[str, Any]) -> bool:
-    return "default" in (health.get("process") or {}).get("gateway", [])
+    return (health.get("gateway_leases") or {}).get("default") == "owned"
 
 
 @pytest.fixture
