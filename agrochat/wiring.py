@@ -176,6 +176,8 @@ def _gateway(
             inbox=inbox,
             state=state,
             owned=ownership.owned,
+            # Every process alive sends (the outbox is shared): each keeps its share of the rate.
+            senders=lambda: ownership.processes_alive,
         ),
     )
     return _Gateway(channels=channels, state=state, inbox=inbox, send=send, spec=spec)

@@ -196,6 +196,38 @@ def test_the_wait_is_the_longer_of_the_two_limits(clock: FakeClock) -> None:
     assert limiter.wait_s("b") == pytest.approx(1.0)
 
 
+def test_three_processes_sending_through_one_number_each_keep_a_third_of_the_rate(
+    clock: FakeClock,
+) -> None:
+    limiters = [
+        SendRateLimiter(per_recipient_per_min=None, global_per_min=30, global_burst=3, clock=clock)
+        for _ in range(3)
+    ]
+    for limiter in limiters:
+        limiter.share(3)
+    # Together: a burst of 3 (one each), then 30 a minute (one every 6 s each).
+    assert [limiter.try_acquire(f"a{i}") for i, limiter in enumerate(limiters)] == [0.0] * 3
+    assert [limiter.wait_s("b") for limiter in limiters] == [pytest.approx(6.0)] * 3
+    clock.advance(60)
+    sent = 0
+    for _ in range(60):
+        for limiter in limiters:
+            sent += limiter.try_acquire("c") == 0.0
+        clock.advance(1)
+    assert sent <= 30 + 3
+
+
+def test_a_process_alone_again_takes_the_whole_rate_back(clock: FakeClock) -> None:
+    limiter = SendRateLimiter(
+        per_recipient_per_min=6, per_recipient_burst=2, global_per_min=None, clock=clock
+    )
+    limiter.share(2)
+    assert limiter.try_acquire("a") == 0.0
+    assert limiter.try_acquire("a") == pytest.approx(20.0)  # 3 a minute for its half
+    limiter.share(1)
+    assert limiter.wait_s("a") == pytest.approx(10.0)  # 6 a minute again
+
+
 def test_limits_set_to_none_are_off(clock: FakeClock) -> None:
     limiter = SendRateLimiter(per_recipient_per_min=None, global_per_min=None, clock=clock)
     assert all(limiter.try_acquire("a") == 0.0 for _ in range(1000))

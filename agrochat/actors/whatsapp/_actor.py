@@ -74,9 +74,12 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         sender: OutboxSender | None = None,
         stream_factory: StreamFactory = WahaEventStream,
         owned: Callable[[], Collection[str]] | None = None,
+        senders: Callable[[], int | None] | None = None,
     ) -> None:
         """``owned``: the WAHA sessions this process holds now (read at start; then the
-        membership tells ``GatewayOwned`` / ``GatewayLost``); None: all of them."""
+        membership tells ``GatewayOwned`` / ``GatewayLost``); None: all of them. ``senders``:
+        how many processes send through these numbers now (read at every drain; None: one),
+        so that together they keep the send rate."""
         super().__init__()
         self.config = config
         self.peers = peers
@@ -98,6 +101,7 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         )
         self.stream_factory = stream_factory
         self.owned = owned
+        self.senders = senders
         # By channel: only the WAHA sessions this process holds have one.
         self.streams: dict[str, WahaEventStream] = {}
         self._timer: Ticker | None = None
@@ -349,6 +353,8 @@ class WhatsAppActor(Supervised, pykka.ThreadingActor):
         if self._timer is not None:
             self._timer.handled()
         self._reconcile()
+        if self.senders is not None:
+            self.sender.share(self.senders() or 1)
         try:
             self._sweep()
             outcomes = self.sender.drain(limit)

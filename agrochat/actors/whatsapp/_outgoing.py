@@ -113,11 +113,34 @@ class SendRateLimiter:
             else None
         )
         self.overall = TokenBucket(global_per_min / 60.0, global_burst) if global_per_min else None
+        # The limits as configured: ``share`` divides them among the processes sending.
+        self._limits = (self.per_recipient, self.overall)
+        self.shared_by = 1
         self.max_tracked = max_tracked
         self._lock = threading.Lock()
         now = clock()
         self._global = self.overall.fresh(now) if self.overall else None
         self._recipients: dict[str, _Bucket] = {}
+
+    def share(self, senders: int) -> None:
+        """Several processes send through the same number (each with its own limiter): each
+        takes ``1/senders`` of every rate and burst, so together they stay within the limits
+        WhatsApp judges a number by. Tokens already saved are kept, up to the new burst."""
+        senders = max(1, senders)
+        with self._lock:
+            if senders == self.shared_by:
+                return
+            self.shared_by = senders
+            recipient, overall = self._limits
+            self.per_recipient = _divided(recipient, senders)
+            self.overall = _divided(overall, senders)
+            buckets = [*self._recipients.values()]
+            for bucket, limit in [
+                *((b, self.per_recipient) for b in buckets),
+                (self._global, self.overall),
+            ]:
+                if bucket is not None and limit is not None:
+                    bucket.tokens = min(bucket.tokens, limit.burst)
 
     def wait_s(self, recipient: str) -> float:
         """Seconds until a send to ``recipient`` may go (0.0: now); counts nothing."""
@@ -165,3 +188,9 @@ class SendRateLimiter:
     def tracked(self) -> int:
         with self._lock:
             return len(self._recipients)
+
+
+def _divided(bucket: TokenBucket | None, senders: int) -> TokenBucket | None:
+    if bucket is None:
+        return None
+    return TokenBucket(bucket.rate_per_s / senders, max(1.0, bucket.burst / senders))

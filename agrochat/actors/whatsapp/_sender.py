@@ -66,6 +66,11 @@ class OutboxSender:
         # The soonest a held row may go (seconds), for the owner's next drain.
         self.retry_in_s: float | None = None
 
+    def share(self, senders: int) -> None:
+        """``senders`` processes send through these numbers: each keeps its share of the rate."""
+        for limiter in self.limiters.values():
+            limiter.share(senders)
+
     def send(self, outbox_id: int) -> Outcome | None:
         """Send one row if it is still to be sent; None when someone else has it or it waits
         for the send rate (a drain sends it)."""
