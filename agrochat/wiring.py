@@ -27,11 +27,10 @@ from agrochat.actors import ActorId, Peers, tell
 from agrochat.actors.alerts import AlertSchedulerActor
 from agrochat.actors.inference import (
     BackendFactory,
-    InferenceActor,
     InferenceClient,
     ModelStatus,
+    wire_inference,
 )
-from agrochat.actors.inference import render_metrics as inference_metrics
 from agrochat.actors.session import (
     Clock,
     Conversation,
@@ -233,10 +232,9 @@ def build(
     conversations' time; ``recognizer_factory``: the speech model; ``transcription``: what
     hears voice notes instead of the TranscriptionActor (a test double). Tests and benchmarks
     give doubles here and get everything else exactly as production has it."""
-    # The model's state is read by /health while the actor's mailbox is blocked loading it.
-    status = ModelStatus()
-    # One client for /chat and every session: the queue bound is global to the model.
-    inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
+    # The model: one actor, or one per model server (AGROCHAT_INFERENCE_URL names several).
+    model = wire_inference(config, peers, backend_factory=backend_factory)
+    inference = model.client
     gateway = _gateway(config, database, peers)
     speech = _speech(config, peers, recognizer_factory) if transcription is None else None
     if speech is not None:
@@ -244,14 +242,7 @@ def build(
     conversation = _conversations(config, database, inference, gateway, clock, transcription)
     session_stats = SessionStats()
 
-    specs = [
-        ChildSpec(
-            id=ActorId.INFERENCE,
-            start=lambda: InferenceActor.start(
-                config, status=status, backend_factory=backend_factory
-            ),
-        )
-    ]
+    specs = list(model.specs)
     if speech is not None:
         # After the model, before the sessions that will call it.
         specs.append(speech.spec)
@@ -272,9 +263,8 @@ def build(
         ),
     ]
 
-    # Not ready while loading: a balancer should not send producers to a node without a model.
-    health_checks: dict[str, HealthCheck] = {"model": status.health}
-    metrics = [inference_metrics, session_stats.render]
+    health_checks: dict[str, HealthCheck] = dict(model.health_checks)
+    metrics = [*model.metrics, session_stats.render]
     if speech is not None:
         # Shown, never failing readiness: a node that cannot hear voice notes still answers
         # every written message, and a voice note then gets a polite "try again".

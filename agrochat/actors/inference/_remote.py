@@ -3,7 +3,8 @@ seed-style Model API (``POST /chat``, which agrochat itself also serves), over h
 
 Transient failures (connection errors, 429, 502-504) are retried with backoff while the request's
 deadline allows; anything else is reported at once. A remote model's own errors never crash the
-actor: they come back as ModelUnavailable (503) to the caller.
+actor: they come back as ModelUnavailable (503) to the caller, as ServerFailed when the server
+itself failed (unreachable, any 5xx, timed out) so that a pool of servers can try another.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agrochat.actors.inference._backend import ChatMessages, Completion
+from agrochat.actors.inference._backend import ChatMessages, Completion, ServerFailed
 from agrochat.errors import DeadlineExceeded, ModelUnavailable
 from agrochat.logs import get_logger
 
@@ -95,12 +96,13 @@ class _HttpBackend:
                     return data
                 error = f"HTTP {response.status_code}"
                 if response.status_code not in _RETRY_STATUS:
-                    raise ModelUnavailable(
+                    failed = ServerFailed if response.status_code >= 500 else ModelUnavailable
+                    raise failed(
                         f"the remote model at {_public_url(self.url)}{path} refused the request "
                         f"({error}: {response.text[:200]})"
                     )
             if attempt >= self.retries:
-                raise ModelUnavailable(
+                raise ServerFailed(
                     f"the remote model at {_public_url(self.url)}{path} is unreachable ({error})"
                 )
             pause = self.backoff_s * (2**attempt)
