@@ -28,7 +28,7 @@ class Completion:
 
 
 class ServerFailed(ModelUnavailable):
-    """The model server itself failed (unreachable, 5xx, timed out before the request's
+    """The model server itself failed (unreachable, 429/502/503/504, timed out before the request's
     deadline), as opposed to refusing this one request: a pool of servers marks it down and
     tries another. Still a ModelUnavailable (503) to anyone who does not route."""
 

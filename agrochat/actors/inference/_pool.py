@@ -8,7 +8,7 @@ Plain logic that InferenceClient consults around each ask (tests drive it with a
 - Otherwise (a new producer, a request with no key, or a producer whose server went down): the
   least busy server that is up, fewest requests in flight, ties taken in turn. The producer then
   stays on the new server, even once the old one is back.
-- A server that fails (ServerFailed: unreachable, 5xx, timed out short of the request's
+- A server that fails (ServerFailed: unreachable, 429/502-504, timed out short of the request's
   deadline) is down for a backoff (2 s, doubling to 30 s); after it one request goes to it as a
   trial (a circuit breaker's half-open state): success brings it back, failure doubles the
   backoff. A lone server is never taken down: there is nowhere else to send its requests, and
