@@ -30,7 +30,7 @@ from agrochat.actors.inference._remote import OpenAIBackend, SeedBackend
 from agrochat.actors.inference._runner import ModelRunner
 from agrochat.actors.inference._status import ModelState, ModelStatus
 from agrochat.actors.inference._wiring import InferenceWiring, server_actor_id, wire_inference
-from agrochat.actors.inference.testing import FakeBackend, canned_reply
+from agrochat.actors.inference.testing import FakeBackend, LlamaServer, canned_reply
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -45,6 +45,7 @@ __all__ = [
     "InferenceClient",
     "InferenceStats",
     "InferenceWiring",
+    "LlamaServer",
     "ModelRunner",
     "ModelState",
     "ModelStatus",
