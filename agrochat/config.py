@@ -373,7 +373,9 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value set, so log processors can mask them wherever they appear."""
-        return [getattr(self, s.field) for s in SETTINGS if s.secret and getattr(self, s.field)]
+        values = [getattr(self, s.field) for s in SETTINGS if s.secret and getattr(self, s.field)]
+        # A model server's URL may carry a password (http://user:pass@host): mask it too.
+        return values + [p for url in self.inference_urls if (p := urlsplit(url).password)]
 
 
 SETTINGS: tuple[Setting, ...] = tuple(

@@ -93,6 +93,8 @@ def test_several_urls_are_parsed_and_a_bad_one_is_named_without_its_password():
     with pytest.raises(ConfigError) as caught:
         Config.from_env({"AGROCHAT_INFERENCE_URL": "http://m1:8000, ftp://u:hunter2@m2"})
     assert "ftp://u:***@m2" in str(caught.value)
+    # Masked wherever it might appear in a log line.
+    assert "s3cret" in Config(inference_url=URLS).secrets()
     assert "hunter2" not in str(caught.value)
 
 
