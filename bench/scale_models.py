@@ -11,7 +11,9 @@ the timing (model pages, the grammar code path).
 
 Figures per row: ``seconds`` wall time for all N, ``per_s`` = N / seconds, ``ratio_to_1`` =
 per_s against the 1-server row of the same run, ``cpu_s_per_message`` = CPU seconds (user +
-system, from /proc/<pid>/stat) the server processes spent, per message.
+system, from /proc/<pid>/stat) the server processes spent, per message, and ``server_cores`` =
+their CPU seconds / wall seconds: how many cores they actually got (on a shared machine, less
+than the server count means neighbours capped the throughput, not agrochat).
 
 Usage: ``.venv/bin/python bench/scale_models.py --messages 16 [--max-tokens 48]``
 (AGROCHAT_MODEL_PATH and AGROCHAT_DATA_DIR are honoured). From Python:
@@ -34,6 +36,7 @@ from typing import Any
 # Runnable as a script from a checkout that is not pip-installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agrochat import logs
 from agrochat.actors.inference import LlamaServer, assemble_default_model, wire_inference
 from agrochat.config import Config
 from agrochat.messages import InferenceRequest, deadline_in
@@ -137,8 +140,8 @@ def model_servers(
     """For each number of servers in ``counts`` (in order): start that many llama_cpp.server
     processes (one thread each) on loopback, warm each up, push ``messages`` concurrent requests
     through agrochat's InferenceClient, stop the servers. One row per count:
-    ``{servers, messages, seconds, per_s, ratio_to_1, cpu_s_per_message}``; ``ratio_to_1`` is
-    None when ``counts`` has no 1. Raises if a request goes unanswered.
+    ``{servers, messages, seconds, per_s, ratio_to_1, cpu_s_per_message, server_cores}``;
+    ``ratio_to_1`` is None when ``counts`` has no 1. Raises if a request goes unanswered.
 
     ``model``: the GGUF (default: AGROCHAT_MODEL_PATH, else the packaged model assembled into
     AGROCHAT_DATA_DIR); ``log_dir``: where the servers' logs go (default: a temporary dir).
@@ -176,6 +179,9 @@ def model_servers(
                 "per_s": round(messages / seconds, 3),
                 "ratio_to_1": None,
                 "cpu_s_per_message": round(cpu / messages, 2),
+                # Cores the servers actually got: below the server count, neighbours on a
+                # shared machine took the rest (and capped per_s).
+                "server_cores": round(cpu / seconds, 2),
             }
         )
     one = next((r for r in rows if r["servers"] == 1), None)
@@ -193,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--servers", default="1,2", help="server counts to run, comma-separated (default 1,2)"
     )
     args = parser.parse_args(argv)
+    logs.configure(level="WARNING", fmt="console", stream=sys.stderr)
     counts = [int(c) for c in args.servers.split(",") if c]
     rows = model_servers(counts, messages=args.messages, max_tokens=args.max_tokens)
     print(
@@ -202,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = "—" if r["ratio_to_1"] is None else f"{r['ratio_to_1']:.2f}"
         print(
             f"{r['servers']:>7} {r['messages']:>8} {r['seconds']:>8.2f} {r['per_s']:>7.3f} "
-            f"{ratio:>6} {r['cpu_s_per_message']:>9.2f}"
+            f"{ratio:>6} {r['cpu_s_per_message']:>9.2f} {r['server_cores']:>5.2f}"
         )
     return 0
 
