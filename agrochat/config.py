@@ -82,6 +82,20 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _http_urls(value: str) -> str:
+    """One URL or several, separated by commas and/or spaces; kept comma-separated."""
+    urls = [u for u in re.split(r"[\s,]+", value) if u]
+    for url in urls:
+        try:
+            _http_url(url)
+        except ValueError:
+            # The user part of a URL may hold a password: never echo it.
+            parts = urlsplit(url)
+            shown = url if parts.password is None else url.replace(parts.password, "***", 1)
+            raise ValueError(f"expected http:// or https:// URLs, got {shown!r}") from None
+    return ",".join(u.rstrip("/") for u in urls)
+
+
 def _whatsapp(value: str) -> str:
     if value not in WHATSAPP_MODES:
         raise ValueError(f"expected one of {', '.join(WHATSAPP_MODES)}, got {value!r}")
@@ -179,8 +193,9 @@ class Config:
     model_path: str = _setting("", _text, "GGUF file; empty: the packaged default model")
     inference_url: str = _setting(
         "",
-        _http_url,
-        "remote inference server (OpenAI-compatible or seed /chat); empty: embedded model",
+        _http_urls,
+        "remote inference server (OpenAI-compatible or seed /chat); several, separated by "
+        "commas: a pool, one request at a time on each; empty: embedded model",
     )
     model_ctx: int = _setting("4096", _positive_int, "model context size in tokens")
     model_threads: int = _setting("2", _positive_int, "threads llama.cpp uses")
@@ -188,7 +203,9 @@ class Config:
         "", _text, "llama-cpp-python chat format; empty: the GGUF's template"
     )
     model_kv_cache_mb: int = _setting("256", _non_negative_int, "RAM for producers' saved KV state")
-    inference_queue: int = _setting("8", _positive_int, "requests that may wait for the model")
+    inference_queue: int = _setting(
+        "8", _positive_int, "requests that may wait for the model (all its servers together)"
+    )
     inference_api: str = _setting(
         "openai", _inference_api, "remote API: openai | seed (POST /chat)"
     )
@@ -377,6 +394,12 @@ class Config:
         return max(1, self.http_threads - 2)
 
     @property
+    def inference_urls(self) -> tuple[str, ...]:
+        """The remote model servers (AGROCHAT_INFERENCE_URL); empty: the embedded model."""
+        # Split here too, so a Config built directly (tests) reads as the environment's does.
+        return tuple(u.rstrip("/") for u in re.split(r"[\s,]+", self.inference_url) if u)
+
+    @property
     def waha_sessions(self) -> tuple[str, ...]:
         return tuple(n for n in self.waha_session.split(",") if n)
 
@@ -386,7 +409,9 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value set, so log processors can mask them wherever they appear."""
-        return [getattr(self, s.field) for s in SETTINGS if s.secret and getattr(self, s.field)]
+        values = [getattr(self, s.field) for s in SETTINGS if s.secret and getattr(self, s.field)]
+        # A model server's URL may carry a password (http://user:pass@host): mask it too.
+        return values + [p for url in self.inference_urls if (p := urlsplit(url).password)]
 
 
 SETTINGS: tuple[Setting, ...] = tuple(

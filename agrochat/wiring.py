@@ -29,11 +29,10 @@ from agrochat.actors import ActorId, Peers, tell
 from agrochat.actors.alerts import AlertSchedulerActor
 from agrochat.actors.inference import (
     BackendFactory,
-    InferenceActor,
     InferenceClient,
     ModelStatus,
+    wire_inference,
 )
-from agrochat.actors.inference import render_metrics as inference_metrics
 from agrochat.actors.membership import (
     Facts,
     Membership,
@@ -324,10 +323,9 @@ def build(
     ``transcription``: what hears voice notes instead of the TranscriptionActor (a test double).
     Tests and benchmarks give doubles here and get everything else exactly as production has
     it."""
-    # The model's state is read by /health while the actor's mailbox is blocked loading it.
-    status = ModelStatus()
-    # One client for /chat and every session: the queue bound is global to the model.
-    inference = InferenceClient(peers, queue_limit=config.inference_queue, status=status)
+    # The model: one actor, or one per model server (AGROCHAT_INFERENCE_URL names several).
+    model = wire_inference(config, peers, backend_factory=backend_factory)
+    inference = model.client
     channels = make_channels(config)
     process = new_process(bind or config.bind)
     facts: dict[str, Callable[[], Any]] = {}
@@ -345,14 +343,7 @@ def build(
     # The heartbeat row says how many producers this process is answering right now.
     facts["producers"] = lambda: len(locks.held())
 
-    specs = [
-        ChildSpec(
-            id=ActorId.INFERENCE,
-            start=lambda: InferenceActor.start(
-                config, status=status, backend_factory=backend_factory
-            ),
-        )
-    ]
+    specs = list(model.specs)
     if speech is not None:
         # After the model, before the sessions that will call it.
         specs.append(speech.spec)
@@ -379,10 +370,9 @@ def build(
         ),
     ]
 
-    # Not ready while loading: a balancer should not send producers to a node without a model.
-    health_checks: dict[str, HealthCheck] = {"model": status.health}
+    health_checks: dict[str, HealthCheck] = dict(model.health_checks)
     metrics = [
-        inference_metrics,
+        *model.metrics,
         session_stats.render,
         locks.render_metrics,
         lambda: membership_metrics(ownership),

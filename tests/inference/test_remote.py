@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agrochat.actors.inference import OpenAIBackend, SeedBackend, make_backend
+from agrochat.actors.inference import OpenAIBackend, SeedBackend, ServerFailed, make_backend
 from agrochat.config import Config
 from agrochat.errors import DeadlineExceeded, ModelUnavailable
 from agrochat.messages import deadline_in
@@ -124,6 +124,50 @@ def test_a_refusal_is_not_retried(model_server):
     assert len(model_server.requests) == 1
 
 
+# What llama-cpp-python's llama_cpp.server 0.3 answers to an OpenAI json_schema response format.
+LITERAL_ERROR = {
+    "error": {
+        "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+        "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+        "type": "internal_server_error",
+    }
+}
+
+
+def test_a_server_that_refuses_json_schema_gets_json_object_with_the_schema(model_server):
+    model_server.script += [
+        (500, LITERAL_ERROR, 0),
+        (200, openai_reply('{"a": 1}'), 0),
+        (200, openai_reply('{"a": 2}'), 0),
+    ]
+    backend = OpenAIBackend(model_server.url, retries=2, backoff_s=0.01)
+    assert complete(backend).content == '{"a": 1}'
+    assert complete(backend).content == '{"a": 2}'
+    backend.close()
+    forms = [r["body"]["response_format"] for r in model_server.requests]
+    assert [f["type"] for f in forms] == ["json_schema", "json_object", "json_object"]
+    assert forms[1]["schema"] == output_schema(["cultivo"])
+    assert backend.describe()["schema_form"] == "json_object"
+
+
+def test_only_a_failing_server_is_server_failed(model_server):
+    """What a pool takes as "try another server": not a request the server refused, 500
+    included (llama_cpp.server's answer to a request it cannot parse)."""
+    model_server.script += [(400, {}, 0), (500, {"error": "boom"}, 0), (503, {}, 0)]
+    backend = OpenAIBackend(model_server.url, retries=0)
+    for status in (400, 500):
+        with pytest.raises(ModelUnavailable, match=f"HTTP {status}") as caught:
+            complete(backend, schema=None)
+        assert not isinstance(caught.value, ServerFailed)
+    with pytest.raises(ServerFailed, match="HTTP 503"):
+        complete(backend, schema=None)
+    backend.close()
+    unreachable = OpenAIBackend("http://127.0.0.1:9", retries=0)
+    with pytest.raises(ServerFailed, match="unreachable"):
+        complete(unreachable)
+    unreachable.close()
+
+
 def test_unreachable_server_is_model_unavailable():
     # Port 9 on loopback: nothing listens (connection refused at once).
     backend = OpenAIBackend("http://127.0.0.1:9", retries=1, backoff_s=0.01)
@@ -181,6 +225,7 @@ def test_configuration_chooses_the_backend(tmp_path):
         "backend": "remote",
         "api": "openai",
         "url": "http://127.0.0.1:9",
+        "schema_form": "json_schema",
     }
     openai.close()
     seed.close()

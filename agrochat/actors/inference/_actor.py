@@ -26,15 +26,23 @@ log = get_logger(__name__)
 BackendFactory = Callable[[Config], Backend]
 
 
-def make_backend(config: Config) -> Backend:
+def make_backend(config: Config, *, retries: int | None = None) -> Backend:
     """The backend the configuration names: a remote server by URL, else the embedded GGUF
-    (``AGROCHAT_MODEL_PATH``, else the packaged default, assembled on first use)."""
+    (``AGROCHAT_MODEL_PATH``, else the packaged default, assembled on first use).
+
+    ``retries``: how often a remote backend retries a failed server itself (default 2; a pool
+    of servers passes 0 and tries another server instead)."""
     if config.inference_url:
+        urls = config.inference_urls
+        if len(urls) > 1:
+            raise ValueError("one backend per model server: give each its own inference_url")
         cls = SeedBackend if config.inference_api == "seed" else OpenAIBackend
+        options: dict[str, Any] = {} if retries is None else {"retries": retries}
         return cls(
-            config.inference_url,
+            urls[0],
             api_key=config.inference_api_key,
             timeout_s=config.inference_timeout_s,
+            **options,
         )
     from agrochat.actors.inference._llama import LlamaBackend
 
@@ -74,8 +82,12 @@ class InferenceActor(Supervised, pykka.ThreadingActor):
         status: ModelStatus,
         backend_factory: BackendFactory | None = None,
         stats: InferenceStats | None = None,
+        server: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        """``server``: this actor's row of the server pool (in flight, up or down), shown in
+        its snapshot; None when it is the only model."""
         super().__init__()
+        self._server = server
         self._config = config
         self._status = status
         self._factory = backend_factory or make_backend
@@ -144,4 +156,5 @@ class InferenceActor(Supervised, pykka.ThreadingActor):
             "detail": view.detail,
             "inbox": self.actor_inbox.qsize(),
             **self._runner.snapshot(),
+            **({"server": self._server()} if self._server is not None else {}),
         }

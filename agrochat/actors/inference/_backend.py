@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from agrochat.errors import ModelUnavailable
+
 ChatMessages = Sequence[Mapping[str, str]]
 
 
@@ -23,6 +25,12 @@ class Completion:
     prompt_tokens_reused: int = 0
     generated_tokens: int = 0
     time_to_first_token_s: float = 0.0
+
+
+class ServerFailed(ModelUnavailable):
+    """The model server itself failed (unreachable, 429/502/503/504, timed out before the request's
+    deadline), as opposed to refusing this one request: a pool of servers marks it down and
+    tries another. Still a ModelUnavailable (503) to anyone who does not route."""
 
 
 @runtime_checkable

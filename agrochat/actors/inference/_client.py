@@ -6,6 +6,11 @@ anything is queued, so the caller can tell the producer to wait (and keep the me
 The count is kept by the caller's side and always released when the caller stops waiting; a
 request whose caller gave up is dropped by the actor (its deadline has passed) or stopped
 mid-generation, so it never holds the model for long.
+
+With several model servers (a ServerPool: one InferenceActor per server, each serving one
+request at a time), the client routes each request to a server and, when that server fails,
+tries another while the deadline allows. ``queue_limit`` then bounds the whole pool's requests
+together, so it is the number of producers that may wait, however many servers there are.
 """
 
 from __future__ import annotations
@@ -17,10 +22,15 @@ import time
 import pykka
 
 from agrochat.actors._common import ActorId, Peers
+from agrochat.actors.inference._backend import ServerFailed
 from agrochat.actors.inference._metrics import STATS, InferenceStats
+from agrochat.actors.inference._pool import ServerPool
 from agrochat.actors.inference._status import ModelState, ModelStatus
 from agrochat.errors import DeadlineExceeded, ModelUnavailable, NotReady, Overloaded
+from agrochat.logs import get_logger
 from agrochat.messages import InferenceRequest, InferenceResult, expired
+
+log = get_logger(__name__)
 
 
 class InferenceClient:
@@ -35,13 +45,16 @@ class InferenceClient:
         queue_limit: int,
         status: ModelStatus | None = None,
         stats: InferenceStats | None = None,
+        pool: ServerPool | None = None,
     ) -> None:
+        """``pool``: the model servers to route between (None: the one InferenceActor)."""
         if queue_limit < 1:
             raise ValueError("queue_limit must be at least 1")
         self._peers = peers
         self.queue_limit = queue_limit
         self._status = status
         self._stats = stats or STATS
+        self.pool = pool
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -67,16 +80,9 @@ class InferenceClient:
             self._in_flight += 1
             self._stats.in_flight.set(self._in_flight)
         try:
-            # Looked up per call: after a restart the supervisor holds a new actor.
-            ref = self._peers.ref(ActorId.INFERENCE)
-            future = ref.ask(
-                dataclasses.replace(request, submitted_at=time.monotonic()), block=False
-            )
-            timeout = max(0.0, request.deadline - time.monotonic()) + self.GRACE_S
-            try:
-                return future.get(timeout=timeout)
-            except pykka.Timeout:
-                raise DeadlineExceeded("no answer from the model before the deadline") from None
+            if self.pool is not None:
+                return self._routed(request, self.pool)
+            return self._ask(ActorId.INFERENCE, request)
         except (pykka.ActorDeadError, NotReady):
             self._stats.requests.labels("unavailable").inc()
             raise ModelUnavailable("the inference actor is not running") from None
@@ -84,3 +90,50 @@ class InferenceClient:
             with self._lock:
                 self._in_flight -= 1
                 self._stats.in_flight.set(self._in_flight)
+
+    def _ask(self, actor_id: str, request: InferenceRequest) -> InferenceResult:
+        # Looked up per call: after a restart the supervisor holds a new actor.
+        ref = self._peers.ref(actor_id)
+        future = ref.ask(dataclasses.replace(request, submitted_at=time.monotonic()), block=False)
+        timeout = max(0.0, request.deadline - time.monotonic()) + self.GRACE_S
+        try:
+            return future.get(timeout=timeout)
+        except pykka.Timeout:
+            raise DeadlineExceeded("no answer from the model before the deadline") from None
+
+    def _routed(self, request: InferenceRequest, pool: ServerPool) -> InferenceResult:
+        """Ask the server the pool picks; when that server fails, the next one, until one
+        answers, every server has failed this request, or its deadline passes."""
+        tried: list[str] = []
+        while True:
+            try:
+                server = pool.acquire(request.cache_key, exclude=tried)
+            except ModelUnavailable:
+                self._stats.requests.labels("unavailable").inc()
+                raise
+            try:
+                try:
+                    result = self._ask(server, request)
+                except (pykka.ActorDeadError, NotReady):
+                    # Its actor is restarting: as good as down for this request.
+                    raise ServerFailed("the actor for this model server is not running") from None
+            except ServerFailed as exc:
+                pool.failed(server, exc.message)
+                tried.append(server)
+                log.warning(
+                    "a model server failed; trying another",
+                    server=pool.url(server),
+                    error=exc.message,
+                    request_id=request.request_id,
+                )
+                if expired(request.deadline):
+                    self._stats.requests.labels("deadline").inc()
+                    raise DeadlineExceeded(
+                        "the model server failed and the deadline passed"
+                    ) from None
+                continue
+            except BaseException:
+                pool.abandoned(server)
+                raise
+            pool.succeeded(server)
+            return result

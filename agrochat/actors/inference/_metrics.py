@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from agrochat.messages import InferenceMetrics
 
@@ -85,3 +89,44 @@ STATS = InferenceStats()
 def render_metrics() -> str:
     """The inference metrics in Prometheus text format (add to ``AppContext.metrics``)."""
     return STATS.render()
+
+
+class ServerMetrics:
+    """Per-server series of a pool of model servers, labelled by the server's public URL, read
+    from the pool at each scrape (so they cannot drift from what the pool routes by)."""
+
+    def __init__(self, snapshot: Callable[[], list[dict[str, Any]]]) -> None:
+        self._snapshot = snapshot
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "agrochat_inference_server_requests",
+            "requests a model server finished, by outcome (ok, failed, other: the request's "
+            "deadline or a refused request)",
+            labels=["server", "outcome"],
+        )
+        in_flight = GaugeMetricFamily(
+            "agrochat_inference_server_in_flight",
+            "requests waiting for or running on a model server",
+            labels=["server"],
+        )
+        up = GaugeMetricFamily(
+            "agrochat_inference_server_up",
+            "1 while a model server is taking requests, 0 while it is down (backing off)",
+            labels=["server"],
+        )
+        for row in self._snapshot():
+            url = row["url"]
+            requests.add_metric([url, "ok"], row["served"])
+            requests.add_metric([url, "failed"], row["failures"])
+            requests.add_metric([url, "other"], row["other"])
+            in_flight.add_metric([url], row["in_flight"])
+            up.add_metric([url], 1.0 if row["healthy"] else 0.0)
+        yield requests
+        yield in_flight
+        yield up
+
+    def render(self) -> str:
+        return generate_latest(self.registry).decode()

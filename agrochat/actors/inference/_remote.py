@@ -3,7 +3,10 @@ seed-style Model API (``POST /chat``, which agrochat itself also serves), over h
 
 Transient failures (connection errors, 429, 502-504) are retried with backoff while the request's
 deadline allows; anything else is reported at once. A remote model's own errors never crash the
-actor: they come back as ModelUnavailable (503) to the caller.
+actor: they come back as ModelUnavailable (503) to the caller, as ServerFailed when the server
+itself failed (unreachable, 429 or 502-504 after the retries, timed out) so that a pool of
+servers can try another. A 500 is this request's: llama_cpp.server answers one to a body it
+cannot parse.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agrochat.actors.inference._backend import ChatMessages, Completion
+from agrochat.actors.inference._backend import ChatMessages, Completion, ServerFailed
 from agrochat.errors import DeadlineExceeded, ModelUnavailable
 from agrochat.logs import get_logger
 
@@ -32,6 +35,15 @@ def _public_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+class _Refused(ModelUnavailable):
+    """The server answered this request with an error that retrying will not change."""
+
+    def __init__(self, message: str, *, status: int, text: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.text = text
 
 
 class _HttpBackend:
@@ -95,12 +107,16 @@ class _HttpBackend:
                     return data
                 error = f"HTTP {response.status_code}"
                 if response.status_code not in _RETRY_STATUS:
-                    raise ModelUnavailable(
+                    # Not ServerFailed, 500 included: llama_cpp.server answers 500 to a request
+                    # it cannot parse, and one bad request must not take every server down.
+                    raise _Refused(
                         f"the remote model at {_public_url(self.url)}{path} refused the request "
-                        f"({error}: {response.text[:200]})"
+                        f"({error}: {response.text[:200]})",
+                        status=response.status_code,
+                        text=response.text,
                     )
             if attempt >= self.retries:
-                raise ModelUnavailable(
+                raise ServerFailed(
                     f"the remote model at {_public_url(self.url)}{path} is unreachable ({error})"
                 )
             pause = self.backoff_s * (2**attempt)
@@ -113,13 +129,31 @@ class _HttpBackend:
 
 class OpenAIBackend(_HttpBackend):
     """``POST {url}/v1/chat/completions``; the schema goes as an OpenAI ``json_schema``
-    response format, which llama-server, vLLM and Ollama all enforce with a grammar."""
+    response format, which llama-server, vLLM and Ollama all enforce with a grammar.
+
+    llama-cpp-python's ``llama_cpp.server`` (0.3) takes only ``{"type": "json_object",
+    "schema": ...}`` and answers the OpenAI form with HTTP 500 (a pydantic literal_error on
+    ``response_format.type``). Such a refusal naming ``response_format`` switches this backend
+    to that form, and the request is sent again at once.
+    """
 
     api = "openai"
 
     def __init__(self, url: str, *, model: str = "default", **options: Any) -> None:
         super().__init__(url, **options)
         self.model = model
+        self.schema_form = "json_schema"  # or "json_object", once the server refused the first
+
+    def _response_format(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        if self.schema_form == "json_object":
+            return {"type": "json_object", "schema": dict(schema)}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "model_output", "schema": dict(schema), "strict": True},
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "schema_form": self.schema_form}
 
     def complete(
         self,
@@ -138,15 +172,27 @@ class OpenAIBackend(_HttpBackend):
             "temperature": temperature,
         }
         if schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "model_output", "schema": dict(schema), "strict": True},
-            }
+            body["response_format"] = self._response_format(schema)
         if cache_key is not None:
-            # llama-server keeps a slot's KV for the prefix it last saw.
+            # llama-server keeps a slot's KV for the prefix it last saw (llama_cpp.server
+            # ignores the field and always reuses the prefix of the prompt it last evaluated).
             body["cache_prompt"] = True
         started = time.perf_counter()
-        data = self._post("/v1/chat/completions", body, deadline)
+        try:
+            data = self._post("/v1/chat/completions", body, deadline)
+        except _Refused as exc:
+            if schema is None or self.schema_form != "json_schema":
+                raise
+            if "response_format" not in exc.text:
+                raise
+            log.info(
+                "the remote model refused a json_schema response format; sending json_object "
+                "with the schema instead",
+                url=_public_url(self.url),
+            )
+            self.schema_form = "json_object"
+            body["response_format"] = self._response_format(schema)
+            data = self._post("/v1/chat/completions", body, deadline)
         try:
             choice = data["choices"][0]
             content = choice["message"]["content"] or ""

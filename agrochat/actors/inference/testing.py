@@ -1,14 +1,24 @@
 """Test doubles for the model: a backend that answers instantly, for logic tests and benchmarks
 of the parts around inference (sessions, HTTP), where loading a real model would only add time.
+And LlamaServer: a real llama-cpp-python ``llama_cpp.server`` process on loopback, for the
+tests and the benchmark of a pool of model servers.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from agrochat.actors.inference._backend import ChatMessages, Completion
 from agrochat.model_output import build_output
@@ -115,3 +125,119 @@ class NoOpinionBackend:
 
     def close(self) -> None:
         pass
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the kernel's pick; another process could take it
+    before we bind, which on a test machine does not happen in practice)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` on 127.0.0.1: llama-cpp-python's OpenAI-compatible server,
+    which works on one request at a time. ``start`` returns once ``GET /v1/models`` answers.
+
+    ``n_threads`` is used for generation and prompt evaluation both, so N servers of one thread
+    use N cores. The same ``port`` can be started again after ``kill`` (a restarted server).
+    """
+
+    def __init__(
+        self,
+        model: Path,
+        *,
+        port: int | None = None,
+        n_threads: int = 1,
+        n_ctx: int = 2048,
+        log: Path | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        self.model = Path(model)
+        self.port = port or free_port()
+        self.n_threads = n_threads
+        self.n_ctx = n_ctx
+        self.log = log
+        self.python = python
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server is not running"
+        return self.process.pid
+
+    def start(self, timeout_s: float = 60.0) -> LlamaServer:
+        command = [
+            self.python,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.n_threads),
+            "--n_threads_batch",
+            str(self.n_threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--verbose",
+            "false",
+        ]
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if self.log:
+                out.close()  # type: ignore[union-attr]
+        self._wait_ready(timeout_s)
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pause = threading.Event()
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"llama_cpp.server on port {self.port} exited with {self.process.returncode}"
+                    + (f"; see {self.log}" if self.log else "")
+                )
+            try:
+                if httpx.get(f"{self.url}/v1/models", timeout=2.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            pause.wait(0.2)  # polling another process's readiness, not a race in ours
+        self.stop()
+        raise RuntimeError(f"llama_cpp.server on port {self.port} not ready in {timeout_s} s")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies as a crashed machine's would, mid-request."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
