@@ -144,6 +144,23 @@ def test_active_chats_are_the_direct_chats_written_in_since(
     assert client.active_chats(now - 24 * 3600) == [f"{FARMER}@c.us"]
 
 
+def test_active_chats_are_read_page_after_page_until_one_ends_before_since(
+    fake_waha: FakeWaha, client: WahaClient
+) -> None:
+    now = int(time.time())
+    # 7 chats written in the last minute (the newest pushed last), then an old one.
+    fake_waha.push_message("51911222333", "de ayer", timestamp=now - 30 * 3600)
+    recent = [f"5198765{i:04d}" for i in range(7)]
+    for i, phone in enumerate(recent):
+        fake_waha.push_message(phone, "hola", timestamp=now - 60 + i)
+
+    chats = client.active_chats(now - 3600, page=3)
+
+    assert chats == [f"{phone}@c.us" for phone in reversed(recent)]
+    offsets = [c.query["offset"] for c in fake_waha.calls_to("/api/default/chats/overview")]
+    assert offsets == ["0", "3", "6"]  # the third page holds the old chat: no fourth
+
+
 def test_a_chats_messages_come_oldest_first_without_our_own(
     fake_waha: FakeWaha, client: WahaClient
 ) -> None:

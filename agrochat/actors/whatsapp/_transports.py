@@ -178,15 +178,27 @@ class WahaClient:
             )
         return chats
 
-    def active_chats(self, since: float, *, limit: int = 100) -> list[str]:
-        """The producers' chats (direct chats only) whose last message is at or after ``since``."""
-        return [
-            chat.chat_id
-            for chat in self.chats_overview(limit=limit)
-            if chat_kind(chat.chat_id) == "direct"
-            and chat.last_message_at is not None
-            and chat.last_message_at >= since
-        ]
+    def active_chats(self, since: float, *, page: int = 100, most: int = 5000) -> list[str]:
+        """The producers' chats (direct chats only) whose last message is at or after ``since``.
+
+        The overview comes most recent first, a page at a time: pages are read until one ends
+        before ``since`` (or ``most`` chats were read). One page is not enough: while the
+        socket was down our own replies and alerts kept other chats recent, and a chat a
+        producer wrote to meanwhile may be far down the list."""
+        found: list[str] = []
+        for offset in range(0, most, page):
+            chats = self.chats_overview(limit=page, offset=offset)
+            found += [
+                chat.chat_id
+                for chat in chats
+                if chat_kind(chat.chat_id) == "direct"
+                and chat.last_message_at is not None
+                and chat.last_message_at >= since
+            ]
+            older = any(c.last_message_at is not None and c.last_message_at < since for c in chats)
+            if len(chats) < page or older:
+                break
+        return found
 
     def chat_messages(self, chat: str, *, limit: int = 20) -> list[InboundMessage]:
         """A chat's last ``limit`` messages from the producer, oldest first.
@@ -212,15 +224,13 @@ class WahaClient:
         ]
         return sorted(messages, key=lambda m: m.timestamp)
 
-    def recent_messages(
-        self, since: float, *, chats: int = 100, per_chat: int = 20
-    ) -> list[InboundMessage]:
+    def recent_messages(self, since: float, *, per_chat: int = 20) -> list[InboundMessage]:
         """What producers wrote since ``since``, oldest first: the catch-up after the socket was
         down, since WAHA replays nothing to a websocket that reconnects. Already-seen messages
         come back too; the owner drops them by ``message_id``."""
         found = [
             message
-            for chat in self.active_chats(since, limit=chats)
+            for chat in self.active_chats(since)
             for message in self.chat_messages(chat, limit=per_chat)
             if message.timestamp >= since
         ]
