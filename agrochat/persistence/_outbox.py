@@ -271,14 +271,23 @@ class OutboxStore:
             )
             return False
 
-    def still_to_send(self, outbox_id: int) -> bool:
-        """The row is still claimed for sending (not cancelled since the claim): the last check
-        before the transport."""
+    def renew(self, row: OutboxMessage, lease_s: float, now: dt.datetime | None = None) -> bool:
+        """Whether ``row`` is still this claim's to send, its lease then starting again from
+        now: the last check before the transport. False when it was cancelled since the claim,
+        or when its lease ran out while earlier rows of the batch were sent and another
+        process claimed it (its lease is no longer the one this claim set)."""
+        now = now or utcnow()
         with self.db.tx() as conn:
-            status = conn.execute(
-                sa.select(outbox.c.status).where(outbox.c.id == outbox_id)
-            ).scalar()
-        return status == OutboxStatus.SENDING
+            result = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == row.id,
+                    outbox.c.status == OutboxStatus.SENDING,
+                    outbox.c.lease_until == row.lease_until,
+                )
+                .values(lease_until=now + dt.timedelta(seconds=lease_s))
+            )
+        return bool(result.rowcount)
 
     def mark_failed(
         self,

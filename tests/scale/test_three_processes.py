@@ -122,7 +122,7 @@ def cluster(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Cluster, FakeWa
             "AGROCHAT_HEARTBEAT_S": str(HEARTBEAT_S),
             "AGROCHAT_ALERT_TICK_S": "0.5",
             "AGROCHAT_ALERT_LEASE_S": "5",
-            "AGROCHAT_SEND_LEASE_S": "5",
+            "AGROCHAT_SEND_LEASE_S": "15",
             # Under this load (three processes, PostgreSQL and the test on 2 cores) a reply may
             # wait its turn for seconds; the default 120 s would only slow a failure down.
             "AGROCHAT_REPLY_TIMEOUT_S": "30",
@@ -200,12 +200,27 @@ def _answered_waha(url: str) -> int:
     return int(_rows(url, query)[0][0])
 
 
-def _until(condition, timeout_s: float, what: str) -> float:
+def _until(condition, timeout_s: float, what: str, explain=lambda: "") -> float:
     started = time.monotonic()
     while not condition():
-        assert time.monotonic() - started < timeout_s, f"{what}: not within {timeout_s} s"
+        if time.monotonic() - started >= timeout_s:
+            raise AssertionError(f"{what}: not within {timeout_s} s. {explain()}")
         time.sleep(0.05)  # the processes change the state; nothing to wait on but a poll
     return time.monotonic() - started
+
+
+def _waha_state(url: str) -> str:
+    """Where the WhatsApp producers' messages stand, for a failure's message."""
+    query = (
+        sa.select(producers.c.phone, messages.c.status)
+        .join(producers, producers.c.id == messages.c.producer_id)
+        .where(messages.c.direction == "in", producers.c.phone.in_(WAHA_PHONES))
+    )
+    rows = _rows(url, query)
+    stored = collections.Counter(r.phone for r in rows)
+    missing = {p: MESSAGES - stored[p] for p in WAHA_PHONES if stored[p] != MESSAGES}
+    statuses = collections.Counter(r.status for r in rows)
+    return f"stored by status: {dict(statuses)}; not stored, by producer: {missing}"
 
 
 def test_three_processes_answer_each_message_once_in_order_through_a_sigkill(
@@ -260,7 +275,15 @@ def test_three_processes_answer_each_message_once_in_order_through_a_sigkill(
     api_replies = {phone: f.result(timeout=300) for phone, f in conversations.items()}
     pool.shutdown()
     total_waha = len(WAHA_PHONES) * MESSAGES
-    _until(lambda: _answered_waha(postgres_url) >= total_waha, 180, "every WhatsApp message")
+    _until(
+        lambda: _answered_waha(postgres_url) >= total_waha,
+        180,
+        "every WhatsApp message",
+        lambda: (
+            _waha_state(postgres_url)
+            + f"; pushes that reached no socket: {sum(1 for _, n in waha.pushed if n == 0)}"
+        ),
+    )
     _until(
         lambda: all(r.status == "sent" for r in _rows(postgres_url, sa.select(alerts.c.status))),
         120,

@@ -64,6 +64,21 @@ def test_a_producers_later_row_waits_out_an_earlier_rows_retry(database: Databas
         assert [m.id for m in store.claim(10, lease_s=60)] == [first, second]
 
 
+def test_a_claim_whose_lease_ran_out_and_was_taken_elsewhere_may_not_send(
+    database: Database,
+) -> None:
+    store = OutboxStore(database)
+    with freeze_time(T0) as clock:
+        oid = store.enqueue("51987654321", "Hola")
+        [mine] = store.claim(5, lease_s=60)
+        assert store.renew(mine, lease_s=60)  # still mine: the lease starts again
+        clock.tick(121)
+        [theirs] = store.claim(5, lease_s=60)  # another process, once it ran out
+        assert theirs.id == oid
+        assert not store.renew(mine, lease_s=60)
+        assert store.renew(theirs, lease_s=60)
+
+
 def test_row_whose_lease_ran_out_is_claimed_again(database: Database) -> None:
     store = OutboxStore(database)
     with freeze_time(T0) as clock:

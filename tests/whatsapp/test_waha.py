@@ -158,7 +158,30 @@ def test_active_chats_are_read_page_after_page_until_one_ends_before_since(
 
     assert chats == [f"{phone}@c.us" for phone in reversed(recent)]
     offsets = [c.query["offset"] for c in fake_waha.calls_to("/api/default/chats/overview")]
-    assert offsets == ["0", "3", "6"]  # the third page holds the old chat: no fourth
+    # The third page holds the old chat: no fourth; then the first once more.
+    assert offsets == ["0", "3", "6", "0"]
+
+
+def test_a_chat_that_jumps_to_the_top_while_the_pages_are_read_is_not_missed(
+    fake_waha: FakeWaha, client: WahaClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    phones = [f"5198765{i:04d}" for i in range(6)]
+    for i, phone in enumerate(phones):
+        fake_waha.push_message(phone, "hola", timestamp=now - 60 + i)
+    read = client.chats_overview
+    pages: list[int] = []
+
+    def overview(*, limit: int = 100, offset: int = 0) -> list:
+        pages.append(offset)
+        if offset == 3 and len(pages) == 2:
+            # Between the first and second page, the oldest chat (due on page 2) gets a message
+            # and jumps to the top: page 2 no longer holds it, page 1 was read before it came.
+            fake_waha.push_message(phones[0], "otra", timestamp=now)
+        return read(limit=limit, offset=offset)
+
+    monkeypatch.setattr(client, "chats_overview", overview)
+    assert f"{phones[0]}@c.us" in client.active_chats(now - 3600, page=3)
 
 
 def test_a_chats_messages_come_oldest_first_without_our_own(

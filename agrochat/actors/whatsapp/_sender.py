@@ -111,10 +111,12 @@ class OutboxSender:
         return True
 
     def _deliver(self, row: OutboxMessage) -> Outcome | None:
-        if row.alert_id is not None and not self.outbox.still_to_send(row.id):
-            # Cancelled in the panel after the claim (the cancel takes the row with the alert):
-            # the last moment it can still be stopped. Nothing to report; the alert is settled.
-            log.info("cancelled alert not sent", outbox_id=row.id, alert_id=row.alert_id)
+        if not self.outbox.renew(row, self.lease_s, now=self.clock()):
+            # An alert cancelled in the panel after the claim (the cancel takes the row with
+            # the alert): the last moment it can still be stopped; nothing to report, the alert
+            # is settled. Or the row's lease ran out while the rows before it in this drain
+            # were sent, and another process has it now: sending it too would send it twice.
+            log.info("row no longer ours to send", outbox_id=row.id, alert_id=row.alert_id)
             return None
         transport = self.channels.get(row.channel).transport
         if row.reply_to_id is not None:

@@ -179,26 +179,37 @@ class WahaClient:
         return chats
 
     def active_chats(self, since: float, *, page: int = 100, most: int = 5000) -> list[str]:
-        """The producers' chats (direct chats only) whose last message is at or after ``since``.
+        """The producers' chats (direct chats only) whose last message is at or after ``since``,
+        most recent first.
 
         The overview comes most recent first, a page at a time: pages are read until one ends
         before ``since`` (or ``most`` chats were read). One page is not enough: while the
         socket was down our own replies and alerts kept other chats recent, and a chat a
-        producer wrote to meanwhile may be far down the list."""
-        found: list[str] = []
+        producer wrote to meanwhile may be far down the list. The list moves while it is read
+        (a chat that gets a message jumps to the top, past the page boundary), so the first
+        page is read once more at the end: a chat that jumped is there."""
+        found: dict[str, None] = {}
+        pages = 0
         for offset in range(0, most, page):
             chats = self.chats_overview(limit=page, offset=offset)
-            found += [
-                chat.chat_id
-                for chat in chats
-                if chat_kind(chat.chat_id) == "direct"
-                and chat.last_message_at is not None
-                and chat.last_message_at >= since
-            ]
+            pages += 1
+            self._recent(chats, since, found)
             older = any(c.last_message_at is not None and c.last_message_at < since for c in chats)
             if len(chats) < page or older:
                 break
-        return found
+        if pages > 1:
+            self._recent(self.chats_overview(limit=page, offset=0), since, found)
+        return list(found)
+
+    @staticmethod
+    def _recent(chats: list[ChatSummary], since: float, found: dict[str, None]) -> None:
+        for chat in chats:
+            if (
+                chat_kind(chat.chat_id) == "direct"
+                and chat.last_message_at is not None
+                and chat.last_message_at >= since
+            ):
+                found.setdefault(chat.chat_id)
 
     def chat_messages(self, chat: str, *, limit: int = 20) -> list[InboundMessage]:
         """A chat's last ``limit`` messages from the producer, oldest first.
