@@ -27,12 +27,9 @@ import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import sqlalchemy as sa
@@ -40,6 +37,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests._instant_model import InstantModelServer
+from tests._postgres import fresh_schema
 from tests._served import Served
 
 API_KEY = "bench-scale-api-key-0123"
@@ -76,21 +74,6 @@ def postgres_backends(url: str) -> list[int]:
             return [int(p) for p in conn.execute(sa.text(query)).scalars()]
     finally:
         engine.dispose()
-
-
-@contextmanager
-def fresh_schema() -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @dataclass
@@ -155,7 +138,10 @@ async def drive(bases: Sequence[str], producers: int, messages: int, clients: in
 
 
 def processes_run(count: int, args: argparse.Namespace, model_url: str) -> Row:
-    with tempfile.TemporaryDirectory(prefix="agrochat-scale-") as tmp, fresh_schema() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="agrochat-scale-") as tmp,
+        fresh_schema(PG_URL, prefix="bench") as url,
+    ):
         env = {
             "AGROCHAT_DATABASE_URL": url,
             "AGROCHAT_INFERENCE_URL": model_url,

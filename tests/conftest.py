@@ -8,11 +8,9 @@ answers, those tests are skipped, except in CI (CI=true), where a missing server
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pykka
 import pytest
@@ -24,6 +22,7 @@ from agrochat.actors.session import load_form
 from agrochat.errors import NotFound, NotReady
 from agrochat.knowledge import KnowledgeBase
 from agrochat.persistence import AdminStore, Database, open_database
+from tests._postgres import fresh_schema
 
 PG_URL = os.environ.get("AGROCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -67,17 +66,8 @@ def postgres_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_URL} is required in CI and is not reachable")
         pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture

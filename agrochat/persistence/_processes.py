@@ -33,13 +33,9 @@ class ProcessInfo:
 
 
 @dataclass(frozen=True)
-class ProcessRow:
-    id: str
-    host: str
-    pid: int
-    bind: str
-    version: str
-    started_at: dt.datetime
+class ProcessRow(ProcessInfo):
+    """A process as its heartbeat row last said."""
+
     heartbeat_at: dt.datetime
     stopped_at: dt.datetime | None
     owns: dict[str, Any]
