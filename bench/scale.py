@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agrochat import logs
 from tests._instant_model import InstantModelServer
 from tests._postgres import fresh_schema
 from tests._served import Served
@@ -211,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="500 messages, 8 model requests")
     parser.add_argument("--no-models", action="store_true", help="skip the model servers")
     args = parser.parse_args(argv)
+    logs.configure(level="WARNING", fmt="console", stream=sys.stderr)
     if args.quick:
         args.messages, args.producers, args.model_messages = 500, 100, 8
     cores = os.cpu_count() or 1
@@ -246,12 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_rows = model_servers((1, 2), messages=args.model_messages)
         print()
         print(
-            f"{'model servers':<14} {'msgs':>5} {'s':>7} {'msg/s':>7} {'ratio':>6} {'cpu s/msg':>9}"
+            f"{'model servers':<14} {'msgs':>5} {'s':>7} {'msg/s':>7} {'ratio':>6} "
+            f"{'cpu s/msg':>9} {'server cores busy':>17}"
         )
         for m in model_rows:
             print(
                 f"{m['servers']:<14} {m['messages']:>5} {m['seconds']:>7.1f} "
-                f"{m['per_s']:>7.2f} {m['ratio_to_1']:>5.2f}x {m['cpu_s_per_message']:>9.2f}"
+                f"{m['per_s']:>7.2f} {m['ratio_to_1'] or 0:>5.2f}x "
+                f"{m['cpu_s_per_message']:>9.2f} {m['server_cores']:>17.2f}"
             )
     print("PASS" if failed == 0 else f"FAIL: {failed} messages not answered")
     return 0 if failed == 0 else 1
