@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/hardening.py
 	$(BIN)/python bench/voice.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
