@@ -337,8 +337,8 @@ def build(
     conversation = _conversations(config, database, inference, gateway, clock, transcription)
     session_stats = SessionStats()
     # On PostgreSQL other processes may answer the same producers: their turns are locked there.
-    locks = ProducerLocks.for_url(
-        database.url, is_postgres=database.is_postgres, pool_size=config.lock_connections
+    locks = ProducerLocks(
+        database.url if database.is_postgres else None, pool_size=config.lock_connections
     )
     # The heartbeat row says how many producers this process is answering right now.
     facts["producers"] = lambda: len(locks.held())

@@ -40,18 +40,10 @@ from agrochat import logs
 from agrochat.actors.inference import LlamaServer, assemble_default_model, wire_inference
 from agrochat.config import Config
 from agrochat.messages import InferenceRequest, deadline_in
-from agrochat.model_output import output_schema
 from agrochat.supervisor import Supervisor
+from bench.inference import SCHEMA, SYSTEM
 
-SCHEMA = output_schema(["cultivo", "variedad", "fecha_siembra", "hectareas", "riego", "ubicacion"])
-
-SYSTEM = (
-    "Eres AgroChat, asesor agrícola para pequeños productores. Responde en español, en dos o "
-    "tres frases cortas para WhatsApp, usando SOLO la información del contexto (perfil del "
-    "productor y consejos verificados). Si el contexto no tiene la respuesta, dilo y marca "
-    "respondida en false; nunca inventes cifras. Si el productor da datos de su parcela, "
-    "ponlos en actualizar_formulario. Responde con el JSON pedido."
-)
+# The same request agrochat's inference benchmark measures, so the two read alike.
 ADVICE = [
     "Papa: en tuberización riegue cada 7 a 10 días con 25 a 30 mm; evite encharcar.",
     "Papa: el tizón tardío aparece con humedad alta y 10 a 20 °C; revise hojas cada 3 días.",

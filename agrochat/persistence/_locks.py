@@ -74,10 +74,6 @@ class ProducerLocks:
         self.timeouts = 0
         self.waited_s = 0.0
 
-    @classmethod
-    def for_url(cls, url: str, *, is_postgres: bool, pool_size: int = 8) -> ProducerLocks:
-        return cls(url if is_postgres else None, pool_size=pool_size)
-
     @contextlib.contextmanager
     def hold(self, phone: str, *, timeout_s: float) -> Iterator[None]:
         """Hold ``phone``'s lock for the block; ProducerBusy when it is not free in time."""

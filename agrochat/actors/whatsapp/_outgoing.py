@@ -134,13 +134,11 @@ class SendRateLimiter:
             recipient, overall = self._limits
             self.per_recipient = _divided(recipient, senders)
             self.overall = _divided(overall, senders)
-            buckets = [*self._recipients.values()]
-            for bucket, limit in [
-                *((b, self.per_recipient) for b in buckets),
-                (self._global, self.overall),
-            ]:
-                if bucket is not None and limit is not None:
-                    bucket.tokens = min(bucket.tokens, limit.burst)
+            if self.per_recipient is not None:
+                for bucket in self._recipients.values():
+                    bucket.tokens = min(bucket.tokens, self.per_recipient.burst)
+            if self._global is not None and self.overall is not None:
+                self._global.tokens = min(self._global.tokens, self.overall.burst)
 
     def wait_s(self, recipient: str) -> float:
         """Seconds until a send to ``recipient`` may go (0.0: now); counts nothing."""
